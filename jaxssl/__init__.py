@@ -1,0 +1,1 @@
+"""jaxssl: self-supervised visual representation learning in JAX/Flax."""

@@ -1,0 +1,173 @@
+"""ResNet backbones (He et al. 2016, "Deep Residual Learning for Image Recognition").
+
+The backbone maps NHWC images to pooled features (B, num_features); it has no classifier.
+Written for one global array: under `jax.jit` with a sharded batch, BatchNorm statistics
+already cover the global batch, so there are no axis names here.
+"""
+import functools
+from typing import Any
+
+import jax.numpy as jnp
+import flax.linen as nn
+
+STEMS = ("cifar", "imagenet")
+
+# He-normal with fan-out (He et al. 2015), as torchvision initialises ResNet convolutions.
+conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "truncated_normal")
+
+
+def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str) -> nn.Conv:
+    """A bias-free convolution padded like torchvision's (kernel // 2 on each side)."""
+    pad = kernel // 2
+    return nn.Conv(
+        features,
+        (kernel, kernel),
+        strides=(stride, stride),
+        padding=((pad, pad), (pad, pad)),
+        use_bias=False,
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        kernel_init=conv_kernel_init,
+        name=name,
+    )
+
+
+def _batch_norm(
+    train: bool, momentum: float, dtype: Any, name: str, zero_scale: bool = False
+) -> nn.BatchNorm:
+    """BatchNorm; `zero_scale` starts the residual branch at zero (Goyal et al. 2017, section 5.1)."""
+    return nn.BatchNorm(
+        use_running_average=not train,
+        momentum=momentum,
+        epsilon=1e-5,
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
+        name=name,
+    )
+
+
+class _ResidualBlock(nn.Module):
+    """Shared fields and shortcut of the two block kinds; subclasses define `residual`."""
+
+    filters: int
+    stride: int = 1
+    dtype: Any = jnp.float32
+    bn_momentum: float = 0.9
+    expansion = 1  # output channels / filters; a class constant, not a dataclass field
+
+    def shortcut(self, x, train: bool):
+        """Identity, or a strided 1x1 conv + BN when the shape changes (option B of He et al.)."""
+        out_channels = self.filters * self.expansion
+        if self.stride == 1 and x.shape[-1] == out_channels:
+            return x
+        y = _conv(out_channels, 1, self.stride, self.dtype, "proj_conv")(x)
+        return _batch_norm(train, self.bn_momentum, self.dtype, "proj_bn")(y)
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        return nn.relu(self.residual(x, train) + self.shortcut(x, train))
+
+
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 convolutions (ResNet-18/34); the stride sits on the first one."""
+
+    expansion = 1
+
+    def residual(self, x, train: bool):
+        y = _conv(self.filters, 3, self.stride, self.dtype, "conv1")(x)
+        y = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
+        y = _conv(self.filters, 3, 1, self.dtype, "conv2")(y)
+        return _batch_norm(train, self.bn_momentum, self.dtype, "bn2", zero_scale=True)(y)
+
+
+class BottleneckBlock(_ResidualBlock):
+    """1x1 reduce, 3x3, 1x1 expand by 4 (ResNet-50); the stride sits on the 3x3 (torchvision's v1.5)."""
+
+    expansion = 4
+
+    def residual(self, x, train: bool):
+        y = _conv(self.filters, 1, 1, self.dtype, "conv1")(x)
+        y = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
+        y = _conv(self.filters, 3, self.stride, self.dtype, "conv2")(y)
+        y = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "bn2")(y))
+        y = _conv(self.filters * self.expansion, 1, 1, self.dtype, "conv3")(y)
+        return _batch_norm(train, self.bn_momentum, self.dtype, "bn3", zero_scale=True)(y)
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
+
+
+class ResNet(nn.Module):
+    """ResNet trunk: stem, residual stages, global average pool; returns float32 (B, num_features).
+
+    Stage i has `width * 2**i` filters (times 4 at a bottleneck's output); the first block of
+    every stage after the first halves the resolution. Parameters are float32 whatever `dtype`
+    (the computation dtype) is.
+    """
+
+    stage_sizes: tuple[int, ...]
+    block: str
+    width: int = 64
+    stem: str = "cifar"
+    dtype: Any = jnp.float32
+    bn_momentum: float = 0.9
+
+    def __post_init__(self):
+        if self.block not in BLOCKS:
+            raise ValueError(f"unknown block {self.block!r}; choose from {sorted(BLOCKS)}")
+        if self.stem not in STEMS:
+            raise ValueError(f"unknown stem {self.stem!r}; choose from {list(STEMS)}")
+        if not self.stage_sizes or min(self.stage_sizes) < 1:
+            raise ValueError(f"stage_sizes must be non-empty positive ints, got {self.stage_sizes!r}")
+        if self.width < 1:
+            raise ValueError(f"width must be a positive int, got {self.width!r}")
+        super().__post_init__()
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the pooled output: width * 2**(stages - 1) * block expansion."""
+        return self.width * 2 ** (len(self.stage_sizes) - 1) * BLOCKS[self.block].expansion
+
+    def _stem(self, x, train: bool):
+        if self.stem == "cifar":
+            x = _conv(self.width, 3, 1, self.dtype, "stem_conv")(x)
+            return nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
+        x = _conv(self.width, 7, 2, self.dtype, "stem_conv")(x)
+        x = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
+        return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        block_cls = functools.partial(BLOCKS[self.block], dtype=self.dtype, bn_momentum=self.bn_momentum)
+        x = self._stem(jnp.asarray(x, self.dtype), train)
+        for stage, num_blocks in enumerate(self.stage_sizes):
+            for index in range(num_blocks):
+                stride = 2 if stage > 0 and index == 0 else 1
+                x = block_cls(self.width * 2**stage, stride, name=f"stage{stage}_block{index}")(x, train)
+        return jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+
+
+def _scaled_width(base_width: int, width_multiplier: float) -> int:
+    return max(1, round(base_width * width_multiplier))
+
+
+def resnet10(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
+    return ResNet((1, 1, 1, 1), "basic", _scaled_width(64, width_multiplier), stem, dtype)
+
+
+def resnet18(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
+    return ResNet((2, 2, 2, 2), "basic", _scaled_width(64, width_multiplier), stem, dtype)
+
+
+def resnet34(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
+    return ResNet((3, 4, 6, 3), "basic", _scaled_width(64, width_multiplier), stem, dtype)
+
+
+def resnet50(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
+    return ResNet((3, 4, 6, 3), "bottleneck", _scaled_width(64, width_multiplier), stem, dtype)
+
+
+def resnet_micro(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
+    """Two one-block stages of 8 and 16 channels: for tests, compiles in a second or two."""
+    return ResNet((1, 1), "basic", _scaled_width(8, width_multiplier), stem, dtype)

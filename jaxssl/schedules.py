@@ -16,7 +16,8 @@ def scaled_learning_rate(base_lr: float, global_batch: int, scaling: str) -> flo
 
 def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int) -> optax.Schedule:
   """Linear warm-up from 0 to peak_lr over warmup_steps, then cosine decay to 0 at total_steps."""
-  warmup_steps = min(warmup_steps, total_steps - 1)
+  warmup_steps = max(min(warmup_steps, total_steps - 1), 0)
+  if warmup_steps == 0:
+    return optax.cosine_decay_schedule(peak_lr, decay_steps=max(total_steps, 1))
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=peak_lr, warmup_steps=max(warmup_steps, 0),
-      decay_steps=max(total_steps, 1), end_value=0.0)
+      init_value=0.0, peak_value=peak_lr, warmup_steps=warmup_steps, decay_steps=total_steps, end_value=0.0)

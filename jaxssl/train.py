@@ -119,8 +119,9 @@ def run(config, workdir: str):
       state, step_metrics = train_step(state, sharding.to_global(next(batches), exp.mesh))
       pending.append((step + 1, step_metrics))
       done = step + 1
+      stopping = stop.requested  # read once: a signal landing mid-iteration waits for the next step
       finished = done == exp.total_steps
-      save_now = done % config.checkpoint.every_steps == 0 or finished or stop.requested
+      save_now = done % config.checkpoint.every_steps == 0 or finished or stopping
       eval_now = done % config.eval.every_steps == 0 or finished
       if done % config.log_every_steps == 0 or save_now or eval_now:
         host_metrics = [(s, jax.device_get(m)) for s, m in pending]
@@ -136,7 +137,7 @@ def run(config, workdir: str):
         checkpointer.save(done, state, force=True)
         last_saved = done
       progress.update(1)
-      if stop.requested:
+      if stopping:
         logging.warning("SIGTERM: saved a checkpoint at step %d and stopped", done)
         break
   finally:

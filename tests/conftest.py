@@ -33,7 +33,7 @@ def fashion_dir(tmp_path_factory):
   rng = np.random.default_rng(0)
   for prefix, count in (("train", 64), ("t10k", 32)):
     labels = np.arange(count) % 10
-    images = rng.integers(0, 60, size=(count, 28, 28)) + 19 * labels[:, None, None]
+    images = rng.integers(0, 20, size=(count, 28, 28)) + 23 * labels[:, None, None]
     write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
     write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
   return str(directory)

@@ -13,22 +13,34 @@ solarize 0/0.2). On CIFAR: lr 1.0 x batch / 256, weight decay 1e-5, batch 256 (s
 Anchors to reproduce against: ImageNet ResNet-50, 1000 epochs, linear top-1 74.3 % (paper, table 1).
 Expected on Fashion-MNIST on a 2-core CPU: see configs/quickstart.py and the README results table.
 """
+
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
 
 
 def get_config(arg=None):
-  options = common.parse_options(arg, DEFAULTS)
-  config = common.base_config(options)
-  large = options.dataset == "imagenet2012"
-  config.method = dict(name="byol", projector_hidden_dims=(4096,), projection_dim=256,
-                       predictor_hidden_dims=(4096,), base_tau=0.996 if large else 0.99)
-  config.augment = dict(preset="byol")
-  config.optim = dict(name="lars", base_lr=0.2 if large else 1.0, lr_scaling="linear",
-                      weight_decay=1.5e-6 if large else 1e-5, momentum=0.9, trust_coefficient=0.001,
-                      probe_lr=1e-3)
-  if options.tiny:
-    common.make_tiny(config)
-    config.method.update(projector_hidden_dims=(32,), projection_dim=16, predictor_hidden_dims=(32,))
-  return common.lock(config)
+    options = common.parse_options(arg, DEFAULTS)
+    config = common.base_config(options)
+    large = options.dataset == "imagenet2012"
+    config.method = dict(
+        name="byol",
+        projector_hidden_dims=(4096,),
+        projection_dim=256,
+        predictor_hidden_dims=(4096,),
+        base_tau=0.996 if large else 0.99,
+    )
+    config.augment = dict(preset="byol", min_crop_scale=0.08)
+    config.optim = dict(
+        name="lars",
+        base_lr=0.2 if large else 1.0,
+        lr_scaling="linear",
+        weight_decay=1.5e-6 if large else 1e-5,
+        momentum=0.9,
+        trust_coefficient=0.001,
+        probe_lr=1e-3,
+    )
+    if options.tiny:
+        common.make_tiny(config)
+        config.method.update(projector_hidden_dims=(32,), projection_dim=16, predictor_hidden_dims=(32,))
+    return common.lock(config)

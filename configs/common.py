@@ -1,4 +1,5 @@
 """Blocks shared by every config. Imports ml_collections only (never jaxssl, never jax)."""
+
 import ml_collections
 
 # Per-dataset input: image side on device, the ResNet stem, whether the host crops each view.
@@ -13,58 +14,75 @@ DATASETS = {
 
 
 def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
-  """'a=1,b=x' -> options over `defaults`, each value converted to its default's type.
+    """'a=1,b=x' -> options over `defaults`, each value converted to its default's type.
 
-  Unknown names and values of the wrong type raise ValueError naming what is allowed."""
-  options = dict(defaults)
-  for item in filter(None, (arg or "").split(",")):
-    name, sep, value = item.partition("=")
-    if not sep or name not in defaults:
-      raise ValueError(f"config option {item!r} is not name=value with a name in {sorted(defaults)}")
-    default = defaults[name]
-    if isinstance(default, bool):
-      if value.lower() not in ("1", "0", "true", "false"):
-        raise ValueError(f"config option {name} takes true/false, got {value!r}")
-      options[name] = value.lower() in ("1", "true")
-    else:
-      try:
-        options[name] = type(default)(value)
-      except ValueError:
-        raise ValueError(f"config option {name} takes a {type(default).__name__}, got {value!r}") from None
-  return ml_collections.ConfigDict(options)
+    Unknown names and values of the wrong type raise ValueError naming what is allowed."""
+    options = dict(defaults)
+    for item in filter(None, (arg or "").split(",")):
+        name, sep, value = item.partition("=")
+        if not sep or name not in defaults:
+            raise ValueError(f"config option {item!r} is not name=value with a name in {sorted(defaults)}")
+        default = defaults[name]
+        if isinstance(default, bool):
+            if value.lower() not in ("1", "0", "true", "false"):
+                raise ValueError(f"config option {name} takes true/false, got {value!r}")
+            options[name] = value.lower() in ("1", "true")
+        else:
+            try:
+                options[name] = type(default)(value)
+            except ValueError:
+                raise ValueError(
+                    f"config option {name} takes a {type(default).__name__}, got {value!r}"
+                ) from None
+    return ml_collections.ConfigDict(options)
 
 
 def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Every field a run reads, with dataset-dependent defaults; methods fill `method`, `augment`, `optim`."""
-  if options.dataset not in DATASETS:
-    raise ValueError(f"unknown dataset {options.dataset!r}; choose from {sorted(DATASETS)}")
-  dataset = DATASETS[options.dataset]
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.model = dict(backbone=options.backbone, width_multiplier=1.0, stem=dataset["stem"])
-  config.data = dict(dataset=options.dataset, data_dir="", manual_dir="", download=False,
-                     image_size=dataset["image_size"], host_crop=dataset["host_crop"], prefetch=2)
-  config.train = dict(batch_size=options.batch, epochs=float(options.epochs), steps=-1,
-                      warmup_epochs=10.0, dtype="float32")
-  config.eval = dict(every_steps=1000, batch_size=512, knn_k=200, knn_temperature=0.07,
-                     bank_examples=10000, linear_l2=1e-4, linear_steps=500)
-  config.checkpoint = dict(every_steps=1000, keep=3)
-  config.log_every_steps = 50
-  return config
+    """Every field a run reads, with dataset-dependent defaults; methods fill `method`, `augment`, `optim`."""
+    if options.dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {options.dataset!r}; choose from {sorted(DATASETS)}")
+    dataset = DATASETS[options.dataset]
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.model = dict(backbone=options.backbone, width_multiplier=1.0, stem=dataset["stem"])
+    config.data = dict(
+        dataset=options.dataset,
+        data_dir="",
+        manual_dir="",
+        download=False,
+        image_size=dataset["image_size"],
+        host_crop=dataset["host_crop"],
+        prefetch=2,
+    )
+    config.train = dict(
+        batch_size=options.batch, epochs=float(options.epochs), steps=-1, warmup_epochs=10.0, dtype="float32"
+    )
+    config.eval = dict(
+        every_steps=1000,
+        batch_size=512,
+        knn_k=200,
+        knn_temperature=0.07,
+        bank_examples=10000,
+        linear_l2=1e-4,
+        linear_steps=500,
+    )
+    config.checkpoint = dict(every_steps=1000, keep=3)
+    config.log_every_steps = 50
+    return config
 
 
 def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """A few seconds per run: micro backbone, small images and heads, a handful of steps (for tests)."""
-  config.model.backbone = "resnet_micro"
-  config.data.image_size = 16
-  config.train.update(batch_size=16, epochs=-1.0, steps=4, warmup_epochs=0.0)
-  config.eval.update(every_steps=2, batch_size=16, knn_k=5, bank_examples=32, linear_steps=20)
-  config.checkpoint.update(every_steps=2, keep=3)
-  config.log_every_steps = 1
-  return config
+    """A few seconds per run: micro backbone, small images and heads, a handful of steps (for tests)."""
+    config.model.backbone = "resnet_micro"
+    config.data.image_size = 16
+    config.train.update(batch_size=16, epochs=-1.0, steps=4, warmup_epochs=0.0)
+    config.eval.update(every_steps=2, batch_size=16, knn_k=5, bank_examples=32, linear_steps=20)
+    config.checkpoint.update(every_steps=2, keep=3)
+    config.log_every_steps = 1
+    return config
 
 
 def lock(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """No new keys after this: a misspelled override fails instead of being ignored."""
-  config.lock()
-  return config
+    """No new keys after this: a misspelled override fails instead of being ignored."""
+    config.lock()
+    return config

@@ -13,22 +13,35 @@ Anchors to reproduce against: ImageNet ResNet-50, 1000 epochs, linear top-1 69.3
 CIFAR-10 ResNet-50, linear top-1 94.0 % (paper, table B.5 / appendix B.9).
 Expected on Fashion-MNIST on a 2-core CPU: see configs/quickstart.py and the README results table.
 """
+
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=512, tiny=False)
 
 
 def get_config(arg=None):
-  options = common.parse_options(arg, DEFAULTS)
-  config = common.base_config(options)
-  large = options.dataset == "imagenet2012"
-  config.method = dict(name="simclr", projector_hidden_dims=(2048,), projection_dim=128,
-                       temperature=0.1 if large else 0.5)
-  config.augment = dict(preset="simclr", jitter_strength=1.0 if large else 0.5,
-                        blur_prob=0.5 if large else 0.0)
-  config.optim = dict(name="lars", base_lr=0.3 if large else 1.0, lr_scaling="linear",
-                      weight_decay=1e-6, momentum=0.9, trust_coefficient=0.001, probe_lr=1e-3)
-  if options.tiny:
-    common.make_tiny(config)
-    config.method.update(projector_hidden_dims=(32,), projection_dim=16)
-  return common.lock(config)
+    options = common.parse_options(arg, DEFAULTS)
+    config = common.base_config(options)
+    large = options.dataset == "imagenet2012"
+    config.method = dict(
+        name="simclr", projector_hidden_dims=(2048,), projection_dim=128, temperature=0.1 if large else 0.5
+    )
+    config.augment = dict(
+        preset="simclr",
+        jitter_strength=1.0 if large else 0.5,
+        blur_prob=0.5 if large else 0.0,
+        min_crop_scale=0.08,
+    )
+    config.optim = dict(
+        name="lars",
+        base_lr=0.3 if large else 1.0,
+        lr_scaling="linear",
+        weight_decay=1e-6,
+        momentum=0.9,
+        trust_coefficient=0.001,
+        probe_lr=1e-3,
+    )
+    if options.tiny:
+        common.make_tiny(config)
+        config.method.update(projector_hidden_dims=(32,), projection_dim=16)
+    return common.lock(config)

@@ -7,6 +7,7 @@ is a frozen, hashable dataclass: pass it as a static argument; output shapes dep
 Pipeline order (Chen et al. 2020, appendix A; Grill et al. 2020, table 6): random resized crop,
 horizontal flip, colour jitter, grayscale, Gaussian blur, solarize.
 """
+
 import dataclasses
 import math
 
@@ -59,14 +60,18 @@ def _check_within(name, value, low, high):
 def _check_interval(name, interval, low, high):
     if len(interval) != 2 or not low < interval[0] <= interval[1] <= high:
         raise ValueError(
-            f"ViewSpec.{name} must be a pair (lo, hi) with {low} < lo <= hi <= {high}, got {interval!r}")
+            f"ViewSpec.{name} must be a pair (lo, hi) with {low} < lo <= hi <= {high}, got {interval!r}"
+        )
 
 
-def simclr_views(size: int, jitter_strength: float = 0.5,
-                 blur_prob: float = 0.0) -> tuple[ViewSpec, ViewSpec]:
-    """Two identical SimCLR views (Chen et al. 2020, appendix A); s = 1.0 on ImageNet, 0.5 on CIFAR."""
+def simclr_views(
+    size: int, jitter_strength: float = 0.5, blur_prob: float = 0.0, min_crop_scale: float = 0.08
+) -> tuple[ViewSpec, ViewSpec]:
+    """Two identical SimCLR views (Chen et al. 2020, appendix A); s = 1.0 on ImageNet, 0.5 on CIFAR.
+    min_crop_scale: smallest crop area fraction (0.08 in the paper; larger for tiny images)."""
     spec = ViewSpec(
         size=size,
+        crop_scale=(min_crop_scale, 1.0),
         brightness=0.8 * jitter_strength,
         contrast=0.8 * jitter_strength,
         saturation=0.8 * jitter_strength,
@@ -76,10 +81,14 @@ def simclr_views(size: int, jitter_strength: float = 0.5,
     return spec, spec
 
 
-def byol_views(size: int) -> tuple[ViewSpec, ViewSpec]:
-    """BYOL's asymmetric pair (Grill et al. 2020, table 6): always blur view 1, solarize only view 2."""
-    return (ViewSpec(size=size, blur_prob=1.0, solarize_prob=0.0),
-            ViewSpec(size=size, blur_prob=0.1, solarize_prob=0.2))
+def byol_views(size: int, min_crop_scale: float = 0.08) -> tuple[ViewSpec, ViewSpec]:
+    """BYOL's asymmetric pair (Grill et al. 2020, table 6): always blur view 1, solarize only view 2.
+    min_crop_scale: smallest crop area fraction (0.08 in the paper; larger for tiny images)."""
+    crop_scale = (min_crop_scale, 1.0)
+    return (
+        ViewSpec(size=size, crop_scale=crop_scale, blur_prob=1.0, solarize_prob=0.0),
+        ViewSpec(size=size, crop_scale=crop_scale, blur_prob=0.1, solarize_prob=0.2),
+    )
 
 
 VIEW_PRESETS = {"simclr": simclr_views, "byol": byol_views}
@@ -96,7 +105,8 @@ def sample_crop_box(key, height: int, width: int, scale, ratio, attempts: int = 
     area_key, ratio_key, top_key, left_key = jax.random.split(key, 4)
     area = height * width * jax.random.uniform(area_key, (attempts,), minval=scale[0], maxval=scale[1])
     log_ratio = jax.random.uniform(
-        ratio_key, (attempts,), minval=math.log(ratio[0]), maxval=math.log(ratio[1]))
+        ratio_key, (attempts,), minval=math.log(ratio[0]), maxval=math.log(ratio[1])
+    )
     box_heights = jnp.sqrt(area / jnp.exp(log_ratio))
     box_widths = jnp.sqrt(area * jnp.exp(log_ratio))
     fits = (box_heights <= height) & (box_widths <= width)
@@ -129,7 +139,8 @@ def resample_box(image, box, size: int) -> jax.Array:
     out_shape = (*image.shape[:-3], size, size, image.shape[-1])
     spatial_dims = (image.ndim - 3, image.ndim - 2)
     return jax.image.scale_and_translate(
-        image, out_shape, spatial_dims, scale, translation, method="linear", antialias=True)
+        image, out_shape, spatial_dims, scale, translation, method="linear", antialias=True
+    )
 
 
 def random_resized_crop(key, image, size: int, scale, ratio) -> jax.Array:
@@ -186,8 +197,10 @@ def rgb_to_hsv(rgb) -> jax.Array:
     saturation = jnp.where(value > 0, chroma / jnp.where(value > 0, value, 1.0), 0.0)
     safe_chroma = jnp.where(chroma > 0, chroma, 1.0)
     hue_sixths = jnp.where(
-        value == red, jnp.mod((green - blue) / safe_chroma, 6.0),
-        jnp.where(value == green, (blue - red) / safe_chroma + 2.0, (red - green) / safe_chroma + 4.0))
+        value == red,
+        jnp.mod((green - blue) / safe_chroma, 6.0),
+        jnp.where(value == green, (blue - red) / safe_chroma + 2.0, (red - green) / safe_chroma + 4.0),
+    )
     hue = jnp.where(chroma > 0, hue_sixths / 6.0, 0.0)
     return jnp.stack([hue, saturation, value], axis=-1)
 
@@ -254,8 +267,10 @@ def _convolve_axis(image, weights, axis: int) -> jax.Array:
     padding[axis] = (radius, radius)
     padded = jnp.pad(image, padding, mode="reflect")
     length = image.shape[axis]
-    return sum(weights[tap] * jax.lax.slice_in_dim(padded, tap, tap + length, axis=axis)
-               for tap in range(weights.shape[0]))
+    return sum(
+        weights[tap] * jax.lax.slice_in_dim(padded, tap, tap + length, axis=axis)
+        for tap in range(weights.shape[0])
+    )
 
 
 def gaussian_blur(image, sigma) -> jax.Array:
@@ -283,16 +298,21 @@ def random_apply(key, prob: float, op, image) -> jax.Array:
 
 def augment_example(key, image, spec: ViewSpec) -> jax.Array:
     """One view of one float32 image (H, W, C) in [0, 1]: crop, flip, jitter, gray, blur, solarize."""
-    (crop_key, flip_key, jitter_key, jitter_draw_key, gray_key,
-     blur_key, sigma_key, solarize_key) = jax.random.split(key, 8)
+    (crop_key, flip_key, jitter_key, jitter_draw_key, gray_key, blur_key, sigma_key, solarize_key) = (
+        jax.random.split(key, 8)
+    )
     if spec.random_crop:
         image = random_resized_crop(crop_key, image, spec.size, spec.crop_scale, spec.crop_ratio)
     else:
         image = resize(image, spec.size)
     image = jnp.clip(image, 0.0, 1.0)
     image = random_apply(flip_key, spec.flip_prob, flip_horizontal, image)
-    image = random_apply(jitter_key, spec.jitter_prob, lambda x: color_jitter(
-        jitter_draw_key, x, spec.brightness, spec.contrast, spec.saturation, spec.hue), image)
+    image = random_apply(
+        jitter_key,
+        spec.jitter_prob,
+        lambda x: color_jitter(jitter_draw_key, x, spec.brightness, spec.contrast, spec.saturation, spec.hue),
+        image,
+    )
     image = random_apply(gray_key, spec.gray_prob, to_grayscale, image)
     sigma = jax.random.uniform(sigma_key, minval=spec.blur_sigma[0], maxval=spec.blur_sigma[1])
     image = random_apply(blur_key, spec.blur_prob, lambda x: gaussian_blur(x, sigma), image)
@@ -329,9 +349,12 @@ def make_views(key, images, specs: tuple[ViewSpec, ...]) -> list[jax.Array]:
     stored_views = images.shape[1]
     if stored_views not in (1, len(specs)):
         raise ValueError(
-            f"images hold V={stored_views} views per example; expected 1 or len(specs)={len(specs)}")
-    return [augment(jax.random.fold_in(key, index), images[:, 0 if stored_views == 1 else index], spec)
-            for index, spec in enumerate(specs)]
+            f"images hold V={stored_views} views per example; expected 1 or len(specs)={len(specs)}"
+        )
+    return [
+        augment(jax.random.fold_in(key, index), images[:, 0 if stored_views == 1 else index], spec)
+        for index, spec in enumerate(specs)
+    ]
 
 
 def center_view(images, size: int) -> jax.Array:

@@ -5,6 +5,7 @@ with every checkpoint; a run whose identity differs from the checkpoints already
 anything is written. A checkpoint that cannot be read is reported, moved to DIR/checkpoints_unreadable/
 (never deleted), and the previous one is used.
 """
+
 import logging
 import os
 import shutil
@@ -14,63 +15,81 @@ import orbax.checkpoint as ocp
 
 
 class WorkdirConflictError(ValueError):
-  """The workdir holds checkpoints of a different run (another method, backbone or dataset)."""
+    """The workdir holds checkpoints of a different run (another method, backbone or dataset)."""
 
 
 class Checkpointer:
-  """Saves every `every` steps (and when forced), keeps the last `keep`, restores the newest readable."""
+    """Saves every `every` steps (and when forced), keeps the last `keep`, restores the newest readable."""
 
-  def __init__(self, workdir: str, *, keep: int, identity: dict):
-    self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-    self.unreadable_dir = os.path.join(os.path.abspath(workdir), "checkpoints_unreadable")
-    self.identity = identity
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                           enable_async_checkpointing=False)
-    self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                         item_names=("state", "identity"))
+    def __init__(self, workdir: str, *, keep: int, identity: dict):
+        self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+        self.unreadable_dir = os.path.join(os.path.abspath(workdir), "checkpoints_unreadable")
+        self.identity = identity
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=True, enable_async_checkpointing=False
+        )
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=options, item_names=("state", "identity")
+        )
 
-  def check_identity(self) -> None:
-    """Raises WorkdirConflictError when the newest checkpoint in the workdir belongs to another run."""
-    for step in sorted(self.manager.all_steps(), reverse=True):
-      try:
-        found = self.manager.restore(step, args=ocp.args.Composite(identity=ocp.args.JsonRestore()))
-      except Exception:  # an unreadable checkpoint is handled (and reported) by restore_latest
-        continue
-      found = dict(found["identity"])
-      if found != self.identity:
-        differences = {k: (found.get(k), self.identity.get(k))
-                       for k in sorted(set(found) | set(self.identity)) if found.get(k) != self.identity.get(k)}
-        raise WorkdirConflictError(
-            f"{os.path.dirname(self.directory)} holds checkpoints of another run "
-            f"(field: (in workdir, requested) = {differences}); use a new --workdir. Nothing was written.")
-      return
+    def check_identity(self) -> None:
+        """Raises WorkdirConflictError when the newest checkpoint in the workdir belongs to another run."""
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                found = self.manager.restore(step, args=ocp.args.Composite(identity=ocp.args.JsonRestore()))
+            except Exception:  # an unreadable checkpoint is handled (and reported) by restore_latest
+                continue
+            found = dict(found["identity"])
+            if found != self.identity:
+                differences = {
+                    k: (found.get(k), self.identity.get(k))
+                    for k in sorted(set(found) | set(self.identity))
+                    if found.get(k) != self.identity.get(k)
+                }
+                raise WorkdirConflictError(
+                    f"{os.path.dirname(self.directory)} holds checkpoints of another run "
+                    f"(field: (in workdir, requested) = {differences}); use a new --workdir. Nothing was written."
+                )
+            return
 
-  def restore_latest(self, abstract_state):
-    """The newest readable checkpoint restored onto abstract_state's shapes and shardings, or None."""
-    for step in sorted(self.manager.all_steps(), reverse=True):
-      try:
-        restored = self.manager.restore(
-            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
-        return restored["state"]
-      except Exception as error:  # orbax raises many types for truncated or corrupt files
-        logging.warning("checkpoint at step %d is unreadable (%s: %s); moving it to %s and trying the "
-                        "previous one", step, type(error).__name__, error, self.unreadable_dir)
-        self._set_aside(step)
-    return None
+    def restore_latest(self, abstract_state):
+        """The newest readable checkpoint restored onto abstract_state's shapes and shardings, or None."""
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                restored = self.manager.restore(
+                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))
+                )
+                return restored["state"]
+            except Exception as error:  # orbax raises many types for truncated or corrupt files
+                logging.warning(
+                    "checkpoint at step %d is unreadable (%s: %s); moving it to %s and trying the "
+                    "previous one",
+                    step,
+                    type(error).__name__,
+                    error,
+                    self.unreadable_dir,
+                )
+                self._set_aside(step)
+        return None
 
-  def _set_aside(self, step: int) -> None:
-    os.makedirs(self.unreadable_dir, exist_ok=True)
-    destination = os.path.join(self.unreadable_dir, f"{step}-{int(time.time())}")
-    shutil.move(os.path.join(self.directory, str(step)), destination)
-    self.manager.reload()
+    def _set_aside(self, step: int) -> None:
+        os.makedirs(self.unreadable_dir, exist_ok=True)
+        destination = os.path.join(self.unreadable_dir, f"{step}-{int(time.time())}")
+        shutil.move(os.path.join(self.directory, str(step)), destination)
+        self.manager.reload()
 
-  def save(self, step: int, state, *, force: bool = False) -> bool:
-    """Writes the state at `step` (a no-op when that step is already saved)."""
-    if step in self.manager.all_steps():
-      return False
-    return self.manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), identity=ocp.args.JsonSave(self.identity)), force=force)
+    def save(self, step: int, state, *, force: bool = False) -> bool:
+        """Writes the state at `step` (a no-op when that step is already saved)."""
+        if step in self.manager.all_steps():
+            return False
+        return self.manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), identity=ocp.args.JsonSave(self.identity)
+            ),
+            force=force,
+        )
 
-  def close(self) -> None:
-    self.manager.wait_until_finished()
-    self.manager.close()
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()

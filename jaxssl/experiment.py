@@ -3,6 +3,7 @@
 The ConfigDict stops here: everything below gets explicit keyword arguments, and the keys of each config
 block are checked against the signature they feed, so a misspelled key fails with one clear message.
 """
+
 import dataclasses
 import inspect
 import math
@@ -22,142 +23,186 @@ METHOD_ARGS_FROM_RUN = ("backbone", "image_mean", "image_std", "dtype")
 
 
 def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
-  """ValueError when `kwargs` holds a key that `fn` does not take (or one the run provides itself)."""
-  accepted = set(inspect.signature(fn).parameters) - set(provided)
-  unknown = sorted(set(kwargs) - accepted)
-  if unknown:
-    raise ValueError(f"unknown key(s) {unknown} in config.{where}; allowed: {sorted(accepted)}")
+    """ValueError when `kwargs` holds a key that `fn` does not take (or one the run provides itself)."""
+    accepted = set(inspect.signature(fn).parameters) - set(provided)
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in config.{where}; allowed: {sorted(accepted)}")
 
 
 def choose(name: str, registry, what: str):
-  if name not in registry:
-    raise ValueError(f"unknown {what} {name!r}; choose from {sorted(registry)}")
-  return registry[name]
+    if name not in registry:
+        raise ValueError(f"unknown {what} {name!r}; choose from {sorted(registry)}")
+    return registry[name]
 
 
 def resolve_duration(epochs: float, steps: int, examples: int, batch: int, what: str) -> int:
-  """Steps from a duration given either in steps (>= 0) or in epochs (steps = -1)."""
-  if steps >= 0:
-    return int(steps)
-  if epochs < 0:
-    raise ValueError(f"set either config.train.{what}steps or config.train.{what}epochs (>= 0)")
-  return int(math.ceil(epochs * examples / batch))
+    """Steps from a duration given either in steps (>= 0) or in epochs (steps = -1)."""
+    if steps >= 0:
+        return int(steps)
+    if epochs < 0:
+        raise ValueError(f"set either config.train.{what}steps or config.train.{what}epochs (>= 0)")
+    return int(math.ceil(epochs * examples / batch))
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-  """Everything a run is made of, built and checked from a config. No device work has happened yet."""
-  seed: int
-  mesh: jax.sharding.Mesh
-  info: sources.DatasetInfo
-  train_source: object
-  eval_source: object
-  method: Method
-  probe: nn.Module
-  optimizer: optax.GradientTransformation
-  learning_rate: optax.Schedule
-  view_specs: tuple
-  image_size: int
-  host_crop: bool
-  global_batch: int
-  total_steps: int
-  identity: dict
+    """Everything a run is made of, built and checked from a config. No device work has happened yet."""
+
+    seed: int
+    mesh: jax.sharding.Mesh
+    info: sources.DatasetInfo
+    train_source: object
+    eval_source: object
+    method: Method
+    probe: nn.Module
+    optimizer: optax.GradientTransformation
+    learning_rate: optax.Schedule
+    view_specs: tuple
+    image_size: int
+    host_crop: bool
+    global_batch: int
+    total_steps: int
+    identity: dict
 
 
 def identity_of(config) -> dict:
-  """What makes two runs the same run: a workdir holding another identity is refused."""
-  return {"method": config.method.name, "backbone": config.model.backbone,
-          "width_multiplier": float(config.model.width_multiplier), "stem": config.model.stem,
-          "dataset": config.data.dataset, "image_size": int(config.data.image_size)}
+    """What makes two runs the same run: a workdir holding another identity is refused."""
+    return {
+        "method": config.method.name,
+        "backbone": config.model.backbone,
+        "width_multiplier": float(config.model.width_multiplier),
+        "stem": config.model.stem,
+        "dataset": config.data.dataset,
+        "image_size": int(config.data.image_size),
+    }
 
 
 def prepare(config) -> Experiment:
-  """Checks the whole config and loads the datasets (failing fast when one is missing)."""
-  method_kwargs = {k: v for k, v in config.method.items() if k != "name"}
-  make_method = choose(config.method.name, METHODS, "method")
-  check_kwargs(make_method, method_kwargs, "method", provided=METHOD_ARGS_FROM_RUN)
-  make_backbone = choose(config.model.backbone, models.BACKBONES, "backbone")
-  model_kwargs = {k: v for k, v in config.model.items() if k != "backbone"}
-  check_kwargs(make_backbone, model_kwargs, "model", provided=("dtype",))
-  choose(config.model.stem, {"cifar": 0, "imagenet": 0}, "stem")
-  dtype = choose(config.train.dtype, DTYPES, "dtype")
-  preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
-  augment_kwargs = {k: v for k, v in config.augment.items() if k != "preset"}
-  check_kwargs(preset, augment_kwargs, "augment", provided=("size",))
-  choose(config.optim.name, {"lars": 0, "sgd": 0, "adamw": 0}, "optimizer")
-  choose(config.data.dataset, sources.DATASETS, "dataset")
-  for name in ("log_every_steps",):
-    if config[name] <= 0:
-      raise ValueError(f"config.{name} must be positive, got {config[name]}")
-  for block, name in (("eval", "every_steps"), ("checkpoint", "every_steps"), ("checkpoint", "keep"),
-                      ("train", "batch_size"), ("eval", "batch_size"), ("data", "image_size")):
-    if config[block][name] <= 0:
-      raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+    """Checks the whole config and loads the datasets (failing fast when one is missing)."""
+    method_kwargs = {k: v for k, v in config.method.items() if k != "name"}
+    make_method = choose(config.method.name, METHODS, "method")
+    check_kwargs(make_method, method_kwargs, "method", provided=METHOD_ARGS_FROM_RUN)
+    make_backbone = choose(config.model.backbone, models.BACKBONES, "backbone")
+    model_kwargs = {k: v for k, v in config.model.items() if k != "backbone"}
+    check_kwargs(make_backbone, model_kwargs, "model", provided=("dtype",))
+    choose(config.model.stem, {"cifar": 0, "imagenet": 0}, "stem")
+    dtype = choose(config.train.dtype, DTYPES, "dtype")
+    preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
+    augment_kwargs = {k: v for k, v in config.augment.items() if k != "preset"}
+    check_kwargs(preset, augment_kwargs, "augment", provided=("size",))
+    choose(config.optim.name, {"lars": 0, "sgd": 0, "adamw": 0}, "optimizer")
+    choose(config.data.dataset, sources.DATASETS, "dataset")
+    for name in ("log_every_steps",):
+        if config[name] <= 0:
+            raise ValueError(f"config.{name} must be positive, got {config[name]}")
+    for block, name in (
+        ("eval", "every_steps"),
+        ("checkpoint", "every_steps"),
+        ("checkpoint", "keep"),
+        ("train", "batch_size"),
+        ("eval", "batch_size"),
+        ("data", "image_size"),
+    ):
+        if config[block][name] <= 0:
+            raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
 
-  mesh = sharding.make_mesh()
-  global_batch = config.train.batch_size
-  sharding.check_batch_divides(global_batch, mesh)
-  sharding.check_batch_divides(config.eval.batch_size, mesh)
+    mesh = sharding.make_mesh()
+    global_batch = config.train.batch_size
+    sharding.check_batch_divides(global_batch, mesh)
+    sharding.check_batch_divides(config.eval.batch_size, mesh)
 
-  data_args = dict(data_dir=config.data.data_dir or None, manual_dir=config.data.manual_dir or None,
-                   download=config.data.download)
-  train_source, info = sources.load(config.data.dataset, "train", **data_args)
-  eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)
-  total_steps = resolve_duration(config.train.epochs, config.train.steps, info.train_examples, global_batch, "")
-  if total_steps <= 0:
-    raise ValueError(f"the run has {total_steps} steps; set config.train.steps or config.train.epochs > 0")
-  warmup_steps = resolve_duration(config.train.warmup_epochs, -1, info.train_examples, global_batch, "warmup_")
+    data_args = dict(
+        data_dir=config.data.data_dir or None,
+        manual_dir=config.data.manual_dir or None,
+        download=config.data.download,
+    )
+    train_source, info = sources.load(config.data.dataset, "train", **data_args)
+    eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)
+    total_steps = resolve_duration(
+        config.train.epochs, config.train.steps, info.train_examples, global_batch, ""
+    )
+    if total_steps <= 0:
+        raise ValueError(
+            f"the run has {total_steps} steps; set config.train.steps or config.train.epochs > 0"
+        )
+    warmup_steps = resolve_duration(
+        config.train.warmup_epochs, -1, info.train_examples, global_batch, "warmup_"
+    )
 
-  size = config.data.image_size
-  specs = tuple(preset(size, **augment_kwargs))
-  if config.data.host_crop:
-    specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
-  backbone = make_backbone(**model_kwargs, dtype=dtype)
-  method = make_method(backbone=backbone, image_mean=info.mean, image_std=info.std, dtype=dtype,
-                       **method_kwargs)
-  peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
-  learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
-  optim_kwargs = {k: v for k, v in config.optim.items() if k not in ("name", "base_lr", "lr_scaling", "probe_lr")}
-  check_kwargs(optim.make_optimizer, optim_kwargs, "optim", provided=("name", "learning_rate"))
-  optimizer = optim.with_probe(optim.make_optimizer(config.optim.name, learning_rate, **optim_kwargs),
-                               config.optim.probe_lr)
-  return Experiment(seed=config.seed, mesh=mesh, info=info, train_source=train_source, eval_source=eval_source,
-                    method=method, probe=nn.Dense(max(info.num_classes, 1)), optimizer=optimizer,
-                    learning_rate=learning_rate, view_specs=specs, image_size=size,
-                    host_crop=config.data.host_crop, global_batch=global_batch, total_steps=total_steps,
-                    identity=identity_of(config))
+    size = config.data.image_size
+    specs = tuple(preset(size, **augment_kwargs))
+    if config.data.host_crop:
+        specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
+    backbone = make_backbone(**model_kwargs, dtype=dtype)
+    method = make_method(
+        backbone=backbone, image_mean=info.mean, image_std=info.std, dtype=dtype, **method_kwargs
+    )
+    peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
+    learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
+    optim_kwargs = {
+        k: v for k, v in config.optim.items() if k not in ("name", "base_lr", "lr_scaling", "probe_lr")
+    }
+    check_kwargs(optim.make_optimizer, optim_kwargs, "optim", provided=("name", "learning_rate"))
+    optimizer = optim.with_probe(
+        optim.make_optimizer(config.optim.name, learning_rate, **optim_kwargs), config.optim.probe_lr
+    )
+    return Experiment(
+        seed=config.seed,
+        mesh=mesh,
+        info=info,
+        train_source=train_source,
+        eval_source=eval_source,
+        method=method,
+        probe=nn.Dense(max(info.num_classes, 1)),
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        view_specs=specs,
+        image_size=size,
+        host_crop=config.data.host_crop,
+        global_batch=global_batch,
+        total_steps=total_steps,
+        identity=identity_of(config),
+    )
 
 
 def init_state(experiment: Experiment, key) -> TrainState:
-  """A fresh state: online and probe params, their optimizer state, and the target as a copy of online."""
-  channels = experiment.info.image_shape[-1]
-  sample = jnp.zeros((2, experiment.image_size, experiment.image_size, channels), jnp.float32)
-  model_key, probe_key = jax.random.split(key)
-  variables = experiment.method.network.init(model_key, sample, train=True)
-  features = experiment.method.network.apply(variables, sample, train=False,
-                                             method=experiment.method.network.features)
-  params = {"model": variables["params"],
-            "probe": experiment.probe.init(probe_key, features)["params"]}
-  batch_stats = variables.get("batch_stats", {})
-  target = {"params": params["model"], "batch_stats": batch_stats} if experiment.method.uses_target else {}
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
-                    target=target, opt_state=experiment.optimizer.init(params))
+    """A fresh state: online and probe params, their optimizer state, and the target as a copy of online."""
+    channels = experiment.info.image_shape[-1]
+    sample = jnp.zeros((2, experiment.image_size, experiment.image_size, channels), jnp.float32)
+    model_key, probe_key = jax.random.split(key)
+    variables = experiment.method.network.init(model_key, sample, train=True)
+    features = experiment.method.network.apply(
+        variables, sample, train=False, method=experiment.method.network.features
+    )
+    params = {"model": variables["params"], "probe": experiment.probe.init(probe_key, features)["params"]}
+    batch_stats = variables.get("batch_stats", {})
+    target = {"params": params["model"], "batch_stats": batch_stats} if experiment.method.uses_target else {}
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        batch_stats=batch_stats,
+        target=target,
+        opt_state=experiment.optimizer.init(params),
+    )
 
 
 def state_layout(experiment: Experiment):
-  """The state's abstract shapes, each leaf carrying its (replicated) sharding; nothing is computed."""
-  replicated = sharding.replicated(experiment.mesh)
-  abstract = jax.eval_shape(lambda key: init_state(experiment, key), jax.random.key(0))
-  return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated), abstract)
+    """The state's abstract shapes, each leaf carrying its (replicated) sharding; nothing is computed."""
+    replicated = sharding.replicated(experiment.mesh)
+    abstract = jax.eval_shape(lambda key: init_state(experiment, key), jax.random.key(0))
+    return jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated), abstract
+    )
 
 
 def create_state(experiment: Experiment, layout) -> TrainState:
-  """A fresh state from the run's seed, built directly in its sharded layout."""
-  shardings = jax.tree.map(lambda leaf: leaf.sharding, layout)
-  key = jax.random.fold_in(jax.random.key(experiment.seed), 0)
-  return jax.jit(lambda k: init_state(experiment, k), out_shardings=shardings)(key)
+    """A fresh state from the run's seed, built directly in its sharded layout."""
+    shardings = jax.tree.map(lambda leaf: leaf.sharding, layout)
+    key = jax.random.fold_in(jax.random.key(experiment.seed), 0)
+    return jax.jit(lambda k: init_state(experiment, k), out_shardings=shardings)(key)
 
 
 def step_key(experiment: Experiment):
-  """The base key of the training step's random draws (augmentations); each step folds in its number."""
-  return jax.random.fold_in(jax.random.key(experiment.seed), 1)
+    """The base key of the training step's random draws (augmentations); each step folds in its number."""
+    return jax.random.fold_in(jax.random.key(experiment.seed), 1)

@@ -1,4 +1,5 @@
 """Metric lines to DIR/metrics.jsonl (appended, never rewritten) and TensorBoard events."""
+
 import json
 import math
 import os
@@ -7,31 +8,33 @@ import numpy as np
 
 
 class MetricWriter:
-  """One JSON object per line with "step" and "split"; the same scalars as TensorBoard summaries.
-  Only process 0 writes."""
+    """One JSON object per line with "step" and "split"; the same scalars as TensorBoard summaries.
+    Only process 0 writes."""
 
-  def __init__(self, workdir: str, *, enabled: bool):
-    self.enabled = enabled
-    self.path = os.path.join(workdir, "metrics.jsonl")
-    self.summary_writer = None
-    if enabled:
-      import tensorflow as tf  # TensorBoard event files; TF is already the input pipeline's dependency
-      self.summary_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+    def __init__(self, workdir: str, *, enabled: bool):
+        self.enabled = enabled
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        self.summary_writer = None
+        if enabled:
+            import tensorflow as tf  # TensorBoard event files; TF is already the input pipeline's dependency
 
-  def write(self, step: int, split: str, scalars: dict) -> None:
-    if not self.enabled:
-      return
-    values = {name: float(value) for name, value in scalars.items()}
-    with open(self.path, "a") as f:
-      f.write(json.dumps({"step": int(step), "split": split, **values}) + "\n")
-    import tensorflow as tf
-    with self.summary_writer.as_default(step=int(step)):
-      for name, value in values.items():
-        if math.isfinite(value):
-          tf.summary.scalar(f"{split}/{name}", value)
-    self.summary_writer.flush()
+            self.summary_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+
+    def write(self, step: int, split: str, scalars: dict) -> None:
+        if not self.enabled:
+            return
+        values = {name: float(value) for name, value in scalars.items()}
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": int(step), "split": split, **values}) + "\n")
+        import tensorflow as tf
+
+        with self.summary_writer.as_default(step=int(step)):
+            for name, value in values.items():
+                if math.isfinite(value):
+                    tf.summary.scalar(f"{split}/{name}", value)
+        self.summary_writer.flush()
 
 
 def mean_over_steps(step_metrics: list[dict]) -> dict:
-  """Per-name mean of the scalars of several steps (host numpy values)."""
-  return {name: float(np.mean([m[name] for m in step_metrics])) for name in step_metrics[0]}
+    """Per-name mean of the scalars of several steps (host numpy values)."""
+    return {name: float(np.mean([m[name] for m in step_metrics])) for name in step_metrics[0]}

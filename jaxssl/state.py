@@ -1,4 +1,5 @@
 """The whole training state as pure data."""
+
 from typing import Any
 
 import flax
@@ -7,14 +8,15 @@ import jax
 
 @flax.struct.dataclass
 class TrainState:
-  """Everything a step reads and writes; saved whole in each checkpoint.
+    """Everything a step reads and writes; saved whole in each checkpoint.
 
-  params: {"model": online network params, "probe": online linear probe params}.
-  batch_stats: the online network's BatchNorm statistics.
-  target: {"params", "batch_stats"} of the EMA target network, or {} for methods without one.
-  """
-  step: jax.Array
-  params: Any
-  batch_stats: Any
-  target: Any
-  opt_state: Any
+    params: {"model": online network params, "probe": online linear probe params}.
+    batch_stats: the online network's BatchNorm statistics.
+    target: {"params", "batch_stats"} of the EMA target network, or {} for methods without one.
+    """
+
+    step: jax.Array
+    params: Any
+    batch_stats: Any
+    target: Any
+    opt_state: Any

@@ -1,5 +1,6 @@
 """The jitted functions: one training step for any method, and the embedding used by evaluation."""
-from typing import Callable
+
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -12,56 +13,77 @@ from jaxssl.state import TrainState
 
 
 def probe_loss(probe: nn.Module, probe_params, features, labels):
-  """Cross-entropy of the online linear probe on stop-gradient features; unlabelled examples (label < 0)
-  are left out. Returns (loss, top-1 accuracy on the labelled examples)."""
-  logits = probe.apply({"params": probe_params}, jax.lax.stop_gradient(features))
-  labelled = labels >= 0
-  safe_labels = jnp.where(labelled, labels, 0)
-  per_example = optax.softmax_cross_entropy_with_integer_labels(logits, safe_labels)
-  count = jnp.maximum(jnp.sum(labelled), 1)
-  loss = jnp.sum(jnp.where(labelled, per_example, 0.0)) / count
-  correct = jnp.sum(jnp.where(labelled, jnp.argmax(logits, -1) == labels, False))
-  return loss, correct / count
+    """Cross-entropy of the online linear probe on stop-gradient features; unlabelled examples (label < 0)
+    are left out. Returns (loss, top-1 accuracy on the labelled examples)."""
+    logits = probe.apply({"params": probe_params}, jax.lax.stop_gradient(features))
+    labelled = labels >= 0
+    safe_labels = jnp.where(labelled, labels, 0)
+    per_example = optax.softmax_cross_entropy_with_integer_labels(logits, safe_labels)
+    count = jnp.maximum(jnp.sum(labelled), 1)
+    loss = jnp.sum(jnp.where(labelled, per_example, 0.0)) / count
+    correct = jnp.sum(jnp.where(labelled, jnp.argmax(logits, -1) == labels, False))
+    return loss, correct / count
 
 
-def make_train_step(*, method: Method, probe: nn.Module, optimizer: optax.GradientTransformation,
-                    view_specs: tuple, base_key: jax.Array, total_steps: int,
-                    learning_rate: Callable) -> Callable:
-  """(state, batch) -> (state, metrics). Augments on device with fold_in(base_key, step), differentiates
-  method.loss w.r.t. the online params only, applies the optimizer, then moves the EMA target."""
+def make_train_step(
+    *,
+    method: Method,
+    probe: nn.Module,
+    optimizer: optax.GradientTransformation,
+    view_specs: tuple,
+    base_key: jax.Array,
+    total_steps: int,
+    learning_rate: Callable,
+) -> Callable:
+    """(state, batch) -> (state, metrics). Augments on device with fold_in(base_key, step), differentiates
+    method.loss w.r.t. the online params only, applies the optimizer, then moves the EMA target."""
 
-  def train_step(state: TrainState, batch: dict):
-    key = jax.random.fold_in(base_key, state.step)
-    views = augment.make_views(key, batch["image"], view_specs)
-    (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(
-        state.params["model"], state.batch_stats, state.target, views, state.step)
-    (probe_value, probe_top1), probe_grads = jax.value_and_grad(
-        lambda p: probe_loss(probe, p, aux.features, batch["label"]), has_aux=True)(state.params["probe"])
-    grads = {"model": model_grads, "probe": probe_grads}
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, **aux.metrics, "probe_loss": probe_value, "probe_top1": probe_top1,
-               "lr": learning_rate(state.step), "grad_norm": optax.global_norm(model_grads)}
-    target = state.target
-    if method.uses_target:
-      tau = method.target_decay(state.step, total_steps)
-      target = ema.update(target, {"params": params["model"], "batch_stats": aux.batch_stats}, tau)
-      metrics["tau"] = tau
-    new_state = state.replace(step=state.step + 1, params=params, batch_stats=aux.batch_stats,
-                              target=target, opt_state=opt_state)
-    return new_state, metrics
+    def train_step(state: TrainState, batch: dict):
+        key = jax.random.fold_in(base_key, state.step)
+        views = augment.make_views(key, batch["image"], view_specs)
+        (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(
+            state.params["model"], state.batch_stats, state.target, views, state.step
+        )
+        (probe_value, probe_top1), probe_grads = jax.value_and_grad(
+            lambda p: probe_loss(probe, p, aux.features, batch["label"]), has_aux=True
+        )(state.params["probe"])
+        grads = {"model": model_grads, "probe": probe_grads}
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {
+            "loss": loss,
+            **aux.metrics,
+            "probe_loss": probe_value,
+            "probe_top1": probe_top1,
+            "lr": learning_rate(state.step),
+            "grad_norm": optax.global_norm(model_grads),
+        }
+        target = state.target
+        if method.uses_target:
+            tau = method.target_decay(state.step, total_steps)
+            target = ema.update(target, {"params": params["model"], "batch_stats": aux.batch_stats}, tau)
+            metrics["tau"] = tau
+        new_state = state.replace(
+            step=state.step + 1,
+            params=params,
+            batch_stats=aux.batch_stats,
+            target=target,
+            opt_state=opt_state,
+        )
+        return new_state, metrics
 
-  return train_step
+    return train_step
 
 
 def make_embed_fn(network: nn.Module, image_size: int) -> Callable:
-  """(params, batch_stats, batch) -> {"features", "label", "mask"}: backbone features (eval mode) of the
-  centre view of batch["image"] (uint8 (B, 1, H, W, C)), with the batch's labels and padding mask."""
+    """(params, batch_stats, batch) -> {"features", "label", "mask"}: backbone features (eval mode) of the
+    centre view of batch["image"] (uint8 (B, 1, H, W, C)), with the batch's labels and padding mask."""
 
-  def embed(params, batch_stats, batch):
-    views = augment.center_view(batch["image"][:, 0], image_size)
-    features = network.apply({"params": params, "batch_stats": batch_stats}, views, train=False,
-                             method=network.features)
-    return {"features": features, "label": batch["label"], "mask": batch["mask"]}
+    def embed(params, batch_stats, batch):
+        views = augment.center_view(batch["image"][:, 0], image_size)
+        features = network.apply(
+            {"params": params, "batch_stats": batch_stats}, views, train=False, method=network.features
+        )
+        return {"features": features, "label": batch["label"], "mask": batch["mask"]}
 
-  return embed
+    return embed

@@ -1,5 +1,5 @@
 """run(config, workdir): pretraining with periodic metrics, online evaluation and checkpoints."""
-import json
+
 import logging
 import math
 import os
@@ -11,137 +11,195 @@ import tqdm
 
 from jaxssl import experiment as experiment_lib
 from jaxssl import metrics as metrics_lib
-from jaxssl import sharding, step as step_lib
+from jaxssl import sharding
+from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
 from jaxssl.data import pipeline, sources
 from jaxssl.evaluation import embed, knn
 
 
 class NonFiniteLossError(FloatingPointError):
-  """The loss became NaN or infinite; the state of that step was not saved."""
+    """The loss became NaN or infinite; the state of that step was not saved."""
 
 
 def write_config(config, workdir: str) -> None:
-  """DIR/config.json holds the resolved config; a different earlier one is kept as config.<n>.json."""
-  path = os.path.join(workdir, "config.json")
-  text = config.to_json_best_effort(indent=2, sort_keys=True)
-  if os.path.exists(path):
-    with open(path) as f:
-      previous = f.read()
-    if previous == text:
-      return
-    index = 1
-    while os.path.exists(os.path.join(workdir, f"config.{index}.json")):
-      index += 1
-    os.rename(path, os.path.join(workdir, f"config.{index}.json"))
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
+    """DIR/config.json holds the resolved config; a different earlier one is kept as config.<n>.json."""
+    path = os.path.join(workdir, "config.json")
+    text = config.to_json_best_effort(indent=2, sort_keys=True)
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = f.read()
+        if previous == text:
+            return
+        index = 1
+        while os.path.exists(os.path.join(workdir, f"config.{index}.json")):
+            index += 1
+        os.rename(path, os.path.join(workdir, f"config.{index}.json"))
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 class StopRequest:
-  """Set by SIGTERM: the loop saves a checkpoint at the current step and returns."""
+    """Set by SIGTERM: the loop saves a checkpoint at the current step and returns."""
 
-  def __init__(self):
-    self.requested = False
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    def __init__(self):
+        self.requested = False
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
 
-  def _handle(self, signum, frame):
-    del signum, frame
-    self.requested = True
+    def _handle(self, signum, frame):
+        del signum, frame
+        self.requested = True
 
-  def restore(self):
-    signal.signal(signal.SIGTERM, self._previous)
+    def restore(self):
+        signal.signal(signal.SIGTERM, self._previous)
 
 
 def check_finite(step_metrics: list[tuple[int, dict]], last_saved: int | None) -> None:
-  for step, values in step_metrics:
-    if not math.isfinite(values["loss"]):
-      raise NonFiniteLossError(
-          f"loss is {values['loss']} at step {step}; stopping without saving that state "
-          f"(latest checkpoint: step {last_saved})")
+    for step, values in step_metrics:
+        if not math.isfinite(values["loss"]):
+            raise NonFiniteLossError(
+                f"loss is {values['loss']} at step {step}; stopping without saving that state "
+                f"(latest checkpoint: step {last_saved})"
+            )
 
 
-def online_eval(exp, compiled_embed, state, bank_source, eval_batch: int, knn_k: int,
-                knn_temperature: float) -> dict:
-  """kNN top-1 (bank: a fixed subset of the train split) and the online probe's top-1 on the eval split."""
-  resize = exp.image_size if exp.host_crop else None
-  def features_of(source):
-    batches = pipeline.as_numpy(pipeline.eval_dataset(
-        source, batch_size=eval_batch, process_index=jax.process_index(),
-        process_count=jax.process_count(), host_resize=resize))
-    return embed.embed_split(compiled_embed, state.params["model"], state.batch_stats, batches, exp.mesh)
-  bank_x, bank_y = features_of(bank_source)
-  test_x, test_y = features_of(exp.eval_source)
-  logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, test_x)
-  return {"knn_top1": knn.knn_top1(bank_x, bank_y, test_x, test_y, num_classes=max(exp.info.num_classes, 1),
-                                   k=knn_k, temperature=knn_temperature),
-          "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == test_y))}
+def online_eval(
+    exp, compiled_embed, state, bank_source, eval_batch: int, knn_k: int, knn_temperature: float
+) -> dict:
+    """kNN top-1 (bank: a fixed subset of the train split) and the online probe's top-1 on the eval split."""
+    resize = exp.image_size if exp.host_crop else None
+
+    def features_of(source):
+        batches = pipeline.as_numpy(
+            pipeline.eval_dataset(
+                source,
+                batch_size=eval_batch,
+                process_index=jax.process_index(),
+                process_count=jax.process_count(),
+                host_resize=resize,
+            )
+        )
+        return embed.embed_split(compiled_embed, state.params["model"], state.batch_stats, batches, exp.mesh)
+
+    bank_x, bank_y = features_of(bank_source)
+    test_x, test_y = features_of(exp.eval_source)
+    logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, test_x)
+    return {
+        "knn_top1": knn.knn_top1(
+            bank_x,
+            bank_y,
+            test_x,
+            test_y,
+            num_classes=max(exp.info.num_classes, 1),
+            k=knn_k,
+            temperature=knn_temperature,
+        ),
+        "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == test_y)),
+    }
 
 
 def run(config, workdir: str):
-  """Trains config's method until config's duration, resuming from DIR's newest readable checkpoint."""
-  exp = experiment_lib.prepare(config)
-  checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
-  checkpointer.check_identity()
-  is_main = jax.process_index() == 0
-  if is_main:
-    write_config(config, workdir)
-  writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
+    """Trains config's method until config's duration, resuming from DIR's newest readable checkpoint."""
+    exp = experiment_lib.prepare(config)
+    checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
+    checkpointer.check_identity()
+    is_main = jax.process_index() == 0
+    if is_main:
+        write_config(config, workdir)
+    writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
 
-  layout = experiment_lib.state_layout(exp)
-  state = checkpointer.restore_latest(layout)
-  if state is None:
-    state = experiment_lib.create_state(exp, layout)
-  start_step = int(state.step)
-  last_saved = start_step if start_step else None
-  logging.info("%s on %s: steps %d..%d, global batch %d, %d devices", exp.method.name, exp.info.name,
-               start_step, exp.total_steps, exp.global_batch, exp.mesh.devices.size)
+    layout = experiment_lib.state_layout(exp)
+    state = checkpointer.restore_latest(layout)
+    if state is None:
+        state = experiment_lib.create_state(exp, layout)
+    start_step = int(state.step)
+    last_saved = start_step if start_step else None
+    logging.info(
+        "%s on %s: steps %d..%d, global batch %d, %d devices",
+        exp.method.name,
+        exp.info.name,
+        start_step,
+        exp.total_steps,
+        exp.global_batch,
+        exp.mesh.devices.size,
+    )
 
-  train_step = jax.jit(step_lib.make_train_step(
-      method=exp.method, probe=exp.probe, optimizer=exp.optimizer, view_specs=exp.view_specs,
-      base_key=experiment_lib.step_key(exp), total_steps=exp.total_steps, learning_rate=exp.learning_rate),
-      donate_argnums=0)
-  compiled_embed = embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh)
-  bank_source = sources.subset(exp.train_source, num_examples=config.eval.bank_examples, seed=exp.seed)
-  batches = pipeline.as_numpy(pipeline.train_dataset(
-      exp.train_source, global_batch=exp.global_batch, seed=exp.seed, start_step=start_step,
-      num_steps=exp.total_steps, process_index=jax.process_index(), process_count=jax.process_count(),
-      host_crop=exp.image_size if exp.host_crop else None, crop_scale=exp.view_specs[0].crop_scale,
-      crop_ratio=exp.view_specs[0].crop_ratio, num_views=len(exp.view_specs), prefetch=config.data.prefetch))
+    train_step = jax.jit(
+        step_lib.make_train_step(
+            method=exp.method,
+            probe=exp.probe,
+            optimizer=exp.optimizer,
+            view_specs=exp.view_specs,
+            base_key=experiment_lib.step_key(exp),
+            total_steps=exp.total_steps,
+            learning_rate=exp.learning_rate,
+        ),
+        donate_argnums=0,
+    )
+    compiled_embed = embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh)
+    bank_source = sources.subset(exp.train_source, num_examples=config.eval.bank_examples, seed=exp.seed)
+    batches = pipeline.as_numpy(
+        pipeline.train_dataset(
+            exp.train_source,
+            global_batch=exp.global_batch,
+            seed=exp.seed,
+            start_step=start_step,
+            num_steps=exp.total_steps,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+            host_crop=exp.image_size if exp.host_crop else None,
+            crop_scale=exp.view_specs[0].crop_scale,
+            crop_ratio=exp.view_specs[0].crop_ratio,
+            num_views=len(exp.view_specs),
+            prefetch=config.data.prefetch,
+        )
+    )
 
-  stop = StopRequest()
-  pending = []
-  progress = tqdm.tqdm(total=exp.total_steps, initial=start_step, disable=not is_main, unit="step",
-                       dynamic_ncols=True)
-  try:
-    for step in range(start_step, exp.total_steps):
-      state, step_metrics = train_step(state, sharding.to_global(next(batches), exp.mesh))
-      pending.append((step + 1, step_metrics))
-      done = step + 1
-      stopping = stop.requested  # read once: a signal landing mid-iteration waits for the next step
-      finished = done == exp.total_steps
-      save_now = done % config.checkpoint.every_steps == 0 or finished or stopping
-      eval_now = done % config.eval.every_steps == 0 or finished
-      if done % config.log_every_steps == 0 or save_now or eval_now:
-        host_metrics = [(s, jax.device_get(m)) for s, m in pending]
-        pending = []
-        check_finite(host_metrics, last_saved)
-        summary = metrics_lib.mean_over_steps([m for _, m in host_metrics])
-        writer.write(done, "train", summary)
-        progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
-      if eval_now:
-        writer.write(done, "eval", online_eval(exp, compiled_embed, state, bank_source, config.eval.batch_size,
-                                               config.eval.knn_k, config.eval.knn_temperature))
-      if save_now:
-        checkpointer.save(done, state, force=True)
-        last_saved = done
-      progress.update(1)
-      if stopping:
-        logging.warning("SIGTERM: saved a checkpoint at step %d and stopped", done)
-        break
-  finally:
-    progress.close()
-    stop.restore()
-    checkpointer.close()
-  return state
+    stop = StopRequest()
+    pending = []
+    progress = tqdm.tqdm(
+        total=exp.total_steps, initial=start_step, disable=not is_main, unit="step", dynamic_ncols=True
+    )
+    try:
+        for step in range(start_step, exp.total_steps):
+            state, step_metrics = train_step(state, sharding.to_global(next(batches), exp.mesh))
+            pending.append((step + 1, step_metrics))
+            done = step + 1
+            stopping = stop.requested  # read once: a signal landing mid-iteration waits for the next step
+            finished = done == exp.total_steps
+            save_now = done % config.checkpoint.every_steps == 0 or finished or stopping
+            eval_now = done % config.eval.every_steps == 0 or finished
+            if done % config.log_every_steps == 0 or save_now or eval_now:
+                host_metrics = [(s, jax.device_get(m)) for s, m in pending]
+                pending = []
+                check_finite(host_metrics, last_saved)
+                summary = metrics_lib.mean_over_steps([m for _, m in host_metrics])
+                writer.write(done, "train", summary)
+                progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
+            if eval_now:
+                writer.write(
+                    done,
+                    "eval",
+                    online_eval(
+                        exp,
+                        compiled_embed,
+                        state,
+                        bank_source,
+                        config.eval.batch_size,
+                        config.eval.knn_k,
+                        config.eval.knn_temperature,
+                    ),
+                )
+            if save_now:
+                checkpointer.save(done, state, force=True)
+                last_saved = done
+            progress.update(1)
+            if stopping:
+                logging.warning("SIGTERM: saved a checkpoint at step %d and stopped", done)
+                break
+    finally:
+        progress.close()
+        stop.restore()
+        checkpointer.close()
+    return state

@@ -1,4 +1,5 @@
 """Test setup: 8 fake CPU devices and a persistent compilation cache, before JAX starts."""
+
 import os
 
 import jax
@@ -19,21 +20,21 @@ import pytest  # noqa: E402
 
 
 def write_idx(path, array: np.ndarray) -> None:
-  """An IDX file (the MNIST format): magic 0x0000 08 <ndim>, big-endian int32 dims, uint8 data; gzipped."""
-  header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-  with gzip.open(path, "wb") as f:
-    f.write(header + array.astype(np.uint8).tobytes())
+    """An IDX file (the MNIST format): magic 0x0000 08 <ndim>, big-endian int32 dims, uint8 data; gzipped."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture(scope="session")
 def fashion_dir(tmp_path_factory):
-  """A miniature Fashion-MNIST in IDX files: 64 train and 32 test 28x28 images, 10 classes whose images
-  differ in mean brightness (so that a probe has something to find)."""
-  directory = tmp_path_factory.mktemp("fashion_mnist")
-  rng = np.random.default_rng(0)
-  for prefix, count in (("train", 64), ("t10k", 32)):
-    labels = np.arange(count) % 10
-    images = rng.integers(0, 20, size=(count, 28, 28)) + 23 * labels[:, None, None]
-    write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
-    write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
-  return str(directory)
+    """A miniature Fashion-MNIST in IDX files: 64 train and 32 test 28x28 images, 10 classes whose images
+    differ in mean brightness (so that a probe has something to find)."""
+    directory = tmp_path_factory.mktemp("fashion_mnist")
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 64), ("t10k", 32)):
+        labels = np.arange(count) % 10
+        images = rng.integers(0, 20, size=(count, 28, 28)) + 23 * labels[:, None, None]
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return str(directory)

@@ -1,4 +1,5 @@
 """Tests for jaxssl.augment: ranges, identities at strength 0, determinism, known answers."""
+
 import dataclasses
 
 import jax
@@ -12,8 +13,14 @@ jit_augment = jax.jit(aug.augment, static_argnums=2)
 jit_make_views = jax.jit(aug.make_views, static_argnums=2)
 
 NO_AUGMENTATION = aug.ViewSpec(
-    size=16, random_crop=False, flip_prob=0.0, jitter_prob=0.0, gray_prob=0.0, blur_prob=0.0,
-    solarize_prob=0.0)
+    size=16,
+    random_crop=False,
+    flip_prob=0.0,
+    jitter_prob=0.0,
+    gray_prob=0.0,
+    blur_prob=0.0,
+    solarize_prob=0.0,
+)
 
 
 def uint8_images(shape, seed=0):
@@ -66,8 +73,12 @@ def test_full_jitter_at_strength_zero_is_identity_inside_augment():
 
 def test_adjustments_with_neutral_factors_are_identity():
     image = unit_images((16, 16, 3))
-    for adjusted in (aug.adjust_brightness(image, 1.0), aug.adjust_contrast(image, 1.0),
-                     aug.adjust_saturation(image, 1.0), aug.adjust_hue(image, 0.0)):
+    for adjusted in (
+        aug.adjust_brightness(image, 1.0),
+        aug.adjust_contrast(image, 1.0),
+        aug.adjust_saturation(image, 1.0),
+        aug.adjust_hue(image, 0.0),
+    ):
         np.testing.assert_allclose(adjusted, image, atol=1e-5)
 
 
@@ -84,7 +95,8 @@ def test_rgb_hsv_round_trip_and_known_values():
     rgb = unit_images((64, 3))
     np.testing.assert_allclose(aug.hsv_to_rgb(aug.rgb_to_hsv(rgb)), rgb, atol=1e-6)
     primaries = jnp.array(
-        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]])
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]]
+    )
     expected_hsv = [[0.0, 1.0, 1.0], [1 / 3, 1.0, 1.0], [2 / 3, 1.0, 1.0], [0.0, 0.0, 0.5], [0.0, 0.0, 0.0]]
     np.testing.assert_allclose(aug.rgb_to_hsv(primaries), expected_hsv, atol=1e-6)
 
@@ -140,8 +152,9 @@ def test_examples_in_a_batch_get_different_draws():
 @pytest.mark.parametrize("height, width", [(16, 16), (20, 12)])
 def test_crop_box_lies_inside_and_respects_scale(height, width):
     keys = jax.random.split(jax.random.key(7), 512)
-    sample = jax.jit(jax.vmap(
-        lambda key: aug.sample_crop_box(key, height, width, (0.2, 0.6), (3 / 4, 4 / 3))))
+    sample = jax.jit(
+        jax.vmap(lambda key: aug.sample_crop_box(key, height, width, (0.2, 0.6), (3 / 4, 4 / 3)))
+    )
     top, left, box_h, box_w = np.asarray(sample(keys)).T
     assert (top >= 0).all() and (left >= 0).all()
     assert (top + box_h <= height + 1e-4).all() and (left + box_w <= width + 1e-4).all()

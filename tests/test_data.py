@@ -1,4 +1,5 @@
 """Host input: sources (IDX, TFDS mocked, image folders, offline failures) and the step-indexed pipelines."""
+
 import gzip
 import os
 import socket
@@ -16,308 +17,357 @@ FAST_FAILURE_S = 5.0
 
 
 def _write_idx(path, array: np.ndarray, *, compress: bool):
-  type_byte = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}[array.dtype]
-  header = bytes([0, 0, type_byte, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-  content = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-  with (gzip.open if compress else open)(path, "wb") as f:
-    f.write(content)
+    type_byte = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}[array.dtype]
+    header = bytes([0, 0, type_byte, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    content = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(content)
 
 
-def _write_fashion_split(folder, prefix: str, num: int, *, compress: bool,
-                         rng) -> tuple[np.ndarray, np.ndarray]:
-  images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
-  labels = rng.integers(0, 10, (num,), dtype=np.uint8)
-  suffix = ".gz" if compress else ""
-  _write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte{suffix}"), images, compress=compress)
-  _write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte{suffix}"), labels, compress=compress)
-  return images, labels
+def _write_fashion_split(
+    folder, prefix: str, num: int, *, compress: bool, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, (num,), dtype=np.uint8)
+    suffix = ".gz" if compress else ""
+    _write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte{suffix}"), images, compress=compress)
+    _write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte{suffix}"), labels, compress=compress)
+    return images, labels
 
 
 def _write_image(path, image: np.ndarray):
-  encoded = tf.io.encode_jpeg(image, quality=95) if path.endswith(".jpg") else tf.io.encode_png(image)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tf.io.write_file(path, encoded)
+    encoded = tf.io.encode_jpeg(image, quality=95) if path.endswith(".jpg") else tf.io.encode_png(image)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tf.io.write_file(path, encoded)
 
 
 def _random_image(rng, height=20, width=24, channels=3) -> np.ndarray:
-  return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+    return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
 
 
 @pytest.mark.parametrize("compress", [False, True])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32])
 def test_read_idx_round_trip(tmp_path, compress, dtype):
-  array = np.arange(2 * 3 * 5, dtype=dtype).reshape(2, 3, 5) * 7
-  path = str(tmp_path / ("a.idx.gz" if compress else "a.idx"))
-  _write_idx(path, array, compress=compress)
-  read = data.read_idx(path)
-  assert read.dtype == dtype and read.shape == (2, 3, 5)
-  np.testing.assert_array_equal(read, array)
+    array = np.arange(2 * 3 * 5, dtype=dtype).reshape(2, 3, 5) * 7
+    path = str(tmp_path / ("a.idx.gz" if compress else "a.idx"))
+    _write_idx(path, array, compress=compress)
+    read = data.read_idx(path)
+    assert read.dtype == dtype and read.shape == (2, 3, 5)
+    np.testing.assert_array_equal(read, array)
 
 
 def test_read_idx_bad_magic(tmp_path):
-  path = tmp_path / "bad.idx"
-  path.write_bytes(b"\x01\x02\x08\x01" + bytes(8))
-  with pytest.raises(ValueError, match="magic number"):
-    data.read_idx(str(path))
+    path = tmp_path / "bad.idx"
+    path.write_bytes(b"\x01\x02\x08\x01" + bytes(8))
+    with pytest.raises(ValueError, match="magic number"):
+        data.read_idx(str(path))
 
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_read_idx_truncated(tmp_path, compress):
-  path = str(tmp_path / ("t.idx.gz" if compress else "t.idx"))
-  _write_idx(path, np.zeros((4, 6, 6), np.uint8), compress=compress)
-  with open(path, "rb") as f:
-    content = f.read()
-  with open(path, "wb") as f:
-    f.write(content[:-10])
-  with pytest.raises(ValueError, match="truncated"):
-    data.read_idx(path)
+    path = str(tmp_path / ("t.idx.gz" if compress else "t.idx"))
+    _write_idx(path, np.zeros((4, 6, 6), np.uint8), compress=compress)
+    with open(path, "rb") as f:
+        content = f.read()
+    with open(path, "wb") as f:
+        f.write(content[:-10])
+    with pytest.raises(ValueError, match="truncated"):
+        data.read_idx(path)
 
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_fashion_mnist_from_manual_dir(tmp_path, compress):
-  rng = np.random.default_rng(0)
-  train_images, train_labels = _write_fashion_split(tmp_path, "train", 6, compress=compress, rng=rng)
-  eval_images, eval_labels = _write_fashion_split(tmp_path, "t10k", 3, compress=compress, rng=rng)
-  train, info = data.load("fashion_mnist", "train", manual_dir=str(tmp_path))
-  held_out, _ = data.load("fashion_mnist", "eval", manual_dir=str(tmp_path))
-  assert isinstance(train, data.ArraySource) and info.image_shape == (28, 28, 1) and info.num_classes == 10
-  assert train.images.dtype == np.uint8 and train.labels.dtype == np.int32
-  np.testing.assert_array_equal(train.images[..., 0], train_images)
-  np.testing.assert_array_equal(train.labels, train_labels)
-  np.testing.assert_array_equal(held_out.images[..., 0], eval_images)
-  np.testing.assert_array_equal(held_out.labels, eval_labels)
+    rng = np.random.default_rng(0)
+    train_images, train_labels = _write_fashion_split(tmp_path, "train", 6, compress=compress, rng=rng)
+    eval_images, eval_labels = _write_fashion_split(tmp_path, "t10k", 3, compress=compress, rng=rng)
+    train, info = data.load("fashion_mnist", "train", manual_dir=str(tmp_path))
+    held_out, _ = data.load("fashion_mnist", "eval", manual_dir=str(tmp_path))
+    assert isinstance(train, data.ArraySource) and info.image_shape == (28, 28, 1) and info.num_classes == 10
+    assert train.images.dtype == np.uint8 and train.labels.dtype == np.int32
+    np.testing.assert_array_equal(train.images[..., 0], train_images)
+    np.testing.assert_array_equal(train.labels, train_labels)
+    np.testing.assert_array_equal(held_out.images[..., 0], eval_images)
+    np.testing.assert_array_equal(held_out.labels, eval_labels)
 
 
-@pytest.mark.skipif(not os.path.isdir(sources.FASHION_MNIST_DIR), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not os.path.isdir(sources.FASHION_MNIST_DIR), reason="dataset-fashion-mnist not installed"
+)
 def test_fashion_mnist_system_files():
-  for split, num in (("train", 60_000), ("eval", 10_000)):
-    source, info = data.load("fashion_mnist", split)
-    assert source.images.shape == (num, 28, 28, 1) and source.images.dtype == np.uint8
-    assert source.labels.shape == (num,) and set(np.unique(source.labels)) == set(range(10))
-    assert (info.train_examples, info.eval_examples) == (60_000, 10_000)
+    for split, num in (("train", 60_000), ("eval", 10_000)):
+        source, info = data.load("fashion_mnist", split)
+        assert source.images.shape == (num, 28, 28, 1) and source.images.dtype == np.uint8
+        assert source.labels.shape == (num,) and set(np.unique(source.labels)) == set(range(10))
+        assert (info.train_examples, info.eval_examples) == (60_000, 10_000)
 
 
 def test_tfds_not_prepared_fails_fast(tmp_path):
-  start = time.monotonic()
-  with pytest.raises(data.DatasetNotFoundError) as error:
-    data.load("cifar10", "train", data_dir=str(tmp_path))
-  assert time.monotonic() - start < FAST_FAILURE_S
-  assert "--config.data.download=True" in str(error.value) and "tfds build cifar10" in str(error.value)
-  assert str(tmp_path) in str(error.value)
+    start = time.monotonic()
+    with pytest.raises(data.DatasetNotFoundError) as error:
+        data.load("cifar10", "train", data_dir=str(tmp_path))
+    assert time.monotonic() - start < FAST_FAILURE_S
+    assert "--config.data.download=True" in str(error.value) and "tfds build cifar10" in str(error.value)
+    assert str(tmp_path) in str(error.value)
 
 
 def test_tfds_download_offline_fails_fast(tmp_path, monkeypatch):
-  monkeypatch.setattr(sources, "network_available", lambda: False)
-  monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
-                      lambda *args, **kwargs: pytest.fail("download attempted while offline"))
-  start = time.monotonic()
-  with pytest.raises(data.DatasetNotFoundError, match="unreachable"):
-    data.load("cifar10", "train", data_dir=str(tmp_path), download=True)
-  assert time.monotonic() - start < FAST_FAILURE_S
+    monkeypatch.setattr(sources, "network_available", lambda: False)
+    monkeypatch.setattr(
+        tfds.core.DatasetBuilder,
+        "download_and_prepare",
+        lambda *args, **kwargs: pytest.fail("download attempted while offline"),
+    )
+    start = time.monotonic()
+    with pytest.raises(data.DatasetNotFoundError, match="unreachable"):
+        data.load("cifar10", "train", data_dir=str(tmp_path), download=True)
+    assert time.monotonic() - start < FAST_FAILURE_S
 
 
 def test_fashion_mnist_missing_everywhere(tmp_path):
-  (tmp_path / "manual").mkdir()
-  with pytest.raises(data.DatasetNotFoundError, match="dataset-fashion-mnist"):
-    data.load("fashion_mnist", "train", manual_dir=str(tmp_path / "manual"), data_dir=str(tmp_path / "tfds"))
+    (tmp_path / "manual").mkdir()
+    with pytest.raises(data.DatasetNotFoundError, match="dataset-fashion-mnist"):
+        data.load(
+            "fashion_mnist", "train", manual_dir=str(tmp_path / "manual"), data_dir=str(tmp_path / "tfds")
+        )
 
 
 def test_imagenet_without_folder_names_layout(tmp_path):
-  for manual_dir in (None, str(tmp_path)):
-    with pytest.raises(data.DatasetNotFoundError, match=r"DIR/train/<wnid>/\*\.JPEG"):
-      data.load("imagenet2012", "train", manual_dir=manual_dir)
+    for manual_dir in (None, str(tmp_path)):
+        with pytest.raises(data.DatasetNotFoundError, match=r"DIR/train/<wnid>/\*\.JPEG"):
+            data.load("imagenet2012", "train", manual_dir=manual_dir)
 
 
 def test_unknown_names_list_choices():
-  with pytest.raises(ValueError, match="cifar100"):
-    data.load("cifar1000", "train")
-  with pytest.raises(ValueError, match="'train', 'eval'"):
-    data.load("cifar10", "test")
+    with pytest.raises(ValueError, match="cifar100"):
+        data.load("cifar1000", "train")
+    with pytest.raises(ValueError, match="'train', 'eval'"):
+        data.load("cifar10", "test")
 
 
 def test_network_available_probes_a_port():
-  with socket.create_server(("127.0.0.1", 0)) as server:
-    port = server.getsockname()[1]
-    assert data.network_available("127.0.0.1", port, timeout_s=1.0)
-  assert not data.network_available("127.0.0.1", port, timeout_s=1.0)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert data.network_available("127.0.0.1", port, timeout_s=1.0)
+    assert not data.network_available("127.0.0.1", port, timeout_s=1.0)
 
 
 @pytest.mark.parametrize("name, image_shape", [("cifar10", (32, 32, 3)), ("stl10", (96, 96, 3))])
 def test_tfds_mocked_array_source(tmp_path, monkeypatch, name, image_shape):
-  monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
-  with tfds.testing.mock_data(num_examples=6):
-    source, info = data.load(name, "train", data_dir=str(tmp_path))
-  assert isinstance(source, data.ArraySource) and info.image_shape == image_shape
-  assert source.images.shape == (6,) + image_shape and source.images.dtype == np.uint8
-  assert source.labels.dtype == np.int32 and np.all((source.labels >= -1) & (source.labels < 10))
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    with tfds.testing.mock_data(num_examples=6):
+        source, info = data.load(name, "train", data_dir=str(tmp_path))
+    assert isinstance(source, data.ArraySource) and info.image_shape == image_shape
+    assert source.images.shape == (6,) + image_shape and source.images.dtype == np.uint8
+    assert source.labels.dtype == np.int32 and np.all((source.labels >= -1) & (source.labels < 10))
 
 
 def test_image_folder_with_classes(tmp_path):
-  rng = np.random.default_rng(0)
-  for split, names in (("train", ("b.png", "a.jpg")), ("val", ("c.JPEG",))):
-    for class_name in ("dog", "cat"):
-      for name in names:
-        _write_image(str(tmp_path / split / class_name / name), _random_image(rng))
-  (tmp_path / "train" / "cat" / "notes.txt").write_text("not an image")
-  train, info = data.load("folder", "train", manual_dir=str(tmp_path))
-  held_out, _ = data.load("folder", "eval", manual_dir=str(tmp_path))
-  assert [os.path.relpath(p, tmp_path) for p in train.paths] == [
-      "train/cat/a.jpg", "train/cat/b.png", "train/dog/a.jpg", "train/dog/b.png"]
-  np.testing.assert_array_equal(train.labels, [0, 0, 1, 1])
-  np.testing.assert_array_equal(held_out.labels, [0, 1])
-  assert held_out.paths[0].endswith(os.path.join("val", "cat", "c.JPEG"))
-  assert info.num_classes == 2 and info.image_shape == (20, 24, 3) and len(info.mean) == 3
-  assert (info.train_examples, info.eval_examples) == (4, 2)
+    rng = np.random.default_rng(0)
+    for split, names in (("train", ("b.png", "a.jpg")), ("val", ("c.JPEG",))):
+        for class_name in ("dog", "cat"):
+            for name in names:
+                _write_image(str(tmp_path / split / class_name / name), _random_image(rng))
+    (tmp_path / "train" / "cat" / "notes.txt").write_text("not an image")
+    train, info = data.load("folder", "train", manual_dir=str(tmp_path))
+    held_out, _ = data.load("folder", "eval", manual_dir=str(tmp_path))
+    assert [os.path.relpath(p, tmp_path) for p in train.paths] == [
+        "train/cat/a.jpg",
+        "train/cat/b.png",
+        "train/dog/a.jpg",
+        "train/dog/b.png",
+    ]
+    np.testing.assert_array_equal(train.labels, [0, 0, 1, 1])
+    np.testing.assert_array_equal(held_out.labels, [0, 1])
+    assert held_out.paths[0].endswith(os.path.join("val", "cat", "c.JPEG"))
+    assert info.num_classes == 2 and info.image_shape == (20, 24, 3) and len(info.mean) == 3
+    assert (info.train_examples, info.eval_examples) == (4, 2)
 
 
 def test_flat_grayscale_folder(tmp_path):
-  rng = np.random.default_rng(0)
-  for name in ("2.png", "1.png", "3.png"):
-    _write_image(str(tmp_path / name), _random_image(rng, channels=1))
-  train, info = data.load("folder", "train", manual_dir=str(tmp_path))
-  held_out, _ = data.load("folder", "eval", manual_dir=str(tmp_path))
-  assert [os.path.basename(p) for p in train.paths] == ["1.png", "2.png", "3.png"]
-  np.testing.assert_array_equal(train.labels, [-1, -1, -1])
-  assert held_out.paths == train.paths
-  assert train.channels == 1 and info.num_classes == 0 and info.image_shape == (20, 24, 1)
+    rng = np.random.default_rng(0)
+    for name in ("2.png", "1.png", "3.png"):
+        _write_image(str(tmp_path / name), _random_image(rng, channels=1))
+    train, info = data.load("folder", "train", manual_dir=str(tmp_path))
+    held_out, _ = data.load("folder", "eval", manual_dir=str(tmp_path))
+    assert [os.path.basename(p) for p in train.paths] == ["1.png", "2.png", "3.png"]
+    np.testing.assert_array_equal(train.labels, [-1, -1, -1])
+    assert held_out.paths == train.paths
+    assert train.channels == 1 and info.num_classes == 0 and info.image_shape == (20, 24, 1)
 
 
 def test_example_indices_permute_each_epoch():
-  num_examples, global_batch = 10, 4
-  seen = np.concatenate([data.example_indices(step, num_examples=num_examples, global_batch=global_batch,
-                                              seed=3) for step in range(5)])
-  first, second = seen[:10], seen[10:]
-  assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
-  assert not np.array_equal(first, second)
-  straddling = data.example_indices(2, num_examples=num_examples, global_batch=global_batch, seed=3)
-  np.testing.assert_array_equal(straddling, [first[8], first[9], second[0], second[1]])
+    num_examples, global_batch = 10, 4
+    seen = np.concatenate(
+        [
+            data.example_indices(step, num_examples=num_examples, global_batch=global_batch, seed=3)
+            for step in range(5)
+        ]
+    )
+    first, second = seen[:10], seen[10:]
+    assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
+    assert not np.array_equal(first, second)
+    straddling = data.example_indices(2, num_examples=num_examples, global_batch=global_batch, seed=3)
+    np.testing.assert_array_equal(straddling, [first[8], first[9], second[0], second[1]])
 
 
 def test_example_indices_pure_function_of_seed_and_step():
-  kwargs = {"num_examples": 1000, "global_batch": 8}
-  a = data.example_indices(7, seed=0, **kwargs)
-  np.testing.assert_array_equal(a, data.example_indices(7, seed=0, **kwargs))
-  assert a.dtype == np.int64 and a.shape == (8,)
-  assert not np.array_equal(a, data.example_indices(7, seed=1, **kwargs))
-  many_epochs = data.example_indices(1, num_examples=3, global_batch=7, seed=0)
-  assert sorted(many_epochs[2:5]) == [0, 1, 2]
+    kwargs = {"num_examples": 1000, "global_batch": 8}
+    a = data.example_indices(7, seed=0, **kwargs)
+    np.testing.assert_array_equal(a, data.example_indices(7, seed=0, **kwargs))
+    assert a.dtype == np.int64 and a.shape == (8,)
+    assert not np.array_equal(a, data.example_indices(7, seed=1, **kwargs))
+    many_epochs = data.example_indices(1, num_examples=3, global_batch=7, seed=0)
+    assert sorted(many_epochs[2:5]) == [0, 1, 2]
 
 
 def _batches(ds) -> list[dict]:
-  return list(data.as_numpy(ds))
+    return list(data.as_numpy(ds))
 
 
 def _array_source(num=10, size=12, channels=3) -> data.ArraySource:
-  rng = np.random.default_rng(1)
-  return data.ArraySource(rng.integers(0, 256, (num, size, size, channels), dtype=np.uint8),
-                          np.arange(num, dtype=np.int32))
+    rng = np.random.default_rng(1)
+    return data.ArraySource(
+        rng.integers(0, 256, (num, size, size, channels), dtype=np.uint8), np.arange(num, dtype=np.int32)
+    )
 
 
 def test_train_array_source_as_stored_resumes_exactly():
-  source = _array_source()
-  kwargs = {"global_batch": 4, "seed": 5, "num_steps": 6}
-  full = _batches(data.train_dataset(source, start_step=0, **kwargs))
-  resumed = _batches(data.train_dataset(source, start_step=3, **kwargs))
-  assert len(full) == 6 and len(resumed) == 3
-  for step, batch in enumerate(full):
-    indices = data.example_indices(step, num_examples=10, global_batch=4, seed=5)
-    assert batch["image"].shape == (4, 1, 12, 12, 3) and batch["image"].dtype == np.uint8
-    assert batch["label"].dtype == np.int32
-    np.testing.assert_array_equal(batch["image"][:, 0], source.images[indices])
-    np.testing.assert_array_equal(batch["label"], source.labels[indices])
-  for a, b in zip(full[3:], resumed):
-    np.testing.assert_array_equal(a["image"], b["image"])
+    source = _array_source()
+    kwargs = {"global_batch": 4, "seed": 5, "num_steps": 6}
+    full = _batches(data.train_dataset(source, start_step=0, **kwargs))
+    resumed = _batches(data.train_dataset(source, start_step=3, **kwargs))
+    assert len(full) == 6 and len(resumed) == 3
+    for step, batch in enumerate(full):
+        indices = data.example_indices(step, num_examples=10, global_batch=4, seed=5)
+        assert batch["image"].shape == (4, 1, 12, 12, 3) and batch["image"].dtype == np.uint8
+        assert batch["label"].dtype == np.int32
+        np.testing.assert_array_equal(batch["image"][:, 0], source.images[indices])
+        np.testing.assert_array_equal(batch["label"], source.labels[indices])
+    for a, b in zip(full[3:], resumed, strict=True):
+        np.testing.assert_array_equal(a["image"], b["image"])
 
 
 @pytest.fixture(name="file_source")
 def _file_source(tmp_path) -> data.FileSource:
-  rng = np.random.default_rng(2)
-  paths = [str(tmp_path / f"{i}.{'jpg' if i % 2 else 'png'}") for i in range(6)]
-  for i, path in enumerate(paths):
-    _write_image(path, _random_image(rng, height=20 + i, width=28 - i))
-  return data.FileSource(tuple(paths), np.arange(6, dtype=np.int32))
+    rng = np.random.default_rng(2)
+    paths = [str(tmp_path / f"{i}.{'jpg' if i % 2 else 'png'}") for i in range(6)]
+    for i, path in enumerate(paths):
+        _write_image(path, _random_image(rng, height=20 + i, width=28 - i))
+    return data.FileSource(tuple(paths), np.arange(6, dtype=np.int32))
 
 
 def test_train_host_crops_resume_exactly(file_source):
-  kwargs = {"global_batch": 4, "seed": 0, "num_steps": 4, "host_crop": 8, "num_views": 3}
-  full = _batches(data.train_dataset(file_source, start_step=0, **kwargs))
-  resumed = _batches(data.train_dataset(file_source, start_step=2, **kwargs))
-  assert full[0]["image"].shape == (4, 3, 8, 8, 3) and full[0]["image"].dtype == np.uint8
-  for a, b in zip(full[2:], resumed):
-    np.testing.assert_array_equal(a["image"], b["image"])
-    np.testing.assert_array_equal(a["label"], b["label"])
-  views = full[0]["image"]
-  assert not np.array_equal(views[:, 0], views[:, 1])
+    kwargs = {"global_batch": 4, "seed": 0, "num_steps": 4, "host_crop": 8, "num_views": 3}
+    full = _batches(data.train_dataset(file_source, start_step=0, **kwargs))
+    resumed = _batches(data.train_dataset(file_source, start_step=2, **kwargs))
+    assert full[0]["image"].shape == (4, 3, 8, 8, 3) and full[0]["image"].dtype == np.uint8
+    for a, b in zip(full[2:], resumed, strict=True):
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["label"], b["label"])
+    views = full[0]["image"]
+    assert not np.array_equal(views[:, 0], views[:, 1])
 
 
 def test_full_image_crop_is_the_image(tmp_path):
-  source = _array_source(size=12)
-  batches = _batches(data.train_dataset(source, global_batch=4, seed=0, start_step=0, num_steps=1, host_crop=12,
-                                        crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), num_views=2))
-  indices = data.example_indices(0, num_examples=10, global_batch=4, seed=0)
-  for view in range(2):
-    np.testing.assert_array_equal(batches[0]["image"][:, view], source.images[indices])
-  rng = np.random.default_rng(3)
-  images = [_random_image(rng, 16, 16), _random_image(rng, 16, 16)]
-  paths = (str(tmp_path / "a.png"), str(tmp_path / "b.jpg"))
-  for path, image in zip(paths, images):
-    _write_image(path, image)
-  files = data.FileSource(paths, np.zeros(2, np.int32))
-  batch = _batches(data.train_dataset(files, global_batch=2, seed=0, start_step=0, num_steps=1, host_crop=16,
-                                      crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), num_views=1))[0]
-  decoded = [images[0], tf.io.decode_jpeg(tf.io.read_file(paths[1])).numpy()]
-  order = data.example_indices(0, num_examples=2, global_batch=2, seed=0)
-  np.testing.assert_array_equal(batch["image"][:, 0], np.stack(decoded)[order])
+    source = _array_source(size=12)
+    batches = _batches(
+        data.train_dataset(
+            source,
+            global_batch=4,
+            seed=0,
+            start_step=0,
+            num_steps=1,
+            host_crop=12,
+            crop_scale=(1.0, 1.0),
+            crop_ratio=(1.0, 1.0),
+            num_views=2,
+        )
+    )
+    indices = data.example_indices(0, num_examples=10, global_batch=4, seed=0)
+    for view in range(2):
+        np.testing.assert_array_equal(batches[0]["image"][:, view], source.images[indices])
+    rng = np.random.default_rng(3)
+    images = [_random_image(rng, 16, 16), _random_image(rng, 16, 16)]
+    paths = (str(tmp_path / "a.png"), str(tmp_path / "b.jpg"))
+    for path, image in zip(paths, images, strict=True):
+        _write_image(path, image)
+    files = data.FileSource(paths, np.zeros(2, np.int32))
+    batch = _batches(
+        data.train_dataset(
+            files,
+            global_batch=2,
+            seed=0,
+            start_step=0,
+            num_steps=1,
+            host_crop=16,
+            crop_scale=(1.0, 1.0),
+            crop_ratio=(1.0, 1.0),
+            num_views=1,
+        )
+    )[0]
+    decoded = [images[0], tf.io.decode_jpeg(tf.io.read_file(paths[1])).numpy()]
+    order = data.example_indices(0, num_examples=2, global_batch=2, seed=0)
+    np.testing.assert_array_equal(batch["image"][:, 0], np.stack(decoded)[order])
 
 
 def test_train_process_shards_concatenate_to_global_batch(file_source):
-  kwargs = {"global_batch": 4, "seed": 1, "start_step": 1, "num_steps": 3, "host_crop": 8}
-  whole = _batches(data.train_dataset(file_source, **kwargs))
-  shards = [_batches(data.train_dataset(file_source, process_index=i, process_count=2, **kwargs))
-            for i in range(2)]
-  for step, batch in enumerate(whole):
-    for key in ("image", "label"):
-      np.testing.assert_array_equal(batch[key], np.concatenate([shards[0][step][key], shards[1][step][key]]))
-  assert shards[0][0]["image"].shape == (2, 2, 8, 8, 3)
+    kwargs = {"global_batch": 4, "seed": 1, "start_step": 1, "num_steps": 3, "host_crop": 8}
+    whole = _batches(data.train_dataset(file_source, **kwargs))
+    shards = [
+        _batches(data.train_dataset(file_source, process_index=i, process_count=2, **kwargs))
+        for i in range(2)
+    ]
+    for step, batch in enumerate(whole):
+        for key in ("image", "label"):
+            np.testing.assert_array_equal(
+                batch[key], np.concatenate([shards[0][step][key], shards[1][step][key]])
+            )
+    assert shards[0][0]["image"].shape == (2, 2, 8, 8, 3)
 
 
 def test_train_array_host_crops_keep_grayscale():
-  source = _array_source(channels=1)
-  batches = _batches(data.train_dataset(source, global_batch=2, seed=0, start_step=0, num_steps=2,
-                                        host_crop=6, num_views=2))
-  assert batches[0]["image"].shape == (2, 2, 6, 6, 1)
+    source = _array_source(channels=1)
+    batches = _batches(
+        data.train_dataset(
+            source, global_batch=2, seed=0, start_step=0, num_steps=2, host_crop=6, num_views=2
+        )
+    )
+    assert batches[0]["image"].shape == (2, 2, 6, 6, 1)
 
 
 def test_train_rejects_bad_arguments(file_source):
-  with pytest.raises(ValueError, match="process_count=3"):
-    data.train_dataset(_array_source(), global_batch=4, seed=0, start_step=0, num_steps=2, process_count=3)
-  with pytest.raises(ValueError, match="host_crop"):
-    data.train_dataset(file_source, global_batch=2, seed=0, start_step=0, num_steps=2)
+    with pytest.raises(ValueError, match="process_count=3"):
+        data.train_dataset(
+            _array_source(), global_batch=4, seed=0, start_step=0, num_steps=2, process_count=3
+        )
+    with pytest.raises(ValueError, match="host_crop"):
+        data.train_dataset(file_source, global_batch=2, seed=0, start_step=0, num_steps=2)
 
 
 def test_eval_covers_every_example_once_in_order():
-  source = _array_source(num=10)
-  batches = _batches(data.eval_dataset(source, batch_size=4))
-  assert len(batches) == 3 and all(b["image"].shape == (4, 1, 12, 12, 3) for b in batches)
-  np.testing.assert_array_equal(batches[-1]["mask"], [True, True, False, False])
-  mask = np.concatenate([b["mask"] for b in batches])
-  np.testing.assert_array_equal(np.concatenate([b["image"][:, 0] for b in batches])[mask], source.images)
-  np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches])[mask], source.labels)
-  shards = [_batches(data.eval_dataset(source, batch_size=4, process_index=i, process_count=2))
-            for i in range(2)]
-  for batch, first, second in zip(batches, *shards):
-    for key in ("image", "label", "mask"):
-      np.testing.assert_array_equal(batch[key], np.concatenate([first[key], second[key]]))
+    source = _array_source(num=10)
+    batches = _batches(data.eval_dataset(source, batch_size=4))
+    assert len(batches) == 3 and all(b["image"].shape == (4, 1, 12, 12, 3) for b in batches)
+    np.testing.assert_array_equal(batches[-1]["mask"], [True, True, False, False])
+    mask = np.concatenate([b["mask"] for b in batches])
+    np.testing.assert_array_equal(np.concatenate([b["image"][:, 0] for b in batches])[mask], source.images)
+    np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches])[mask], source.labels)
+    shards = [
+        _batches(data.eval_dataset(source, batch_size=4, process_index=i, process_count=2)) for i in range(2)
+    ]
+    for batch, first, second in zip(batches, *shards, strict=True):
+        for key in ("image", "label", "mask"):
+            np.testing.assert_array_equal(batch[key], np.concatenate([first[key], second[key]]))
 
 
 def test_eval_files_central_crop(file_source):
-  batches = _batches(data.eval_dataset(file_source, batch_size=4, host_resize=8))
-  assert [b["image"].shape for b in batches] == [(4, 1, 8, 8, 3)] * 2
-  np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches]), [0, 1, 2, 3, 4, 5, 5, 5])
-  np.testing.assert_array_equal(batches[1]["mask"], [True, True, False, False])
+    batches = _batches(data.eval_dataset(file_source, batch_size=4, host_resize=8))
+    assert [b["image"].shape for b in batches] == [(4, 1, 8, 8, 3)] * 2
+    np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches]), [0, 1, 2, 3, 4, 5, 5, 5])
+    np.testing.assert_array_equal(batches[1]["mask"], [True, True, False, False])
 
 
 def test_eval_central_crop_geometry():
-  source = _array_source(num=2, size=16)
-  batch = _batches(data.eval_dataset(source, batch_size=2, host_resize=14))[0]
-  np.testing.assert_array_equal(batch["image"][:, 0], source.images[:, 1:15, 1:15])
+    source = _array_source(num=2, size=16)
+    batch = _batches(data.eval_dataset(source, batch_size=2, host_resize=14))[0]
+    np.testing.assert_array_equal(batch["image"][:, 0], source.images[:, 1:15, 1:15])

@@ -1,4 +1,5 @@
 """Backbones and heads: shapes, parameter counts, BatchNorm modes, zero-init residuals, dtypes."""
+
 import functools
 
 import jax

@@ -1,4 +1,5 @@
 """End to end through train.run and the real command line: outputs, resume, faults, bad input."""
+
 import functools
 import json
 import os
@@ -15,7 +16,8 @@ import pytest
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, experiment, step as step_lib, train
+from jaxssl import evaluate, experiment, train
+from jaxssl import step as step_lib
 from jaxssl.checkpoint import WorkdirConflictError
 from jaxssl.data import pipeline
 from jaxssl.methods import METHODS
@@ -25,213 +27,252 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config(method, fashion_dir, **train_overrides):
-  config = CONFIGS[method].get_config("dataset=fashion_mnist,tiny=1")
-  config.data.manual_dir = fashion_dir
-  config.train.update(train_overrides)
-  return config
+    config = CONFIGS[method].get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    config.train.update(train_overrides)
+    return config
 
 
 def read_metrics(workdir):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line) for line in f]
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
 
 
 def checkpoint_steps(workdir):
-  return sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints")) if name.isdigit())
+    return sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints")) if name.isdigit())
 
 
 def cli(args, **kwargs):
-  env = dict(os.environ, JAX_NUM_CPU_DEVICES="8", JAX_PLATFORMS="cpu")
-  cache = os.path.join(REPO, ".jax_cache")
-  return [sys.executable, "-m", "jaxssl.main", f"--compilation_cache={cache}", *args], dict(
-      cwd=REPO, env=env, **kwargs)
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="8", JAX_PLATFORMS="cpu")
+    cache = os.path.join(REPO, ".jax_cache")
+    return [sys.executable, "-m", "jaxssl.main", f"--compilation_cache={cache}", *args], dict(
+        cwd=REPO, env=env, **kwargs
+    )
 
 
 def assert_same_tree(a, b):
-  for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True):
-    np.testing.assert_array_equal(x, y)
+    for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.parametrize("method", ["simclr", "byol"])
 def test_command_line_run_writes_every_output_and_resumes(method, fashion_dir, tmp_path):
-  workdir = str(tmp_path / method)
-  args = [f"--config=configs/{method}.py:dataset=fashion_mnist,tiny=1", f"--workdir={workdir}",
-          f"--config.data.manual_dir={fashion_dir}"]
-  command, options = cli(args, capture_output=True, text=True)
-  result = subprocess.run(command, **options)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert "step/s" in result.stderr or "it/s" in result.stderr  # the progress bar
-  with open(os.path.join(workdir, "config.json")) as f:
-    assert json.load(f)["method"]["name"] == method
-  assert checkpoint_steps(workdir) == [2, 4]
-  assert os.listdir(os.path.join(workdir, "tensorboard"))
-  lines = read_metrics(workdir)
-  train_lines = [line for line in lines if line["split"] == "train"]
-  eval_lines = [line for line in lines if line["split"] == "eval"]
-  assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
-  terms = {"simclr": {"nt_xent"}, "byol": {"loss_12", "loss_21", "tau"}}[method]
-  assert {"loss", "probe_top1", "lr"} | terms <= set(train_lines[0])
-  assert all(np.isfinite(line["loss"]) for line in train_lines)
-  assert [line["step"] for line in eval_lines] == [2, 4]
-  assert all(0.0 <= line["knn_top1"] <= 1.0 and 0.0 <= line["linear_top1"] <= 1.0 for line in eval_lines)
+    workdir = str(tmp_path / method)
+    args = [
+        f"--config=configs/{method}.py:dataset=fashion_mnist,tiny=1",
+        f"--workdir={workdir}",
+        f"--config.data.manual_dir={fashion_dir}",
+    ]
+    command, options = cli(args, capture_output=True, text=True)
+    result = subprocess.run(command, **options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "step/s" in result.stderr or "it/s" in result.stderr  # the progress bar
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert json.load(f)["method"]["name"] == method
+    assert checkpoint_steps(workdir) == [2, 4]
+    assert os.listdir(os.path.join(workdir, "tensorboard"))
+    lines = read_metrics(workdir)
+    train_lines = [line for line in lines if line["split"] == "train"]
+    eval_lines = [line for line in lines if line["split"] == "eval"]
+    assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
+    terms = {"simclr": {"nt_xent"}, "byol": {"loss_12", "loss_21", "tau"}}[method]
+    assert {"loss", "probe_top1", "lr"} | terms <= set(train_lines[0])
+    assert all(np.isfinite(line["loss"]) for line in train_lines)
+    assert [line["step"] for line in eval_lines] == [2, 4]
+    assert all(0.0 <= line["knn_top1"] <= 1.0 and 0.0 <= line["linear_top1"] <= 1.0 for line in eval_lines)
 
-  result = subprocess.run(command[:-1] + [args[-1], "--config.train.steps=6"], **options)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert checkpoint_steps(workdir)[-1] == 6
-  resumed = [line["step"] for line in read_metrics(workdir) if line["split"] == "train"][4:]
-  assert resumed == [5, 6]
-  assert os.path.exists(os.path.join(workdir, "config.1.json"))  # the first config is kept
+    result = subprocess.run(command[:-1] + [args[-1], "--config.train.steps=6"], **options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert checkpoint_steps(workdir)[-1] == 6
+    resumed = [line["step"] for line in read_metrics(workdir) if line["split"] == "train"][4:]
+    assert resumed == [5, 6]
+    assert os.path.exists(os.path.join(workdir, "config.1.json"))  # the first config is kept
 
 
 @pytest.mark.parametrize("method", ["simclr", "byol"])
 def test_resume_from_an_earlier_checkpoint_is_bit_exact(method, fashion_dir, tmp_path):
-  uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
-  config = tiny_config(method, fashion_dir, steps=6)
-  config.checkpoint.keep = 10
-  final = train.run(config, uninterrupted)
-  # What a SIGKILL after the step-2 checkpoint leaves behind: that checkpoint and the config.
-  os.makedirs(os.path.join(resumed, "checkpoints"))
-  shutil.copytree(os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2"))
-  again = train.run(tiny_config(method, fashion_dir, steps=6), resumed)
-  assert int(again.step) == 6
-  assert_same_tree(again, final)
+    uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
+    config = tiny_config(method, fashion_dir, steps=6)
+    config.checkpoint.keep = 10
+    final = train.run(config, uninterrupted)
+    # What a SIGKILL after the step-2 checkpoint leaves behind: that checkpoint and the config.
+    os.makedirs(os.path.join(resumed, "checkpoints"))
+    shutil.copytree(
+        os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
+    )
+    again = train.run(tiny_config(method, fashion_dir, steps=6), resumed)
+    assert int(again.step) == 6
+    assert_same_tree(again, final)
 
 
 def test_sigkill_then_same_command_reaches_the_uninterrupted_parameters(fashion_dir, tmp_path):
-  killed, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
-  overrides = ["--config.train.steps=40", "--config.eval.every_steps=40", "--config.log_every_steps=20"]
-  args = [f"--config=configs/simclr.py:dataset=fashion_mnist,tiny=1", f"--workdir={killed}",
-          f"--config.data.manual_dir={fashion_dir}", *overrides]
-  command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  process = subprocess.Popen(command, **options)
-  deadline = time.time() + 120
-  while time.time() < deadline and not os.path.isdir(os.path.join(killed, "checkpoints", "4")):
-    time.sleep(0.05)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert subprocess.run(command, **options).returncode == 0
-  config = tiny_config("simclr", fashion_dir, steps=40)
-  config.eval.every_steps, config.log_every_steps = 40, 20
-  final = train.run(config, reference)
-  restored = experiment.prepare(config)
-  from jaxssl.checkpoint import Checkpointer
-  layout = experiment.state_layout(restored)
-  state = Checkpointer(killed, keep=3, identity=restored.identity).restore_latest(layout)
-  assert int(state.step) == 40
-  assert_same_tree(state.params, final.params)
+    killed, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
+    overrides = ["--config.train.steps=40", "--config.eval.every_steps=40", "--config.log_every_steps=20"]
+    args = [
+        "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
+        f"--workdir={killed}",
+        f"--config.data.manual_dir={fashion_dir}",
+        *overrides,
+    ]
+    command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, **options)
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.isdir(os.path.join(killed, "checkpoints", "4")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert subprocess.run(command, **options).returncode == 0
+    config = tiny_config("simclr", fashion_dir, steps=40)
+    config.eval.every_steps, config.log_every_steps = 40, 20
+    final = train.run(config, reference)
+    restored = experiment.prepare(config)
+    from jaxssl.checkpoint import Checkpointer
+
+    layout = experiment.state_layout(restored)
+    state = Checkpointer(killed, keep=3, identity=restored.identity).restore_latest(layout)
+    assert int(state.step) == 40
+    assert_same_tree(state.params, final.params)
 
 
 def test_sigterm_saves_a_checkpoint_and_stops(fashion_dir, tmp_path):
-  workdir = str(tmp_path / "term")
-  args = [f"--config=configs/byol.py:dataset=fashion_mnist,tiny=1", f"--workdir={workdir}",
-          f"--config.data.manual_dir={fashion_dir}", "--config.train.steps=100000",
-          "--config.eval.every_steps=100000", "--config.checkpoint.every_steps=3"]
-  command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-  process = subprocess.Popen(command, **options)
-  deadline = time.time() + 120
-  while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "3")):
-    time.sleep(0.05)
-  process.send_signal(signal.SIGTERM)
-  _, stderr = process.communicate(timeout=120)
-  assert process.returncode == 0, stderr[-3000:]
-  last_step = read_metrics(workdir)[-1]["step"]
-  assert 3 <= last_step < 100000
-  assert checkpoint_steps(workdir)[-1] == last_step
+    workdir = str(tmp_path / "term")
+    args = [
+        "--config=configs/byol.py:dataset=fashion_mnist,tiny=1",
+        f"--workdir={workdir}",
+        f"--config.data.manual_dir={fashion_dir}",
+        "--config.train.steps=100000",
+        "--config.eval.every_steps=100000",
+        "--config.checkpoint.every_steps=3",
+    ]
+    command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, **options)
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "3")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-3000:]
+    last_step = read_metrics(workdir)[-1]["step"]
+    assert 3 <= last_step < 100000
+    assert checkpoint_steps(workdir)[-1] == last_step
 
 
 def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(fashion_dir, tmp_path, caplog):
-  workdir = str(tmp_path / "corrupt")
-  train.run(tiny_config("simclr", fashion_dir, steps=4), workdir)
-  state_dir = os.path.join(workdir, "checkpoints", "4", "state")
-  for root, _, files in os.walk(state_dir):
-    for name in files:
-      with open(os.path.join(root, name), "r+b") as f:
-        f.truncate(max(os.path.getsize(f.name) // 2, 1))
-  final = train.run(tiny_config("simclr", fashion_dir, steps=6), workdir)
-  assert int(final.step) == 6
-  assert "unreadable" in caplog.text
-  assert os.listdir(os.path.join(workdir, "checkpoints_unreadable"))  # set aside, not deleted
-  resumed = [line["step"] for line in read_metrics(workdir) if line["split"] == "train"][4:]
-  assert resumed == [3, 4, 5, 6]
+    workdir = str(tmp_path / "corrupt")
+    train.run(tiny_config("simclr", fashion_dir, steps=4), workdir)
+    state_dir = os.path.join(workdir, "checkpoints", "4", "state")
+    for root, _, files in os.walk(state_dir):
+        for name in files:
+            with open(os.path.join(root, name), "r+b") as f:
+                f.truncate(max(os.path.getsize(f.name) // 2, 1))
+    final = train.run(tiny_config("simclr", fashion_dir, steps=6), workdir)
+    assert int(final.step) == 6
+    assert "unreadable" in caplog.text
+    assert os.listdir(os.path.join(workdir, "checkpoints_unreadable"))  # set aside, not deleted
+    resumed = [line["step"] for line in read_metrics(workdir) if line["split"] == "train"][4:]
+    assert resumed == [3, 4, 5, 6]
 
 
 def test_workdir_of_another_method_is_refused_and_left_untouched(fashion_dir, tmp_path):
-  workdir = str(tmp_path / "taken")
-  train.run(tiny_config("simclr", fashion_dir), workdir)
-  before = {path: os.path.getmtime(os.path.join(root, path))
-            for root, _, files in os.walk(workdir) for path in files}
-  with pytest.raises(WorkdirConflictError, match="byol"):
-    train.run(tiny_config("byol", fashion_dir), workdir)
-  other_backbone = tiny_config("simclr", fashion_dir)
-  other_backbone.model.width_multiplier = 2.0
-  with pytest.raises(WorkdirConflictError, match="width_multiplier"):
-    train.run(other_backbone, workdir)
-  after = {path: os.path.getmtime(os.path.join(root, path))
-           for root, _, files in os.walk(workdir) for path in files}
-  assert after == before
+    workdir = str(tmp_path / "taken")
+    train.run(tiny_config("simclr", fashion_dir), workdir)
+    before = {
+        path: os.path.getmtime(os.path.join(root, path))
+        for root, _, files in os.walk(workdir)
+        for path in files
+    }
+    with pytest.raises(WorkdirConflictError, match="byol"):
+        train.run(tiny_config("byol", fashion_dir), workdir)
+    other_backbone = tiny_config("simclr", fashion_dir)
+    other_backbone.model.width_multiplier = 2.0
+    with pytest.raises(WorkdirConflictError, match="width_multiplier"):
+        train.run(other_backbone, workdir)
+    after = {
+        path: os.path.getmtime(os.path.join(root, path))
+        for root, _, files in os.walk(workdir)
+        for path in files
+    }
+    assert after == before
 
 
 @functools.wraps(METHODS["simclr"])
 def nan_after_two_steps(**kwargs):
-  method = METHODS["simclr"](**kwargs)
+    method = METHODS["simclr"](**kwargs)
 
-  def loss(params, batch_stats, target, views, step):
-    value, aux = method.loss(params, batch_stats, target, views, step)
-    return jax.numpy.where(step >= 2, jax.numpy.nan, value), aux
+    def loss(params, batch_stats, target, views, step):
+        value, aux = method.loss(params, batch_stats, target, views, step)
+        return jax.numpy.where(step >= 2, jax.numpy.nan, value), aux
 
-  return method.__class__(name="nan", network=method.network, loss=loss)
+    return method.__class__(name="nan", network=method.network, loss=loss)
 
 
 def test_non_finite_loss_stops_naming_the_step_without_saving(fashion_dir, tmp_path, monkeypatch):
-  monkeypatch.setitem(METHODS, "nan", nan_after_two_steps)
-  config = tiny_config("simclr", fashion_dir)
-  config.method.name = "nan"
-  workdir = str(tmp_path / "nan")
-  with pytest.raises(train.NonFiniteLossError, match="at step 3"):
-    train.run(config, workdir)
-  assert checkpoint_steps(workdir) == [2]
+    monkeypatch.setitem(METHODS, "nan", nan_after_two_steps)
+    config = tiny_config("simclr", fashion_dir)
+    config.method.name = "nan"
+    workdir = str(tmp_path / "nan")
+    with pytest.raises(train.NonFiniteLossError, match="at step 3"):
+        train.run(config, workdir)
+    assert checkpoint_steps(workdir) == [2]
 
 
 def test_one_trace_per_step_function(fashion_dir):
-  exp = experiment.prepare(tiny_config("byol", fashion_dir))
-  step_fn = step_lib.make_train_step(method=exp.method, probe=exp.probe, optimizer=exp.optimizer,
-                                     view_specs=exp.view_specs, base_key=experiment.step_key(exp),
-                                     total_steps=exp.total_steps, learning_rate=exp.learning_rate)
-  compiled = jax.jit(chex.assert_max_traces(step_fn, n=1), donate_argnums=0)
-  state = experiment.create_state(exp, experiment.state_layout(exp))
-  batches = pipeline.as_numpy(pipeline.train_dataset(exp.train_source, global_batch=exp.global_batch, seed=0,
-                                                     start_step=0, num_steps=3))
-  from jaxssl import sharding
-  for batch in batches:
-    state, _ = compiled(state, sharding.to_global(batch, exp.mesh))
-  assert int(state.step) == 3
+    exp = experiment.prepare(tiny_config("byol", fashion_dir))
+    step_fn = step_lib.make_train_step(
+        method=exp.method,
+        probe=exp.probe,
+        optimizer=exp.optimizer,
+        view_specs=exp.view_specs,
+        base_key=experiment.step_key(exp),
+        total_steps=exp.total_steps,
+        learning_rate=exp.learning_rate,
+    )
+    compiled = jax.jit(chex.assert_max_traces(step_fn, n=1), donate_argnums=0)
+    state = experiment.create_state(exp, experiment.state_layout(exp))
+    batches = pipeline.as_numpy(
+        pipeline.train_dataset(
+            exp.train_source, global_batch=exp.global_batch, seed=0, start_step=0, num_steps=3
+        )
+    )
+    from jaxssl import sharding
+
+    for batch in batches:
+        state, _ = compiled(state, sharding.to_global(batch, exp.mesh))
+    assert int(state.step) == 3
 
 
 def test_offline_evaluation_of_a_run_and_its_baselines(fashion_dir, tmp_path):
-  workdir = str(tmp_path / "eval")
-  config = tiny_config("simclr", fashion_dir)
-  with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
-    evaluate.evaluate(config, workdir)
-  train.run(config, workdir)
-  for features, init in (("network", "checkpoint"), ("network", "random"), ("pixels", "checkpoint")):
-    evaluate.evaluate(config, workdir, features=features, init=init)
-  with open(os.path.join(workdir, "offline_eval.jsonl")) as f:
-    results = [json.loads(line) for line in f]
-  assert [(r["features"], r["step"]) for r in results] == [("network", 4), ("network", 0), ("pixels", None)]
-  for r in results:
-    assert r["train_examples"] == 64 and r["eval_examples"] == 32
-    assert all(0.0 <= r[name] <= 1.0 for name in ("knn_top1_k20", "knn_top1_k200", "linear_top1"))
-  assert results[2]["feature_dim"] == 28 * 28
-  assert results[2]["linear_top1"] > 0.5  # the tiny classes differ in brightness: pixels separate them
+    workdir = str(tmp_path / "eval")
+    config = tiny_config("simclr", fashion_dir)
+    with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
+        evaluate.evaluate(config, workdir)
+    train.run(config, workdir)
+    for features, init in (("network", "checkpoint"), ("network", "random"), ("pixels", "checkpoint")):
+        evaluate.evaluate(config, workdir, features=features, init=init)
+    with open(os.path.join(workdir, "offline_eval.jsonl")) as f:
+        results = [json.loads(line) for line in f]
+    assert [(r["features"], r["step"]) for r in results] == [("network", 4), ("network", 0), ("pixels", None)]
+    for r in results:
+        assert r["train_examples"] == 64 and r["eval_examples"] == 32
+        assert all(0.0 <= r[name] <= 1.0 for name in ("knn_top1_k20", "knn_top1_k200", "linear_top1"))
+    assert results[2]["feature_dim"] == 28 * 28
+    assert results[2]["linear_top1"] > 0.5  # the tiny classes differ in brightness: pixels separate them
 
 
 BAD_INPUTS = {
-    "unknown method": (lambda c: setattr(c.method, "name", "simclrr"), ValueError, "unknown method 'simclrr'"),
+    "unknown method": (
+        lambda c: setattr(c.method, "name", "simclrr"),
+        ValueError,
+        "unknown method 'simclrr'",
+    ),
     "unknown backbone": (lambda c: setattr(c.model, "backbone", "resnet19"), ValueError, "unknown backbone"),
     "unknown dataset": (lambda c: setattr(c.data, "dataset", "mnist3"), ValueError, "unknown dataset"),
     "unknown stem": (lambda c: setattr(c.model, "stem", "tpu"), ValueError, "unknown stem"),
-    "batch not divisible by devices": (lambda c: setattr(c.train, "batch_size", 12), ValueError,
-                                       "divisible by the number of devices"),
+    "batch not divisible by devices": (
+        lambda c: setattr(c.train, "batch_size", 12),
+        ValueError,
+        "divisible by the number of devices",
+    ),
     "no duration": (lambda c: c.train.update(steps=-1, epochs=-1.0), ValueError, "set either"),
     "unknown optimizer": (lambda c: setattr(c.optim, "name", "lamb"), ValueError, "unknown optimizer"),
 }
@@ -239,56 +280,76 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_fails_before_anything_is_written(case, fashion_dir, tmp_path):
-  change, error, message = BAD_INPUTS[case]
-  config = tiny_config("simclr", fashion_dir)
-  config.unlock()
-  change(config)
-  workdir = str(tmp_path / "never")
-  with pytest.raises(error, match=message):
-    train.run(config, workdir)
-  assert not os.path.exists(workdir)
+    change, error, message = BAD_INPUTS[case]
+    config = tiny_config("simclr", fashion_dir)
+    config.unlock()
+    change(config)
+    workdir = str(tmp_path / "never")
+    with pytest.raises(error, match=message):
+        train.run(config, workdir)
+    assert not os.path.exists(workdir)
 
 
 def test_unknown_key_in_a_method_block_names_the_allowed_keys(fashion_dir, tmp_path):
-  config = tiny_config("simclr", fashion_dir)
-  config.unlock()
-  config.method.temprature = 0.2
-  with pytest.raises(ValueError, match=r"unknown key\(s\) \['temprature'\] in config.method"):
-    train.run(config, str(tmp_path / "never"))
-  assert not os.path.exists(tmp_path / "never")
+    config = tiny_config("simclr", fashion_dir)
+    config.unlock()
+    config.method.temprature = 0.2
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['temprature'\] in config.method"):
+        train.run(config, str(tmp_path / "never"))
+    assert not os.path.exists(tmp_path / "never")
 
 
 def test_locked_config_refuses_misspelled_keys_and_wrong_types():
-  config = simclr_config.get_config("tiny=1")
-  with pytest.raises(AttributeError):
-    config.train.bacth_size = 4
-  with pytest.raises(TypeError):
-    config.train.batch_size = "four"
-  with pytest.raises(ValueError, match="config option"):
-    simclr_config.get_config("datset=cifar10")
-  with pytest.raises(ValueError, match="takes a int"):
-    simclr_config.get_config("batch=big")
+    config = simclr_config.get_config("tiny=1")
+    with pytest.raises(AttributeError):
+        config.train.bacth_size = 4
+    with pytest.raises(TypeError):
+        config.train.batch_size = "four"
+    with pytest.raises(ValueError, match="config option"):
+        simclr_config.get_config("datset=cifar10")
+    with pytest.raises(ValueError, match="takes a int"):
+        simclr_config.get_config("batch=big")
 
 
 def test_command_line_rejects_a_misspelled_override_before_writing(tmp_path):
-  workdir = str(tmp_path / "never")
-  command, options = cli(["--config=configs/simclr.py:tiny=1", f"--workdir={workdir}",
-                          "--config.train.bacth_size=8"], capture_output=True, text=True)
-  result = subprocess.run(command, **options)
-  assert result.returncode != 0
-  assert "bacth_size" in result.stderr
-  assert not os.path.exists(workdir)
+    workdir = str(tmp_path / "never")
+    command, options = cli(
+        ["--config=configs/simclr.py:tiny=1", f"--workdir={workdir}", "--config.train.bacth_size=8"],
+        capture_output=True,
+        text=True,
+    )
+    result = subprocess.run(command, **options)
+    assert result.returncode != 0
+    assert "bacth_size" in result.stderr
+    assert not os.path.exists(workdir)
 
 
 @pytest.mark.parametrize("module", [simclr_config, byol_config])
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "cifar10", "cifar100", "stl10", "imagenet2012"])
 def test_every_config_names_resolve(module, dataset):
-  from jaxssl import augment, models
-  from jaxssl.data import sources
-  config = module.get_config(f"dataset={dataset}")
-  assert config.method.name in METHODS
-  assert config.model.backbone in models.BACKBONES
-  assert config.augment.preset in augment.VIEW_PRESETS
-  assert config.data.dataset in sources.DATASETS
-  experiment.check_kwargs(METHODS[config.method.name], {k: v for k, v in config.method.items() if k != "name"},
-                          "method", provided=experiment.METHOD_ARGS_FROM_RUN)
+    from jaxssl import augment, models
+    from jaxssl.data import sources
+
+    config = module.get_config(f"dataset={dataset}")
+    assert config.method.name in METHODS
+    assert config.model.backbone in models.BACKBONES
+    assert config.augment.preset in augment.VIEW_PRESETS
+    assert config.data.dataset in sources.DATASETS
+    experiment.check_kwargs(
+        METHODS[config.method.name],
+        {k: v for k, v in config.method.items() if k != "name"},
+        "method",
+        provided=experiment.METHOD_ARGS_FROM_RUN,
+    )
+
+
+def test_bfloat16_compute_keeps_float32_parameters(fashion_dir, tmp_path):
+    config = tiny_config("byol", fashion_dir, dtype="bfloat16", steps=2)
+    state = train.run(config, str(tmp_path / "bf16"))
+    dtypes = {
+        leaf.dtype
+        for leaf in jax.tree.leaves((state.params, state.target, state.opt_state))
+        if hasattr(leaf, "dtype") and jax.numpy.issubdtype(leaf.dtype, jax.numpy.floating)
+    }
+    assert dtypes == {jax.numpy.dtype("float32")}
+    assert all(np.isfinite(line["loss"]) for line in read_metrics(str(tmp_path / "bf16")) if "loss" in line)

@@ -2,15 +2,34 @@
 
 TensorFlow is kept off the accelerators at import so that it never takes their memory from JAX.
 """
+
 import tensorflow as tf
 
 tf.config.set_visible_devices([], "GPU")
 
 from jaxssl.data.pipeline import as_numpy, eval_dataset, example_indices, train_dataset  # noqa: E402
 from jaxssl.data.sources import (  # noqa: E402
-    DATASETS, ArraySource, DatasetInfo, DatasetNotFoundError, FileSource, load, network_available, read_idx)
+    DATASETS,
+    ArraySource,
+    DatasetInfo,
+    DatasetNotFoundError,
+    FileSource,
+    load,
+    network_available,
+    read_idx,
+)
 
 __all__ = [
-    "DATASETS", "ArraySource", "DatasetInfo", "DatasetNotFoundError", "FileSource", "as_numpy", "eval_dataset",
-    "example_indices", "load", "network_available", "read_idx", "train_dataset",
+    "DATASETS",
+    "ArraySource",
+    "DatasetInfo",
+    "DatasetNotFoundError",
+    "FileSource",
+    "as_numpy",
+    "eval_dataset",
+    "example_indices",
+    "load",
+    "network_available",
+    "read_idx",
+    "train_dataset",
 ]

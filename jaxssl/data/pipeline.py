@@ -4,6 +4,7 @@ The examples of the batch of global step s and every random draw of the host (th
 pure function of (seed, s): a run restarted at step s gets exactly the batches an uninterrupted run gets from
 step s on, and the per-process shards of any process count concatenate to the same global batch.
 """
+
 import functools
 
 import numpy as np
@@ -17,211 +18,274 @@ _EVAL_CENTRAL_FRACTION = 0.875
 
 @functools.lru_cache(maxsize=4)
 def _epoch_permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
-  permutation = np.random.default_rng((seed, epoch)).permutation(num_examples)
-  permutation.flags.writeable = False
-  return permutation
+    permutation = np.random.default_rng((seed, epoch)).permutation(num_examples)
+    permutation.flags.writeable = False
+    return permutation
 
 
 def example_indices(step: int, *, num_examples: int, global_batch: int, seed: int) -> np.ndarray:
-  """Example indices (global_batch,) int64 of the global batch of `step`.
+    """Example indices (global_batch,) int64 of the global batch of `step`.
 
-  Global position p = step * global_batch + j falls in epoch p // num_examples and takes entry
-  p % num_examples of that epoch's permutation, a pure function of (seed, epoch): every example is seen once
-  per epoch, and a batch may straddle two epochs.
-  """
-  if step < 0 or seed < 0 or num_examples < 1 or global_batch < 1:
-    raise ValueError(f"need step >= 0, seed >= 0, num_examples >= 1, global_batch >= 1; got step={step}, "
-                     f"seed={seed}, num_examples={num_examples}, global_batch={global_batch}")
-  positions = int(step) * global_batch + np.arange(global_batch, dtype=np.int64)
-  epochs, offsets = np.divmod(positions, num_examples)
-  indices = np.empty(global_batch, np.int64)
-  for epoch in np.unique(epochs):
-    in_epoch = epochs == epoch
-    indices[in_epoch] = _epoch_permutation(int(seed), int(epoch), int(num_examples))[offsets[in_epoch]]
-  return indices
+    Global position p = step * global_batch + j falls in epoch p // num_examples and takes entry
+    p % num_examples of that epoch's permutation, a pure function of (seed, epoch): every example is seen once
+    per epoch, and a batch may straddle two epochs.
+    """
+    if step < 0 or seed < 0 or num_examples < 1 or global_batch < 1:
+        raise ValueError(
+            f"need step >= 0, seed >= 0, num_examples >= 1, global_batch >= 1; got step={step}, "
+            f"seed={seed}, num_examples={num_examples}, global_batch={global_batch}"
+        )
+    positions = int(step) * global_batch + np.arange(global_batch, dtype=np.int64)
+    epochs, offsets = np.divmod(positions, num_examples)
+    indices = np.empty(global_batch, np.int64)
+    for epoch in np.unique(epochs):
+        in_epoch = epochs == epoch
+        indices[in_epoch] = _epoch_permutation(int(seed), int(epoch), int(num_examples))[offsets[in_epoch]]
+    return indices
 
 
 def _local_rows(global_batch: int, process_index: int, process_count: int) -> range:
-  """Rows of the global batch that this process feeds."""
-  if process_count < 1 or global_batch % process_count or not 0 <= process_index < process_count:
-    raise ValueError(f"global batch {global_batch} must split evenly over process_count={process_count}, "
-                     f"and process_index={process_index} must lie in [0, {process_count})")
-  local_batch = global_batch // process_count
-  return range(process_index * local_batch, (process_index + 1) * local_batch)
+    """Rows of the global batch that this process feeds."""
+    if process_count < 1 or global_batch % process_count or not 0 <= process_index < process_count:
+        raise ValueError(
+            f"global batch {global_batch} must split evenly over process_count={process_count}, "
+            f"and process_index={process_index} must lie in [0, {process_count})"
+        )
+    local_batch = global_batch // process_count
+    return range(process_index * local_batch, (process_index + 1) * local_batch)
 
 
 def _to_uint8(image: tf.Tensor) -> tf.Tensor:
-  return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
-def _crop_window(image_shape: tf.Tensor, key: tf.Tensor, scale: tuple[float, float],
-                 ratio: tuple[float, float]) -> tuple[tf.Tensor, tf.Tensor]:
-  """(begin, size) of a random resized crop (Szegedy et al. 2015, "Going deeper with convolutions"): area a
-  fraction in `scale` of the image, aspect ratio in `ratio`; the whole image when no draw fits."""
-  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-      image_shape, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=key, min_object_covered=0.0,
-      aspect_ratio_range=ratio, area_range=scale, max_attempts=_MAX_CROP_ATTEMPTS,
-      use_image_if_no_bounding_boxes=True)
-  return begin, size
+def _crop_window(
+    image_shape: tf.Tensor, key: tf.Tensor, scale: tuple[float, float], ratio: tuple[float, float]
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(begin, size) of a random resized crop (Szegedy et al. 2015, "Going deeper with convolutions"): area a
+    fraction in `scale` of the image, aspect ratio in `ratio`; the whole image when no draw fits."""
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        image_shape,
+        bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        seed=key,
+        min_object_covered=0.0,
+        aspect_ratio_range=ratio,
+        area_range=scale,
+        max_attempts=_MAX_CROP_ATTEMPTS,
+        use_image_if_no_bounding_boxes=True,
+    )
+    return begin, size
 
 
-def _crop_encoded(raw: tf.Tensor, key: tf.Tensor, *, channels: int, scale: tuple[float, float],
-                  ratio: tuple[float, float]) -> tf.Tensor:
-  """A random crop of an encoded image; a JPEG decodes only the crop."""
-  def jpeg_crop():
-    begin, size = _crop_window(tf.image.extract_jpeg_shape(raw), key, scale, ratio)
-    window = tf.stack([begin[0], begin[1], size[0], size[1]])
-    return tf.image.decode_and_crop_jpeg(raw, window, channels=channels)
+def _crop_encoded(
+    raw: tf.Tensor, key: tf.Tensor, *, channels: int, scale: tuple[float, float], ratio: tuple[float, float]
+) -> tf.Tensor:
+    """A random crop of an encoded image; a JPEG decodes only the crop."""
 
-  def png_crop():
-    image = tf.io.decode_png(raw, channels=channels)
-    return tf.slice(image, *_crop_window(tf.shape(image), key, scale, ratio))
+    def jpeg_crop():
+        begin, size = _crop_window(tf.image.extract_jpeg_shape(raw), key, scale, ratio)
+        window = tf.stack([begin[0], begin[1], size[0], size[1]])
+        return tf.image.decode_and_crop_jpeg(raw, window, channels=channels)
 
-  return tf.cond(tf.io.is_jpeg(raw), jpeg_crop, png_crop)
+    def png_crop():
+        image = tf.io.decode_png(raw, channels=channels)
+        return tf.slice(image, *_crop_window(tf.shape(image), key, scale, ratio))
+
+    return tf.cond(tf.io.is_jpeg(raw), jpeg_crop, png_crop)
 
 
-def _crop_views(example: dict, *, seed: int, size: int, num_views: int, scale: tuple[float, float],
-                ratio: tuple[float, float], channels: int) -> dict:
-  """num_views random resized crops (size x size) of one example, keyed by (seed, step, position, view)."""
-  example_key = tf.random.experimental.stateless_fold_in(
-      tf.stack([tf.constant(seed, tf.int64), example["step"]]), example["position"])
-  raw = tf.io.read_file(example["path"]) if "path" in example else None
-  views = []
-  for view in range(num_views):
-    key = tf.random.experimental.stateless_fold_in(example_key, view)
-    if raw is not None:
-      crop = _crop_encoded(raw, key, channels=channels, scale=scale, ratio=ratio)
-    else:
-      crop = tf.slice(example["image"], *_crop_window(tf.shape(example["image"]), key, scale, ratio))
-    views.append(tf.image.resize(crop, (size, size), method="bicubic", antialias=True))
-  images = tf.ensure_shape(_to_uint8(tf.stack(views)), (num_views, size, size, channels))
-  return {"image": images, "label": example["label"]}
+def _crop_views(
+    example: dict,
+    *,
+    seed: int,
+    size: int,
+    num_views: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    channels: int,
+) -> dict:
+    """num_views random resized crops (size x size) of one example, keyed by (seed, step, position, view)."""
+    example_key = tf.random.experimental.stateless_fold_in(
+        tf.stack([tf.constant(seed, tf.int64), example["step"]]), example["position"]
+    )
+    raw = tf.io.read_file(example["path"]) if "path" in example else None
+    views = []
+    for view in range(num_views):
+        key = tf.random.experimental.stateless_fold_in(example_key, view)
+        if raw is not None:
+            crop = _crop_encoded(raw, key, channels=channels, scale=scale, ratio=ratio)
+        else:
+            crop = tf.slice(example["image"], *_crop_window(tf.shape(example["image"]), key, scale, ratio))
+        views.append(tf.image.resize(crop, (size, size), method="bicubic", antialias=True))
+    images = tf.ensure_shape(_to_uint8(tf.stack(views)), (num_views, size, size, channels))
+    return {"image": images, "label": example["label"]}
 
 
 def _step_gatherer(source: ArraySource | FileSource, *, global_batch: int, seed: int, rows: range):
-  """step -> this process's rows of the batch of `step`: labels, positions and images (or file paths)."""
-  num_examples = len(source.labels)
-  positions = tf.constant(np.asarray(rows, np.int64))
-  labels = tf.constant(source.labels, tf.int32)
-  paths = tf.constant(source.paths, tf.string) if isinstance(source, FileSource) else None
+    """step -> this process's rows of the batch of `step`: labels, positions and images (or file paths)."""
+    num_examples = len(source.labels)
+    positions = tf.constant(np.asarray(rows, np.int64))
+    labels = tf.constant(source.labels, tf.int32)
+    paths = tf.constant(source.paths, tf.string) if isinstance(source, FileSource) else None
 
-  def indices_of(step):
-    indices = example_indices(step, num_examples=num_examples, global_batch=global_batch, seed=seed)
-    return indices[rows.start:rows.stop]
+    def indices_of(step):
+        indices = example_indices(step, num_examples=num_examples, global_batch=global_batch, seed=seed)
+        return indices[rows.start : rows.stop]
 
-  def gather(step):
-    indices = tf.ensure_shape(tf.numpy_function(indices_of, [step], tf.int64, stateful=False), [len(rows)])
-    example = {"step": tf.fill([len(rows)], step), "position": positions,
-               "label": tf.gather(labels, indices)}
-    if paths is not None:
-      example["path"] = tf.gather(paths, indices)
+    def gather(step):
+        indices = tf.ensure_shape(
+            tf.numpy_function(indices_of, [step], tf.int64, stateful=False), [len(rows)]
+        )
+        example = {
+            "step": tf.fill([len(rows)], step),
+            "position": positions,
+            "label": tf.gather(labels, indices),
+        }
+        if paths is not None:
+            example["path"] = tf.gather(paths, indices)
+        else:
+            images = tf.numpy_function(lambda i: source.images[i], [indices], tf.uint8, stateful=False)
+            example["image"] = tf.ensure_shape(images, (len(rows),) + source.images.shape[1:])
+        return example
+
+    return gather
+
+
+def train_dataset(
+    source: ArraySource | FileSource,
+    *,
+    global_batch: int,
+    seed: int,
+    start_step: int,
+    num_steps: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    host_crop: int | None = None,
+    crop_scale: tuple[float, float] = (0.08, 1.0),
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    num_views: int = 2,
+    prefetch: int = 2,
+) -> tf.data.Dataset:
+    """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32}.
+
+    B_local = global_batch // process_count; this process takes rows [process_index * B_local,
+    (process_index + 1) * B_local) of each global batch. host_crop None: V == 1, images as stored (ArraySource
+    only). host_crop S: V == num_views random resized crops of S x S per example.
+    """
+    rows = _local_rows(global_batch, process_index, process_count)
+    if host_crop is None and isinstance(source, FileSource):
+        raise ValueError(
+            "a FileSource has images of varying size: pass host_crop=S to crop every view to S x S"
+        )
+    if not 0 <= start_step <= num_steps:
+        raise ValueError(
+            f"need 0 <= start_step <= num_steps, got start_step={start_step}, num_steps={num_steps}"
+        )
+    gather = _step_gatherer(source, global_batch=global_batch, seed=seed, rows=rows)
+    steps = tf.data.Dataset.range(start_step, num_steps)
+    parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+    if host_crop is None:
+        batches = steps.map(lambda step: _single_view(gather(step)), **parallel)
     else:
-      images = tf.numpy_function(lambda i: source.images[i], [indices], tf.uint8, stateful=False)
-      example["image"] = tf.ensure_shape(images, (len(rows),) + source.images.shape[1:])
-    return example
-
-  return gather
-
-
-def train_dataset(source: ArraySource | FileSource, *, global_batch: int, seed: int, start_step: int,
-                  num_steps: int, process_index: int = 0, process_count: int = 1, host_crop: int | None = None,
-                  crop_scale: tuple[float, float] = (0.08, 1.0),
-                  crop_ratio: tuple[float, float] = (3 / 4, 4 / 3), num_views: int = 2,
-                  prefetch: int = 2) -> tf.data.Dataset:
-  """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32}.
-
-  B_local = global_batch // process_count; this process takes rows [process_index * B_local,
-  (process_index + 1) * B_local) of each global batch. host_crop None: V == 1, images as stored (ArraySource
-  only). host_crop S: V == num_views random resized crops of S x S per example.
-  """
-  rows = _local_rows(global_batch, process_index, process_count)
-  if host_crop is None and isinstance(source, FileSource):
-    raise ValueError("a FileSource has images of varying size: pass host_crop=S to crop every view to S x S")
-  if not 0 <= start_step <= num_steps:
-    raise ValueError(f"need 0 <= start_step <= num_steps, got start_step={start_step}, num_steps={num_steps}")
-  gather = _step_gatherer(source, global_batch=global_batch, seed=seed, rows=rows)
-  steps = tf.data.Dataset.range(start_step, num_steps)
-  parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
-  if host_crop is None:
-    batches = steps.map(lambda step: _single_view(gather(step)), **parallel)
-  else:
-    crop = functools.partial(_crop_views, seed=seed, size=host_crop, num_views=num_views, scale=crop_scale,
-                             ratio=crop_ratio, channels=_channels(source))
-    examples = steps.map(gather, **parallel).unbatch().map(crop, **parallel)
-    batches = examples.batch(len(rows), drop_remainder=True)
-  return batches.prefetch(prefetch)
+        crop = functools.partial(
+            _crop_views,
+            seed=seed,
+            size=host_crop,
+            num_views=num_views,
+            scale=crop_scale,
+            ratio=crop_ratio,
+            channels=_channels(source),
+        )
+        examples = steps.map(gather, **parallel).unbatch().map(crop, **parallel)
+        batches = examples.batch(len(rows), drop_remainder=True)
+    return batches.prefetch(prefetch)
 
 
 def _single_view(example: dict) -> dict:
-  return {"image": example["image"][:, None], "label": example["label"]}
+    return {"image": example["image"][:, None], "label": example["label"]}
 
 
 def _channels(source: ArraySource | FileSource) -> int:
-  return source.channels if isinstance(source, FileSource) else source.images.shape[-1]
+    return source.channels if isinstance(source, FileSource) else source.images.shape[-1]
 
 
 def _central_crop(image: tf.Tensor, size: int) -> tf.Tensor:
-  """Standard evaluation crop: resize the shorter side to size / 0.875, then take the central size x size."""
-  height, width = tf.shape(image)[-3], tf.shape(image)[-2]
-  scale = size / _EVAL_CENTRAL_FRACTION / tf.cast(tf.minimum(height, width), tf.float64)
-  resized_hw = tf.cast(tf.round(tf.cast(tf.stack([height, width]), tf.float64) * scale), tf.int32)
-  resized_hw = tf.maximum(resized_hw, size)
-  resized = tf.image.resize(image, resized_hw, method="bicubic", antialias=True)
-  top, left = (resized_hw[0] - size) // 2, (resized_hw[1] - size) // 2
-  return _to_uint8(resized[..., top:top + size, left:left + size, :])
+    """Standard evaluation crop: resize the shorter side to size / 0.875, then take the central size x size."""
+    height, width = tf.shape(image)[-3], tf.shape(image)[-2]
+    scale = size / _EVAL_CENTRAL_FRACTION / tf.cast(tf.minimum(height, width), tf.float64)
+    resized_hw = tf.cast(tf.round(tf.cast(tf.stack([height, width]), tf.float64) * scale), tf.int32)
+    resized_hw = tf.maximum(resized_hw, size)
+    resized = tf.image.resize(image, resized_hw, method="bicubic", antialias=True)
+    top, left = (resized_hw[0] - size) // 2, (resized_hw[1] - size) // 2
+    return _to_uint8(resized[..., top : top + size, left : left + size, :])
 
 
-def eval_dataset(source: ArraySource | FileSource, *, batch_size: int, process_index: int = 0,
-                 process_count: int = 1, host_resize: int | None = None) -> tf.data.Dataset:
-  """One pass in stored order: {"image": uint8 (B_local, 1, H, W, C), "label": int32, "mask": bool}.
+def eval_dataset(
+    source: ArraySource | FileSource,
+    *,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    host_resize: int | None = None,
+) -> tf.data.Dataset:
+    """One pass in stored order: {"image": uint8 (B_local, 1, H, W, C), "label": int32, "mask": bool}.
 
-  batch_size is the global batch; every process yields ceil(N / batch_size) batches of B_local rows. The last
-  global batch is padded with copies of the last example, marked mask False. host_resize S: the standard
-  central crop of S x S (required for a FileSource).
-  """
-  rows = _local_rows(batch_size, process_index, process_count)
-  if host_resize is None and isinstance(source, FileSource):
-    raise ValueError("a FileSource has images of varying size: pass host_resize=S for the S x S eval crop")
-  num_examples = len(source.labels)
-  num_batches = -(-num_examples // batch_size)
-  positions = np.arange(num_batches)[:, None] * batch_size + np.asarray(rows)[None, :]
-  indices = np.minimum(positions, num_examples - 1)
-  records = {"index": indices, "label": source.labels[indices].astype(np.int32),
-             "mask": positions < num_examples}
-  load = _eval_loader(source, host_resize=host_resize, local_batch=len(rows))
+    batch_size is the global batch; every process yields ceil(N / batch_size) batches of B_local rows. The last
+    global batch is padded with copies of the last example, marked mask False. host_resize S: the standard
+    central crop of S x S (required for a FileSource).
+    """
+    rows = _local_rows(batch_size, process_index, process_count)
+    if host_resize is None and isinstance(source, FileSource):
+        raise ValueError(
+            "a FileSource has images of varying size: pass host_resize=S for the S x S eval crop"
+        )
+    num_examples = len(source.labels)
+    num_batches = -(-num_examples // batch_size)
+    positions = np.arange(num_batches)[:, None] * batch_size + np.asarray(rows)[None, :]
+    indices = np.minimum(positions, num_examples - 1)
+    records = {
+        "index": indices,
+        "label": source.labels[indices].astype(np.int32),
+        "mask": positions < num_examples,
+    }
+    load = _eval_loader(source, host_resize=host_resize, local_batch=len(rows))
 
-  def to_batch(record):
-    return {"image": load(record["index"])[:, None], "label": record["label"], "mask": record["mask"]}
+    def to_batch(record):
+        return {"image": load(record["index"])[:, None], "label": record["label"], "mask": record["mask"]}
 
-  batches = tf.data.Dataset.from_tensor_slices(records)
-  batches = batches.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return batches.prefetch(tf.data.AUTOTUNE)
+    batches = tf.data.Dataset.from_tensor_slices(records)
+    batches = batches.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _eval_loader(source: ArraySource | FileSource, *, host_resize: int | None, local_batch: int):
-  """indices (B_local,) -> uint8 images (B_local, H, W, C), as stored or central-cropped to host_resize."""
-  if isinstance(source, FileSource):
-    paths = tf.constant(source.paths, tf.string)
+    """indices (B_local,) -> uint8 images (B_local, H, W, C), as stored or central-cropped to host_resize."""
+    if isinstance(source, FileSource):
+        paths = tf.constant(source.paths, tf.string)
 
-    def load_one(index):
-      image = tf.io.decode_image(tf.io.read_file(paths[index]), channels=source.channels,
-                                 expand_animations=False)
-      return _central_crop(image, host_resize)
+        def load_one(index):
+            image = tf.io.decode_image(
+                tf.io.read_file(paths[index]), channels=source.channels, expand_animations=False
+            )
+            return _central_crop(image, host_resize)
 
+        return lambda indices: tf.ensure_shape(
+            tf.map_fn(load_one, indices, fn_output_signature=tf.uint8),
+            (local_batch, host_resize, host_resize, source.channels),
+        )
+
+    def gather(indices):
+        images = tf.numpy_function(lambda i: source.images[i], [indices], tf.uint8, stateful=False)
+        return tf.ensure_shape(images, (local_batch,) + source.images.shape[1:])
+
+    if host_resize is None:
+        return gather
     return lambda indices: tf.ensure_shape(
-        tf.map_fn(load_one, indices, fn_output_signature=tf.uint8),
-        (local_batch, host_resize, host_resize, source.channels))
-
-  def gather(indices):
-    images = tf.numpy_function(lambda i: source.images[i], [indices], tf.uint8, stateful=False)
-    return tf.ensure_shape(images, (local_batch,) + source.images.shape[1:])
-
-  if host_resize is None:
-    return gather
-  return lambda indices: tf.ensure_shape(_central_crop(gather(indices), host_resize),
-                                         (local_batch, host_resize, host_resize, source.images.shape[-1]))
+        _central_crop(gather(indices), host_resize),
+        (local_batch, host_resize, host_resize, source.images.shape[-1]),
+    )
 
 
 def as_numpy(ds: tf.data.Dataset):
-  """Iterator of dicts of numpy arrays."""
-  return ds.as_numpy_iterator()
+    """Iterator of dicts of numpy arrays."""
+    return ds.as_numpy_iterator()

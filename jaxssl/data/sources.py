@@ -3,6 +3,7 @@
 Nothing here touches the network unless `download=True`, and then only after a 3-second connectivity probe:
 an offline machine gets a DatasetNotFoundError within seconds that says how to provide the data.
 """
+
 import dataclasses
 import functools
 import gzip
@@ -26,267 +27,346 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-  """Constants of a dataset; image_shape is (0, 0, 3) for sources whose images vary in size."""
-  name: str
-  num_classes: int
-  image_shape: tuple[int, int, int]
-  mean: tuple[float, ...]
-  std: tuple[float, ...]
-  train_examples: int
-  eval_examples: int
+    """Constants of a dataset; image_shape is (0, 0, 3) for sources whose images vary in size."""
+
+    name: str
+    num_classes: int
+    image_shape: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    train_examples: int
+    eval_examples: int
 
 
 @dataclasses.dataclass(frozen=True)
 class ArraySource:
-  """A split held in memory: uint8 images (N, H, W, C) and int32 labels (N,), -1 when unlabelled."""
-  images: np.ndarray
-  labels: np.ndarray
+    """A split held in memory: uint8 images (N, H, W, C) and int32 labels (N,), -1 when unlabelled."""
 
-  def __post_init__(self):
-    if self.images.ndim != 4 or self.images.dtype != np.uint8 or len(self.images) != len(self.labels):
-      raise ValueError(f"ArraySource needs uint8 images (N, H, W, C) and N labels, got images "
-                       f"{self.images.dtype}{self.images.shape} and {len(self.labels)} labels")
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self):
+        if self.images.ndim != 4 or self.images.dtype != np.uint8 or len(self.images) != len(self.labels):
+            raise ValueError(
+                f"ArraySource needs uint8 images (N, H, W, C) and N labels, got images "
+                f"{self.images.dtype}{self.images.shape} and {len(self.labels)} labels"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
 class FileSource:
-  """A split of encoded image files (JPEG or PNG) with int32 labels (N,), -1 when unlabelled.
+    """A split of encoded image files (JPEG or PNG) with int32 labels (N,), -1 when unlabelled.
 
-  channels: every file is decoded to this many channels (1 grayscale, 3 RGB) so batches have one shape.
-  """
-  paths: tuple[str, ...]
-  labels: np.ndarray
-  channels: int = 3
+    channels: every file is decoded to this many channels (1 grayscale, 3 RGB) so batches have one shape.
+    """
 
-  def __post_init__(self):
-    if len(self.paths) != len(self.labels) or self.channels not in (1, 3):
-      raise ValueError(f"FileSource needs one label per path and channels 1 or 3, got {len(self.paths)} "
-                       f"paths, {len(self.labels)} labels, channels={self.channels}")
+    paths: tuple[str, ...]
+    labels: np.ndarray
+    channels: int = 3
+
+    def __post_init__(self):
+        if len(self.paths) != len(self.labels) or self.channels not in (1, 3):
+            raise ValueError(
+                f"FileSource needs one label per path and channels 1 or 3, got {len(self.paths)} "
+                f"paths, {len(self.labels)} labels, channels={self.channels}"
+            )
 
 
 class DatasetNotFoundError(FileNotFoundError):
-  """The data is not on this machine; the message says exactly how to provide it."""
+    """The data is not on this machine; the message says exactly how to provide it."""
 
 
-def network_available(host: str = TFDS_DOWNLOAD_HOST, port: int = 443,
-                      timeout_s: float = _PROBE_TIMEOUT_S) -> bool:
-  """Whether a TCP connection to host:port opens within timeout_s (name resolution included)."""
-  reachable = []
+def network_available(
+    host: str = TFDS_DOWNLOAD_HOST, port: int = 443, timeout_s: float = _PROBE_TIMEOUT_S
+) -> bool:
+    """Whether a TCP connection to host:port opens within timeout_s (name resolution included)."""
+    reachable = []
 
-  def probe():
-    try:
-      with socket.create_connection((host, port), timeout=timeout_s):
-        reachable.append(True)
-    except OSError:
-      pass
+    def probe():
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                reachable.append(True)
+        except OSError:
+            pass
 
-  thread = threading.Thread(target=probe, daemon=True)
-  thread.start()
-  thread.join(timeout_s)
-  return bool(reachable)
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return bool(reachable)
 
 
 def _prepared_builder(name: str, data_dir: str | None, download: bool) -> tfds.core.DatasetBuilder:
-  """The TFDS builder of `name`, prepared on disk; never waits on the network when the data is absent."""
-  builder = tfds.builder(name, data_dir=data_dir)
-  if builder.is_prepared():
+    """The TFDS builder of `name`, prepared on disk; never waits on the network when the data is absent."""
+    builder = tfds.builder(name, data_dir=data_dir)
+    if builder.is_prepared():
+        return builder
+    root = builder.data_path.parent.parent
+    how = (
+        f"run once with --config.data.download=True on a machine with network access (or there: `tfds build "
+        f"{name} --data_dir=DIR`), then copy the folder DIR/{name} into {root} on this machine"
+    )
+    if not download:
+        raise DatasetNotFoundError(
+            f"TFDS dataset {name!r} is not prepared in data_dir {root} (looked for "
+            f"{builder.data_path}) and download=False. To provide it, {how}."
+        )
+    if not network_available():
+        raise DatasetNotFoundError(
+            f"TFDS dataset {name!r} is not prepared in data_dir {root} and download=True, "
+            f"but {TFDS_DOWNLOAD_HOST} is unreachable (offline). To provide it, {how}."
+        )
+    builder.download_and_prepare()
     return builder
-  root = builder.data_path.parent.parent
-  how = (f"run once with --config.data.download=True on a machine with network access (or there: `tfds build "
-         f"{name} --data_dir=DIR`), then copy the folder DIR/{name} into {root} on this machine")
-  if not download:
-    raise DatasetNotFoundError(f"TFDS dataset {name!r} is not prepared in data_dir {root} (looked for "
-                               f"{builder.data_path}) and download=False. To provide it, {how}.")
-  if not network_available():
-    raise DatasetNotFoundError(f"TFDS dataset {name!r} is not prepared in data_dir {root} and download=True, "
-                               f"but {TFDS_DOWNLOAD_HOST} is unreachable (offline). To provide it, {how}.")
-  builder.download_and_prepare()
-  return builder
 
 
-def _load_tfds(split: str, *, info: DatasetInfo, tfds_splits: dict[str, str], data_dir: str | None,
-               manual_dir: str | None, download: bool) -> tuple[ArraySource, DatasetInfo]:
-  """Reads a prepared TFDS split fully into memory, in the stored (unshuffled) order.
+def _load_tfds(
+    split: str,
+    *,
+    info: DatasetInfo,
+    tfds_splits: dict[str, str],
+    data_dir: str | None,
+    manual_dir: str | None,
+    download: bool,
+) -> tuple[ArraySource, DatasetInfo]:
+    """Reads a prepared TFDS split fully into memory, in the stored (unshuffled) order.
 
-  Read in chunks, not with batch_size=-1: that needs the split sizes in the dataset's metadata, and where they
-  are missing (tfds.testing.mock_data) TFDS batches by sys.maxsize and aborts the process.
-  """
-  del manual_dir
-  builder = _prepared_builder(info.name, data_dir, download)
-  chunks = builder.as_dataset(split=tfds_splits[split], batch_size=_TFDS_READ_CHUNK, shuffle_files=False)
-  chunks = list(tfds.as_numpy(chunks))
-  images = np.concatenate([chunk["image"] for chunk in chunks])
-  labels = np.concatenate([chunk["label"] for chunk in chunks]).astype(np.int32)
-  return ArraySource(images, labels), info
+    Read in chunks, not with batch_size=-1: that needs the split sizes in the dataset's metadata, and where they
+    are missing (tfds.testing.mock_data) TFDS batches by sys.maxsize and aborts the process.
+    """
+    del manual_dir
+    builder = _prepared_builder(info.name, data_dir, download)
+    chunks = builder.as_dataset(split=tfds_splits[split], batch_size=_TFDS_READ_CHUNK, shuffle_files=False)
+    chunks = list(tfds.as_numpy(chunks))
+    images = np.concatenate([chunk["image"] for chunk in chunks])
+    labels = np.concatenate([chunk["label"] for chunk in chunks]).astype(np.int32)
+    return ArraySource(images, labels), info
 
 
 def read_idx(path: str) -> np.ndarray:
-  """Reads an IDX array file (plain or gzip-compressed): 2 zero bytes, a type byte, ndim, ndim big-endian
-  uint32 sizes, then the data in row-major big-endian order."""
-  opener = gzip.open if path.endswith(".gz") else open
-  try:
-    with opener(path, "rb") as f:
-      content = f.read()
-  except (OSError, EOFError) as e:
-    raise ValueError(f"IDX file {path} is corrupt or truncated: {e}") from e
-  if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] not in _IDX_DTYPES:
-    raise ValueError(f"{path} is not an IDX file: bad magic number {content[:4].hex()} (expected 0000 then "
-                     f"a type byte in {sorted(_IDX_DTYPES)} and the number of dimensions)")
-  dtype, ndim = np.dtype(_IDX_DTYPES[content[2]]), content[3]
-  header_bytes = 4 + 4 * ndim
-  if len(content) < header_bytes:
-    raise ValueError(f"IDX file {path} is truncated inside its header")
-  shape = tuple(int(size) for size in np.frombuffer(content, ">u4", count=ndim, offset=4))
-  expected_bytes = header_bytes + int(np.prod(shape)) * dtype.itemsize
-  if len(content) != expected_bytes:
-    raise ValueError(f"IDX file {path} has {len(content)} bytes but its header {shape} implies "
-                     f"{expected_bytes}: the file is truncated or corrupt")
-  return np.frombuffer(content, dtype, offset=header_bytes).reshape(shape).astype(dtype.newbyteorder("="))
+    """Reads an IDX array file (plain or gzip-compressed): 2 zero bytes, a type byte, ndim, ndim big-endian
+    uint32 sizes, then the data in row-major big-endian order."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            content = f.read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"IDX file {path} is corrupt or truncated: {e}") from e
+    if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] not in _IDX_DTYPES:
+        raise ValueError(
+            f"{path} is not an IDX file: bad magic number {content[:4].hex()} (expected 0000 then "
+            f"a type byte in {sorted(_IDX_DTYPES)} and the number of dimensions)"
+        )
+    dtype, ndim = np.dtype(_IDX_DTYPES[content[2]]), content[3]
+    header_bytes = 4 + 4 * ndim
+    if len(content) < header_bytes:
+        raise ValueError(f"IDX file {path} is truncated inside its header")
+    shape = tuple(int(size) for size in np.frombuffer(content, ">u4", count=ndim, offset=4))
+    expected_bytes = header_bytes + int(np.prod(shape)) * dtype.itemsize
+    if len(content) != expected_bytes:
+        raise ValueError(
+            f"IDX file {path} has {len(content)} bytes but its header {shape} implies "
+            f"{expected_bytes}: the file is truncated or corrupt"
+        )
+    return np.frombuffer(content, dtype, offset=header_bytes).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find_idx(folder: str, stem: str) -> str | None:
-  for candidate in (os.path.join(folder, stem), os.path.join(folder, stem + ".gz")):
-    if os.path.isfile(candidate):
-      return candidate
-  return None
+    for candidate in (os.path.join(folder, stem), os.path.join(folder, stem + ".gz")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
-def _load_fashion_mnist(split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None,
-                        download: bool) -> tuple[ArraySource, DatasetInfo]:
-  """IDX files from manual_dir (Debian's dataset-fashion-mnist by default), else the TFDS dataset."""
-  folder = manual_dir or FASHION_MNIST_DIR
-  prefix = "train" if split == "train" else "t10k"
-  stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
-  images_path, labels_path = (_find_idx(folder, stem) for stem in stems)
-  if images_path and labels_path:
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
-      raise ValueError(f"{images_path} {images.dtype}{images.shape} and {labels_path} {labels.shape} are not "
-                       "N uint8 images (N, H, W) with N labels")
-    return ArraySource(images[..., None], labels.astype(np.int32)), info
-  try:
-    return _load_tfds(split, info=info, tfds_splits={"train": "train", "eval": "test"}, data_dir=data_dir,
-                      manual_dir=None, download=download)
-  except DatasetNotFoundError as e:
-    raise DatasetNotFoundError(
-        f"Fashion-MNIST IDX files {stems[0]}[.gz] and {stems[1]}[.gz] are not in {folder}: install the "
-        f"Debian package dataset-fashion-mnist (files in {FASHION_MNIST_DIR}) or pass manual_dir=FOLDER "
-        f"holding them. The TFDS fallback failed too: {e}") from None
+def _load_fashion_mnist(
+    split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None, download: bool
+) -> tuple[ArraySource, DatasetInfo]:
+    """IDX files from manual_dir (Debian's dataset-fashion-mnist by default), else the TFDS dataset."""
+    folder = manual_dir or FASHION_MNIST_DIR
+    prefix = "train" if split == "train" else "t10k"
+    stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+    images_path, labels_path = (_find_idx(folder, stem) for stem in stems)
+    if images_path and labels_path:
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
+            raise ValueError(
+                f"{images_path} {images.dtype}{images.shape} and {labels_path} {labels.shape} are not "
+                "N uint8 images (N, H, W) with N labels"
+            )
+        return ArraySource(images[..., None], labels.astype(np.int32)), info
+    try:
+        return _load_tfds(
+            split,
+            info=info,
+            tfds_splits={"train": "train", "eval": "test"},
+            data_dir=data_dir,
+            manual_dir=None,
+            download=download,
+        )
+    except DatasetNotFoundError as e:
+        raise DatasetNotFoundError(
+            f"Fashion-MNIST IDX files {stems[0]}[.gz] and {stems[1]}[.gz] are not in {folder}: install the "
+            f"Debian package dataset-fashion-mnist (files in {FASHION_MNIST_DIR}) or pass manual_dir=FOLDER "
+            f"holding them. The TFDS fallback failed too: {e}"
+        ) from None
 
 
 def _is_image(name: str) -> bool:
-  return name.lower().endswith(_IMAGE_EXTENSIONS)
+    return name.lower().endswith(_IMAGE_EXTENSIONS)
 
 
 def _subfolders(folder: str) -> list[str]:
-  return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
 
 
 def _image_files(folder: str) -> list[str]:
-  return sorted(os.path.join(folder, entry.name) for entry in os.scandir(folder)
-                if entry.is_file() and _is_image(entry.name))
+    return sorted(
+        os.path.join(folder, entry.name)
+        for entry in os.scandir(folder)
+        if entry.is_file() and _is_image(entry.name)
+    )
 
 
 def _list_images(folder: str, class_index: dict[str, int], channels: int) -> FileSource:
-  """Images of `folder`: in class sub-folders labelled by class_index, or, when it is empty, flat with -1."""
-  if not class_index:
-    paths = _image_files(folder)
-    labels = [-1] * len(paths)
-  else:
-    paths, labels = [], []
-    for name in _subfolders(folder):
-      if name not in class_index:
-        raise ValueError(f"class folder {name!r} in {folder} is not a class of the train split "
-                         f"({sorted(class_index)})")
-      files = _image_files(os.path.join(folder, name))
-      paths += files
-      labels += [class_index[name]] * len(files)
-  if not paths:
-    raise DatasetNotFoundError(f"no {'/'.join(_IMAGE_EXTENSIONS)} images in {folder} (or its class folders)")
-  return FileSource(tuple(paths), np.asarray(labels, np.int32), channels)
+    """Images of `folder`: in class sub-folders labelled by class_index, or, when it is empty, flat with -1."""
+    if not class_index:
+        paths = _image_files(folder)
+        labels = [-1] * len(paths)
+    else:
+        paths, labels = [], []
+        for name in _subfolders(folder):
+            if name not in class_index:
+                raise ValueError(
+                    f"class folder {name!r} in {folder} is not a class of the train split "
+                    f"({sorted(class_index)})"
+                )
+            files = _image_files(os.path.join(folder, name))
+            paths += files
+            labels += [class_index[name]] * len(files)
+    if not paths:
+        raise DatasetNotFoundError(
+            f"no {'/'.join(_IMAGE_EXTENSIONS)} images in {folder} (or its class folders)"
+        )
+    return FileSource(tuple(paths), np.asarray(labels, np.int32), channels)
 
 
 def _stored_shape(path: str) -> tuple[int, int, int]:
-  """(H, W, C) of one image file; JPEG headers are read without decoding."""
-  raw = tf.io.read_file(path)
-  shape = tf.image.extract_jpeg_shape(raw) if tf.io.is_jpeg(raw) else tf.shape(tf.io.decode_png(raw))
-  height, width, channels = (int(size) for size in shape.numpy())
-  return height, width, channels
+    """(H, W, C) of one image file; JPEG headers are read without decoding."""
+    raw = tf.io.read_file(path)
+    shape = tf.image.extract_jpeg_shape(raw) if tf.io.is_jpeg(raw) else tf.shape(tf.io.decode_png(raw))
+    height, width, channels = (int(size) for size in shape.numpy())
+    return height, width, channels
 
 
-def _load_imagenet(split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None,
-                   download: bool) -> tuple[FileSource, DatasetInfo]:
-  """ILSVRC-2012 from an image folder: manual_dir/{train,val}/<wnid>/*.JPEG, labels = sorted wnid index."""
-  del data_dir, download
-  layout = ("ImageNet is read from an image folder: pass manual_dir=DIR with DIR/train/<wnid>/*.JPEG and "
-            "DIR/val/<wnid>/*.JPEG, one sub-folder per class (the 1000 ILSVRC-2012 wnids, e.g. n01440764; "
-            "sort the validation images into class folders with the ground-truth labels)")
-  folders = {s: os.path.join(manual_dir or "", sub) for s, sub in (("train", "train"), ("eval", "val"))}
-  if not manual_dir or not all(os.path.isdir(folder) for folder in folders.values()):
-    raise DatasetNotFoundError(f"no ImageNet folder at manual_dir={manual_dir!r}. {layout}.")
-  class_index = {name: i for i, name in enumerate(_subfolders(folders["train"]))}
-  return _list_images(folders[split], class_index, channels=3), info
+def _load_imagenet(
+    split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None, download: bool
+) -> tuple[FileSource, DatasetInfo]:
+    """ILSVRC-2012 from an image folder: manual_dir/{train,val}/<wnid>/*.JPEG, labels = sorted wnid index."""
+    del data_dir, download
+    layout = (
+        "ImageNet is read from an image folder: pass manual_dir=DIR with DIR/train/<wnid>/*.JPEG and "
+        "DIR/val/<wnid>/*.JPEG, one sub-folder per class (the 1000 ILSVRC-2012 wnids, e.g. n01440764; "
+        "sort the validation images into class folders with the ground-truth labels)"
+    )
+    folders = {s: os.path.join(manual_dir or "", sub) for s, sub in (("train", "train"), ("eval", "val"))}
+    if not manual_dir or not all(os.path.isdir(folder) for folder in folders.values()):
+        raise DatasetNotFoundError(f"no ImageNet folder at manual_dir={manual_dir!r}. {layout}.")
+    class_index = {name: i for i, name in enumerate(_subfolders(folders["train"]))}
+    return _list_images(folders[split], class_index, channels=3), info
 
 
-def _load_folder(split: str, *, data_dir: str | None, manual_dir: str | None,
-                 download: bool) -> tuple[FileSource, DatasetInfo]:
-  """An image folder: train/ (+ test/ or val/ for eval) or flat; with class sub-folders or without."""
-  del data_dir, download
-  if not manual_dir or not os.path.isdir(manual_dir):
-    raise DatasetNotFoundError(f"dataset 'folder' needs manual_dir=DIR, an existing image folder "
-                               f"(got {manual_dir!r}): DIR/train/[<class>/]*.png|jpg with optional "
-                               "DIR/test/ or DIR/val/ for eval, or the images directly in DIR[/<class>]")
-  train_folder = os.path.join(manual_dir, "train")
-  if not os.path.isdir(train_folder):
-    train_folder = manual_dir
-  eval_folders = [os.path.join(manual_dir, sub) for sub in ("test", "val")]
-  eval_folder = next((folder for folder in eval_folders if os.path.isdir(folder)), train_folder)
-  class_index = {name: i for i, name in enumerate(_subfolders(train_folder))}
-  train = _list_images(train_folder, class_index, channels=3)
-  height, width, stored_channels = _stored_shape(train.paths[0])
-  channels = 1 if stored_channels == 1 else 3
-  train = dataclasses.replace(train, channels=channels)
-  held_out = train if eval_folder == train_folder else _list_images(eval_folder, class_index, channels)
-  info = DatasetInfo("folder", len(class_index), (height, width, channels), (0.5,) * channels,
-                     (0.25,) * channels, len(train.labels), len(held_out.labels))
-  return (train if split == "train" else held_out), info
+def _load_folder(
+    split: str, *, data_dir: str | None, manual_dir: str | None, download: bool
+) -> tuple[FileSource, DatasetInfo]:
+    """An image folder: train/ (+ test/ or val/ for eval) or flat; with class sub-folders or without."""
+    del data_dir, download
+    if not manual_dir or not os.path.isdir(manual_dir):
+        raise DatasetNotFoundError(
+            f"dataset 'folder' needs manual_dir=DIR, an existing image folder "
+            f"(got {manual_dir!r}): DIR/train/[<class>/]*.png|jpg with optional "
+            "DIR/test/ or DIR/val/ for eval, or the images directly in DIR[/<class>]"
+        )
+    train_folder = os.path.join(manual_dir, "train")
+    if not os.path.isdir(train_folder):
+        train_folder = manual_dir
+    eval_folders = [os.path.join(manual_dir, sub) for sub in ("test", "val")]
+    eval_folder = next((folder for folder in eval_folders if os.path.isdir(folder)), train_folder)
+    class_index = {name: i for i, name in enumerate(_subfolders(train_folder))}
+    train = _list_images(train_folder, class_index, channels=3)
+    height, width, stored_channels = _stored_shape(train.paths[0])
+    channels = 1 if stored_channels == 1 else 3
+    train = dataclasses.replace(train, channels=channels)
+    held_out = train if eval_folder == train_folder else _list_images(eval_folder, class_index, channels)
+    info = DatasetInfo(
+        "folder",
+        len(class_index),
+        (height, width, channels),
+        (0.5,) * channels,
+        (0.25,) * channels,
+        len(train.labels),
+        len(held_out.labels),
+    )
+    return (train if split == "train" else held_out), info
 
 
 def _tfds_array_loader(info: DatasetInfo, train_split: str, eval_split: str):
-  return functools.partial(_load_tfds, info=info, tfds_splits={"train": train_split, "eval": eval_split})
+    return functools.partial(_load_tfds, info=info, tfds_splits={"train": train_split, "eval": eval_split})
 
 
 DATASETS = {
-    "fashion_mnist": functools.partial(_load_fashion_mnist, info=DatasetInfo(
-        "fashion_mnist", 10, (28, 28, 1), (0.2860,), (0.3530,), 60_000, 10_000)),
-    "cifar10": _tfds_array_loader(DatasetInfo(
-        "cifar10", 10, (32, 32, 3), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000),
-        "train", "test"),
-    "cifar100": _tfds_array_loader(DatasetInfo(
-        "cifar100", 100, (32, 32, 3), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000),
-        "train", "test"),
-    "stl10": _tfds_array_loader(DatasetInfo(
-        "stl10", 10, (96, 96, 3), (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), 105_000, 8_000),
-        "unlabelled+train", "test"),
-    "imagenet2012": functools.partial(_load_imagenet, info=DatasetInfo(
-        "imagenet2012", 1000, (0, 0, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1_281_167, 50_000)),
+    "fashion_mnist": functools.partial(
+        _load_fashion_mnist,
+        info=DatasetInfo("fashion_mnist", 10, (28, 28, 1), (0.2860,), (0.3530,), 60_000, 10_000),
+    ),
+    "cifar10": _tfds_array_loader(
+        DatasetInfo(
+            "cifar10", 10, (32, 32, 3), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000
+        ),
+        "train",
+        "test",
+    ),
+    "cifar100": _tfds_array_loader(
+        DatasetInfo(
+            "cifar100", 100, (32, 32, 3), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000
+        ),
+        "train",
+        "test",
+    ),
+    "stl10": _tfds_array_loader(
+        DatasetInfo(
+            "stl10", 10, (96, 96, 3), (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), 105_000, 8_000
+        ),
+        "unlabelled+train",
+        "test",
+    ),
+    "imagenet2012": functools.partial(
+        _load_imagenet,
+        info=DatasetInfo(
+            "imagenet2012", 1000, (0, 0, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1_281_167, 50_000
+        ),
+    ),
     "folder": _load_folder,
 }
 
 
-def load(name: str, split: str, *, data_dir: str | None = None, manual_dir: str | None = None,
-         download: bool = False) -> tuple[ArraySource | FileSource, DatasetInfo]:
-  """The `split` ("train" or "eval") of dataset `name` and its DatasetInfo.
+def load(
+    name: str,
+    split: str,
+    *,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    download: bool = False,
+) -> tuple[ArraySource | FileSource, DatasetInfo]:
+    """The `split` ("train" or "eval") of dataset `name` and its DatasetInfo.
 
-  data_dir: the TFDS data directory (TFDS's default when None). manual_dir: local files (IDX files, image
-  folders). download: let TFDS download and prepare a missing dataset (needs network).
-  Info split sizes are the published ones for the named datasets and counted files for "folder".
-  """
-  if name not in DATASETS:
-    raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
-  if split not in SPLITS:
-    raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
-  return DATASETS[name](split, data_dir=data_dir, manual_dir=manual_dir, download=download)
+    data_dir: the TFDS data directory (TFDS's default when None). manual_dir: local files (IDX files, image
+    folders). download: let TFDS download and prepare a missing dataset (needs network).
+    Info split sizes are the published ones for the named datasets and counted files for "folder".
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    return DATASETS[name](split, data_dir=data_dir, manual_dir=manual_dir, download=download)
 
 
 def subset(source: ArraySource | FileSource, *, num_examples: int, seed: int) -> ArraySource | FileSource:
@@ -297,5 +377,6 @@ def subset(source: ArraySource | FileSource, *, num_examples: int, seed: int) ->
     keep = np.sort(np.random.default_rng(seed).permutation(total)[:num_examples])
     if isinstance(source, ArraySource):
         return ArraySource(images=source.images[keep], labels=source.labels[keep])
-    return FileSource(paths=tuple(source.paths[i] for i in keep), labels=source.labels[keep],
-                      channels=source.channels)
+    return FileSource(
+        paths=tuple(source.paths[i] for i in keep), labels=source.labels[keep], channels=source.channels
+    )

@@ -1,4 +1,5 @@
 """Losses that regress one view's embedding onto another's, without negatives."""
+
 import jax
 import jax.numpy as jnp
 
@@ -6,15 +7,15 @@ from jaxssl.losses.contrastive import l2_normalize
 
 
 def byol_loss(p: jax.Array, z: jax.Array) -> jax.Array:
-  r"""BYOL's normalized mean squared error for one direction, averaged over the batch.
+    r"""BYOL's normalized mean squared error for one direction, averaged over the batch.
 
-  Grill et al. 2020, "Bootstrap Your Own Latent", eq. (2):
+    Grill et al. 2020, "Bootstrap Your Own Latent", eq. (2):
 
-      L = mean_n || p_n/||p_n|| - z_n/||z_n|| ||^2 = mean_n (2 - 2 cos(p_n, z_n)).
+        L = mean_n || p_n/||p_n|| - z_n/||z_n|| ||^2 = mean_n (2 - 2 cos(p_n, z_n)).
 
-  p: (N, D) online predictions; z: (N, D) target projections. The caller applies `stop_gradient` to z and
-  symmetrises (the paper's total loss swaps the views and adds the two directions).
-  """
-  p = l2_normalize(p.astype(jnp.float32))
-  z = l2_normalize(z.astype(jnp.float32))
-  return jnp.mean(2.0 - 2.0 * jnp.sum(p * z, axis=-1))
+    p: (N, D) online predictions; z: (N, D) target projections. The caller applies `stop_gradient` to z and
+    symmetrises (the paper's total loss swaps the views and adds the two directions).
+    """
+    p = l2_normalize(p.astype(jnp.float32))
+    z = l2_normalize(z.astype(jnp.float32))
+    return jnp.mean(2.0 - 2.0 * jnp.sum(p * z, axis=-1))

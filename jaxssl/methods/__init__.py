@@ -1,4 +1,5 @@
 """The method registry: a name -> make(**kwargs) dict literal."""
+
 from jaxssl.methods import byol, simclr
 from jaxssl.methods.method import LossAux, Method
 

@@ -1,4 +1,5 @@
 """SimCLR (Chen et al. 2020): two views, one network, NT-Xent with the whole global batch as negatives."""
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -8,23 +9,41 @@ from jaxssl.models.heads import MLP
 from jaxssl.models.network import SSLNetwork
 
 
-def make(*, backbone: nn.Module, image_mean, image_std, dtype=jnp.float32,
-         projector_hidden_dims=(2048,), projection_dim: int = 128, temperature: float = 0.5) -> Method:
-  """Projector: Linear-BN-ReLU-Linear (SimCLR v1, section 2.1). The two views go through the network
-  as one batch, so BatchNorm statistics cover both (as in the reference implementation)."""
-  network = SSLNetwork(
-      backbone=backbone,
-      projector=MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=dtype),
-      predictor=None, image_mean=tuple(image_mean), image_std=tuple(image_std))
+def make(
+    *,
+    backbone: nn.Module,
+    image_mean,
+    image_std,
+    dtype=jnp.float32,
+    projector_hidden_dims=(2048,),
+    projection_dim: int = 128,
+    temperature: float = 0.5,
+) -> Method:
+    """Projector: Linear-BN-ReLU-Linear (SimCLR v1, section 2.1). The two views go through the network
+    as one batch, so BatchNorm statistics cover both (as in the reference implementation)."""
+    network = SSLNetwork(
+        backbone=backbone,
+        projector=MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=dtype),
+        predictor=None,
+        image_mean=tuple(image_mean),
+        image_std=tuple(image_std),
+    )
 
-  def loss(params, batch_stats, target, views, step):
-    del target, step
-    num_pairs = views[0].shape[0]
-    outputs, updates = network.apply({"params": params, "batch_stats": batch_stats},
-                                     jnp.concatenate(views, axis=0), train=True, mutable=["batch_stats"])
-    z1, z2 = outputs["projection"][:num_pairs], outputs["projection"][num_pairs:]
-    value = losses.nt_xent(z1, z2, temperature)
-    return value, LossAux(batch_stats=updates["batch_stats"], metrics={"nt_xent": value},
-                          features=outputs["features"][:num_pairs])
+    def loss(params, batch_stats, target, views, step):
+        del target, step
+        num_pairs = views[0].shape[0]
+        outputs, updates = network.apply(
+            {"params": params, "batch_stats": batch_stats},
+            jnp.concatenate(views, axis=0),
+            train=True,
+            mutable=["batch_stats"],
+        )
+        z1, z2 = outputs["projection"][:num_pairs], outputs["projection"][num_pairs:]
+        value = losses.nt_xent(z1, z2, temperature)
+        return value, LossAux(
+            batch_stats=updates["batch_stats"],
+            metrics={"nt_xent": value},
+            features=outputs["features"][:num_pairs],
+        )
 
-  return Method(name="simclr", network=network, loss=loss)
+    return Method(name="simclr", network=network, loss=loss)

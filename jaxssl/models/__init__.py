@@ -1,4 +1,5 @@
 """Backbones and heads, written for one global array (no axis names, no device logic)."""
+
 from jaxssl.models import resnet
 from jaxssl.models.heads import MLP
 from jaxssl.models.resnet import ResNet

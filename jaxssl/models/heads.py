@@ -1,8 +1,9 @@
 """MLP heads: projectors and predictors of SimCLR, BYOL, SimSiam, Barlow Twins, VICReg."""
+
 from typing import Any
 
-import jax.numpy as jnp
 import flax.linen as nn
+import jax.numpy as jnp
 
 
 class MLP(nn.Module):

@@ -1,27 +1,27 @@
 """The network every SSL method trains: input normalisation, backbone, projector, optional predictor."""
-from typing import Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 
 class SSLNetwork(nn.Module):
-  """x in [0, 1] -> {"features": backbone output, "projection": z, "prediction": q(z) if a predictor}."""
-  backbone: nn.Module
-  projector: nn.Module
-  predictor: Optional[nn.Module]
-  image_mean: tuple[float, ...]
-  image_std: tuple[float, ...]
+    """x in [0, 1] -> {"features": backbone output, "projection": z, "prediction": q(z) if a predictor}."""
 
-  def features(self, x, train: bool):
-    """Backbone representation of images in [0, 1]; what kNN and the linear probes evaluate."""
-    x = (x - jnp.asarray(self.image_mean, x.dtype)) / jnp.asarray(self.image_std, x.dtype)
-    return self.backbone(x, train=train)
+    backbone: nn.Module
+    projector: nn.Module
+    predictor: nn.Module | None
+    image_mean: tuple[float, ...]
+    image_std: tuple[float, ...]
 
-  def __call__(self, x, train: bool):
-    features = self.features(x, train)
-    projection = self.projector(features, train=train)
-    outputs = {"features": features, "projection": projection}
-    if self.predictor is not None:
-      outputs["prediction"] = self.predictor(projection, train=train)
-    return outputs
+    def features(self, x, train: bool):
+        """Backbone representation of images in [0, 1]; what kNN and the linear probes evaluate."""
+        x = (x - jnp.asarray(self.image_mean, x.dtype)) / jnp.asarray(self.image_std, x.dtype)
+        return self.backbone(x, train=train)
+
+    def __call__(self, x, train: bool):
+        features = self.features(x, train)
+        projection = self.projector(features, train=train)
+        outputs = {"features": features, "projection": projection}
+        if self.predictor is not None:
+            outputs["prediction"] = self.predictor(projection, train=train)
+        return outputs

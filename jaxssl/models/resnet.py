@@ -4,11 +4,12 @@ The backbone maps NHWC images to pooled features (B, num_features); it has no cl
 Written for one global array: under `jax.jit` with a sharded batch, BatchNorm statistics
 already cover the global batch, so there are no axis names here.
 """
+
 import functools
 from typing import Any
 
-import jax.numpy as jnp
 import flax.linen as nn
+import jax.numpy as jnp
 
 STEMS = ("cifar", "imagenet")
 

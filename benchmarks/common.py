@@ -1,0 +1,33 @@
+"""Shared by the benchmark scripts: build a run's objects from a config file and time jitted calls."""
+
+import importlib.util
+import json
+import time
+
+import jax
+
+
+def load_config(path_and_options: str):
+    """'configs/x.py:opts' -> the ConfigDict that `--config=` would give."""
+    path, _, options = path_and_options.partition(":")
+    spec = importlib.util.spec_from_file_location("benchmark_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(options or None)
+    config.unlock()
+    return config
+
+
+def seconds_per_call(fn, *args, repeats: int) -> float:
+    """Median wall time of fn(*args) after one warm-up (compile) call, outputs blocked on."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record, sort_keys=True))

@@ -1,0 +1,66 @@
+"""Host input pipeline throughput against what the training step consumes.
+
+  python benchmarks/input_pipeline.py --config=configs/quickstart.py:method=simclr --steps=50 --step_ms=1766
+
+Prints one JSON line: batches/s and images/s the tf.data pipeline delivers alone (read, per-view host crops
+for large images, per-process slicing, prefetch), and, given the step time measured by
+benchmarks/step_overhead.py, the headroom (pipeline images/s over step images/s; above 1 the step never waits).
+"""
+
+import argparse
+import time
+
+import jax
+
+from benchmarks.common import emit, load_config
+from jaxssl import experiment
+from jaxssl.data import pipeline
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--step_ms", type=float, default=0.0, help="the step time to compare with (ms)")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    exp = experiment.prepare(config)
+    dataset = pipeline.train_dataset(
+        exp.train_source,
+        global_batch=exp.global_batch,
+        seed=0,
+        start_step=0,
+        num_steps=args.steps + 1,
+        host_crop=exp.image_size if exp.host_crop else None,
+        crop_scale=exp.view_specs[0].crop_scale,
+        crop_ratio=exp.view_specs[0].crop_ratio,
+        num_views=len(exp.view_specs),
+        prefetch=config.data.prefetch,
+    )
+    batches = pipeline.as_numpy(dataset)
+    next(batches)  # the pipeline's start-up (graph building, first read) is not throughput
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        next(batches)
+    seconds = time.perf_counter() - start
+    images_per_s = args.steps * exp.global_batch / seconds
+    record = {
+        "benchmark": "input_pipeline",
+        "config": args.config,
+        "dataset": exp.info.name,
+        "global_batch": exp.global_batch,
+        "host_crop": exp.host_crop,
+        "processes": jax.process_count(),
+        "batches_per_s": round(args.steps / seconds, 2),
+        "images_per_s": round(images_per_s, 1),
+    }
+    if args.step_ms > 0:
+        step_images_per_s = exp.global_batch / (args.step_ms / 1e3)
+        record.update(
+            step_images_per_s=round(step_images_per_s, 1), headroom=round(images_per_s / step_images_per_s, 2)
+        )
+    emit(record)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,6 @@ import jax
 
 from benchmarks.common import emit, load_config
 from jaxssl import experiment
-from jaxssl.data import pipeline
 
 
 def main():
@@ -25,19 +24,9 @@ def main():
     args = parser.parse_args()
     config = load_config(args.config)
     exp = experiment.prepare(config)
-    dataset = pipeline.train_dataset(
-        exp.train_source,
-        global_batch=exp.global_batch,
-        seed=0,
-        start_step=0,
-        num_steps=args.steps + 1,
-        host_crop=exp.image_size if exp.host_crop else None,
-        crop_scale=exp.view_specs[0].crop_scale,
-        crop_ratio=exp.view_specs[0].crop_ratio,
-        num_views=len(exp.view_specs),
-        prefetch=config.data.prefetch,
+    batches = experiment.train_batches(
+        exp, start_step=0, num_steps=args.steps + 1, prefetch=config.data.prefetch
     )
-    batches = pipeline.as_numpy(dataset)
     next(batches)  # the pipeline's start-up (graph building, first read) is not throughput
     start = time.perf_counter()
     for _ in range(args.steps):

@@ -15,7 +15,6 @@ import numpy as np
 
 from benchmarks.common import emit, load_config, seconds_per_call
 from jaxssl import augment, experiment, sharding
-from jaxssl import step as step_lib
 
 
 def main():
@@ -37,17 +36,7 @@ def main():
     batch = sharding.to_global(host, exp.mesh)
     key = jax.random.key(0)
 
-    train_step = jax.jit(
-        step_lib.make_train_step(
-            method=exp.method,
-            probe=exp.probe,
-            optimizer=exp.optimizer,
-            view_specs=exp.view_specs,
-            base_key=key,
-            total_steps=exp.total_steps,
-            learning_rate=exp.learning_rate,
-        )
-    )
+    train_step = jax.jit(experiment.train_step_fn(exp))
     make_views = jax.jit(lambda images: augment.make_views(key, images, exp.view_specs))
     views = make_views(batch["image"])
     network = exp.method.network

@@ -12,24 +12,10 @@ import numpy as np
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
-from jaxssl.data import pipeline
 from jaxssl.evaluation import embed, knn, linear
 
 FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
-
-
-def split_batches(exp, source, batch_size: int):
-    resize = exp.image_size if exp.host_crop else None
-    return pipeline.as_numpy(
-        pipeline.eval_dataset(
-            source,
-            batch_size=batch_size,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-            host_resize=resize,
-        )
-    )
 
 
 def pixel_features(batches) -> tuple[np.ndarray, np.ndarray]:
@@ -72,15 +58,19 @@ def evaluate(config, workdir: str, *, features: str = "network", init: str = "ch
     batch = config.eval.batch_size
     if features == "pixels":
         step = None
-        train_x, train_y = pixel_features(split_batches(exp, exp.train_source, batch))
-        test_x, test_y = pixel_features(split_batches(exp, exp.eval_source, batch))
+        train_x, train_y = pixel_features(experiment_lib.eval_batches(exp, exp.train_source, batch))
+        test_x, test_y = pixel_features(experiment_lib.eval_batches(exp, exp.eval_source, batch))
     else:
         state = network_state(exp, workdir, init)
         step = int(state.step)
         compiled = embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh)
         args = (compiled, state.params["model"], state.batch_stats)
-        train_x, train_y = embed.embed_split(*args, split_batches(exp, exp.train_source, batch), exp.mesh)
-        test_x, test_y = embed.embed_split(*args, split_batches(exp, exp.eval_source, batch), exp.mesh)
+        train_x, train_y = embed.embed_split(
+            *args, experiment_lib.eval_batches(exp, exp.train_source, batch), exp.mesh
+        )
+        test_x, test_y = embed.embed_split(
+            *args, experiment_lib.eval_batches(exp, exp.eval_source, batch), exp.mesh
+        )
     num_classes = max(exp.info.num_classes, 1)
     result = {
         "features": features,

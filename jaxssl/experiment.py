@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxssl import augment, models, optim, schedules, sharding
-from jaxssl.data import sources
+from jaxssl import step as step_lib
+from jaxssl.data import pipeline, sources
 from jaxssl.methods import METHODS, Method
 from jaxssl.state import TrainState
 
@@ -206,3 +207,50 @@ def create_state(experiment: Experiment, layout) -> TrainState:
 def step_key(experiment: Experiment):
     """The base key of the training step's random draws (augmentations); each step folds in its number."""
     return jax.random.fold_in(jax.random.key(experiment.seed), 1)
+
+
+def train_step_fn(experiment: Experiment):
+    """The experiment's training step, (state, batch) -> (state, metrics), not yet compiled."""
+    return step_lib.make_train_step(
+        method=experiment.method,
+        probe=experiment.probe,
+        optimizer=experiment.optimizer,
+        view_specs=experiment.view_specs,
+        base_key=step_key(experiment),
+        total_steps=experiment.total_steps,
+        learning_rate=experiment.learning_rate,
+    )
+
+
+def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, prefetch: int = 2):
+    """This process's host batches of steps start_step .. num_steps - 1 (per-view host crops when set)."""
+    first_view = experiment.view_specs[0]
+    return pipeline.as_numpy(
+        pipeline.train_dataset(
+            experiment.train_source,
+            global_batch=experiment.global_batch,
+            seed=experiment.seed,
+            start_step=start_step,
+            num_steps=num_steps,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+            host_crop=experiment.image_size if experiment.host_crop else None,
+            crop_scale=first_view.crop_scale,
+            crop_ratio=first_view.crop_ratio,
+            num_views=len(experiment.view_specs),
+            prefetch=prefetch,
+        )
+    )
+
+
+def eval_batches(experiment: Experiment, source, batch_size: int):
+    """This process's host batches of one pass over `source` in stored order (the eval crop for large images)."""
+    return pipeline.as_numpy(
+        pipeline.eval_dataset(
+            source,
+            batch_size=batch_size,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+            host_resize=experiment.image_size if experiment.host_crop else None,
+        )
+    )

@@ -14,7 +14,7 @@ from jaxssl import metrics as metrics_lib
 from jaxssl import sharding
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
-from jaxssl.data import pipeline, sources
+from jaxssl.data import sources
 from jaxssl.evaluation import embed, knn
 
 
@@ -68,18 +68,9 @@ def online_eval(
     exp, compiled_embed, state, bank_source, eval_batch: int, knn_k: int, knn_temperature: float
 ) -> dict:
     """kNN top-1 (bank: a fixed subset of the train split) and the online probe's top-1 on the eval split."""
-    resize = exp.image_size if exp.host_crop else None
 
     def features_of(source):
-        batches = pipeline.as_numpy(
-            pipeline.eval_dataset(
-                source,
-                batch_size=eval_batch,
-                process_index=jax.process_index(),
-                process_count=jax.process_count(),
-                host_resize=resize,
-            )
-        )
+        batches = experiment_lib.eval_batches(exp, source, eval_batch)
         return embed.embed_split(compiled_embed, state.params["model"], state.batch_stats, batches, exp.mesh)
 
     bank_x, bank_y = features_of(bank_source)
@@ -125,35 +116,11 @@ def run(config, workdir: str):
         exp.mesh.devices.size,
     )
 
-    train_step = jax.jit(
-        step_lib.make_train_step(
-            method=exp.method,
-            probe=exp.probe,
-            optimizer=exp.optimizer,
-            view_specs=exp.view_specs,
-            base_key=experiment_lib.step_key(exp),
-            total_steps=exp.total_steps,
-            learning_rate=exp.learning_rate,
-        ),
-        donate_argnums=0,
-    )
+    train_step = jax.jit(experiment_lib.train_step_fn(exp), donate_argnums=0)
     compiled_embed = embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh)
     bank_source = sources.subset(exp.train_source, num_examples=config.eval.bank_examples, seed=exp.seed)
-    batches = pipeline.as_numpy(
-        pipeline.train_dataset(
-            exp.train_source,
-            global_batch=exp.global_batch,
-            seed=exp.seed,
-            start_step=start_step,
-            num_steps=exp.total_steps,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-            host_crop=exp.image_size if exp.host_crop else None,
-            crop_scale=exp.view_specs[0].crop_scale,
-            crop_ratio=exp.view_specs[0].crop_ratio,
-            num_views=len(exp.view_specs),
-            prefetch=config.data.prefetch,
-        )
+    batches = experiment_lib.train_batches(
+        exp, start_step=start_step, num_steps=exp.total_steps, prefetch=config.data.prefetch
     )
 
     stop = StopRequest()

@@ -17,9 +17,7 @@ import pytest
 from configs import byol as byol_config
 from configs import simclr as simclr_config
 from jaxssl import evaluate, experiment, train
-from jaxssl import step as step_lib
 from jaxssl.checkpoint import WorkdirConflictError
-from jaxssl.data import pipeline
 from jaxssl.methods import METHODS
 
 CONFIGS = {"simclr": simclr_config, "byol": byol_config}
@@ -218,22 +216,10 @@ def test_non_finite_loss_stops_naming_the_step_without_saving(fashion_dir, tmp_p
 
 def test_one_trace_per_step_function(fashion_dir):
     exp = experiment.prepare(tiny_config("byol", fashion_dir))
-    step_fn = step_lib.make_train_step(
-        method=exp.method,
-        probe=exp.probe,
-        optimizer=exp.optimizer,
-        view_specs=exp.view_specs,
-        base_key=experiment.step_key(exp),
-        total_steps=exp.total_steps,
-        learning_rate=exp.learning_rate,
-    )
+    step_fn = experiment.train_step_fn(exp)
     compiled = jax.jit(chex.assert_max_traces(step_fn, n=1), donate_argnums=0)
     state = experiment.create_state(exp, experiment.state_layout(exp))
-    batches = pipeline.as_numpy(
-        pipeline.train_dataset(
-            exp.train_source, global_batch=exp.global_batch, seed=0, start_step=0, num_steps=3
-        )
-    )
+    batches = experiment.train_batches(exp, start_step=0, num_steps=3)
     from jaxssl import sharding
 
     for batch in batches:

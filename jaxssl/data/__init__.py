@@ -1,9 +1,14 @@
 """Host-side input on tf.data: sources (TFDS, IDX files, image folders) and step-indexed pipelines.
 
-TensorFlow is kept off the accelerators at import so that it never takes their memory from JAX.
+TensorFlow is kept off the accelerators at import so that it never takes their memory from JAX, and its C++
+INFO banners are silenced unless TF_CPP_MIN_LOG_LEVEL says otherwise.
 """
 
-import tensorflow as tf
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+import tensorflow as tf  # noqa: E402
 
 tf.config.set_visible_devices([], "GPU")
 

@@ -16,8 +16,9 @@ import pytest
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, experiment, train
-from jaxssl.checkpoint import WorkdirConflictError
+from jaxssl import augment, evaluate, experiment, models, sharding, train
+from jaxssl.checkpoint import Checkpointer, WorkdirConflictError
+from jaxssl.data import sources
 from jaxssl.methods import METHODS
 
 CONFIGS = {"simclr": simclr_config, "byol": byol_config}
@@ -124,7 +125,6 @@ def test_sigkill_then_same_command_reaches_the_uninterrupted_parameters(fashion_
     config.eval.every_steps, config.log_every_steps = 40, 20
     final = train.run(config, reference)
     restored = experiment.prepare(config)
-    from jaxssl.checkpoint import Checkpointer
 
     layout = experiment.state_layout(restored)
     state = Checkpointer(killed, keep=3, identity=restored.identity).restore_latest(layout)
@@ -220,7 +220,6 @@ def test_one_trace_per_step_function(fashion_dir):
     compiled = jax.jit(chex.assert_max_traces(step_fn, n=1), donate_argnums=0)
     state = experiment.create_state(exp, experiment.state_layout(exp))
     batches = experiment.train_batches(exp, start_step=0, num_steps=3)
-    from jaxssl import sharding
 
     for batch in batches:
         state, _ = compiled(state, sharding.to_global(batch, exp.mesh))
@@ -313,8 +312,6 @@ def test_command_line_rejects_a_misspelled_override_before_writing(tmp_path):
 @pytest.mark.parametrize("module", [simclr_config, byol_config])
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "cifar10", "cifar100", "stl10", "imagenet2012"])
 def test_every_config_names_resolve(module, dataset):
-    from jaxssl import augment, models
-    from jaxssl.data import sources
 
     config = module.get_config(f"dataset={dataset}")
     assert config.method.name in METHODS
@@ -339,3 +336,21 @@ def test_bfloat16_compute_keeps_float32_parameters(fashion_dir, tmp_path):
     }
     assert dtypes == {jax.numpy.dtype("float32")}
     assert all(np.isfinite(line["loss"]) for line in read_metrics(str(tmp_path / "bf16")) if "loss" in line)
+
+
+@pytest.mark.parametrize("method", ["simclr", "byol"])
+def test_training_on_1_and_8_devices_gives_the_same_run(method, fashion_dir, tmp_path, monkeypatch):
+    eight = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "eight"))
+    all_devices = sharding.make_mesh
+    monkeypatch.setattr(sharding, "make_mesh", lambda: all_devices(1))
+    one = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "one"))
+    assert eight.params["model"]["backbone"]["stem_conv"]["kernel"].sharding.mesh.size == 8
+    for a, b in zip(
+        jax.tree.leaves(jax.device_get(one)), jax.tree.leaves(jax.device_get(eight)), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+    losses_one = [line["loss"] for line in read_metrics(str(tmp_path / "one")) if line["split"] == "train"]
+    losses_eight = [
+        line["loss"] for line in read_metrics(str(tmp_path / "eight")) if line["split"] == "train"
+    ]
+    np.testing.assert_allclose(losses_one, losses_eight, rtol=1e-5)

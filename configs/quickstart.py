@@ -1,4 +1,4 @@
-r"""Quickstart: SimCLR or BYOL pretraining on Fashion-MNIST on a laptop-class CPU in under 20 minutes.
+r"""Quickstart: SimCLR or BYOL pretraining on Fashion-MNIST on a 2-core CPU in under 20 minutes each.
 
 Fashion-MNIST is read from Debian's `dataset-fashion-mnist` IDX files (/usr/share/datasets/fashion-mnist/)
 or, if absent, from TFDS (`--config.data.download=True` on a networked machine). Options: method (simclr |
@@ -8,9 +8,15 @@ byol), backbone, epochs, batch, tiny.
   python -m jaxssl.main --config=configs/quickstart.py:method=byol --workdir=runs/quickstart_byol
   python -m jaxssl.main --mode=evaluate --workdir=runs/quickstart_simclr     # offline kNN + linear probe
 
-Model for the budget: a ResNet-18 at a quarter of the width (16 base channels, 128-d features) with the CIFAR
-stem at the native 28x28, crops of at least 20 % of the image (the papers' 8 % leaves too little of a
-28-pixel image), Adam-free LARS as in the papers with a short warm-up. Expected: see the README results table.
+The model for the budget: ResNet-10 at a quarter of the width (16 base channels, 128-d features), CIFAR
+stem at the native 28x28, 4 epochs at batch 256 (938 steps; ~16 min for SimCLR, ~14 min for BYOL here).
+Crops keep at least 20 % of the image (the papers' 8 % leaves too little of 28 pixels).
+
+The optimiser follows solo-learn's CIFAR recipe rather than the papers' 1000-epoch one: LARS with trust
+coefficient 0.02 (the papers' TF code uses 0.001, which moves each layer 0.1 % per step at lr 1 and learns
+too slowly in 4 epochs; measured here: SimCLR 84.7 %, BYOL 81.0 % offline linear top-1), weight decay 1e-5,
+SimCLR lr 0.4 x batch/256 with temperature 0.2, BYOL lr 1.0 x batch/256 with tau from 0.99.
+Expected offline results are in the README results table.
 """
 
 from configs import byol, common, simclr
@@ -35,6 +41,10 @@ def get_config(arg=None):
         config.method.predictor_hidden_dims = (512,)
     config.augment.min_crop_scale = 0.2
     config.train.warmup_epochs = 0.5
+    config.optim.update(trust_coefficient=0.02, weight_decay=1e-5)
+    if options.method == "simclr":
+        config.optim.base_lr = 0.4
+        config.method.temperature = 0.2
     config.eval.update(every_steps=500, bank_examples=10000)
     config.checkpoint.every_steps = 500
     return config

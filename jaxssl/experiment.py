@@ -17,6 +17,7 @@ from jaxssl import augment, models, optim, schedules, sharding
 from jaxssl import step as step_lib
 from jaxssl.data import pipeline, sources
 from jaxssl.methods import METHODS, Method
+from jaxssl.models import resnet
 from jaxssl.state import TrainState
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -31,9 +32,14 @@ def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
         raise ValueError(f"unknown key(s) {unknown} in config.{where}; allowed: {sorted(accepted)}")
 
 
-def choose(name: str, registry, what: str):
-    if name not in registry:
-        raise ValueError(f"unknown {what} {name!r}; choose from {sorted(registry)}")
+def check_name(name: str, allowed, what: str) -> None:
+    if name not in allowed:
+        raise ValueError(f"unknown {what} {name!r}; choose from {sorted(allowed)}")
+
+
+def choose(name: str, registry: dict, what: str):
+    """registry[name], or a ValueError naming the choices."""
+    check_name(name, registry, what)
     return registry[name]
 
 
@@ -79,24 +85,19 @@ def identity_of(config) -> dict:
     }
 
 
-def prepare(config) -> Experiment:
-    """Checks the whole config and loads the datasets (failing fast when one is missing)."""
-    method_kwargs = {k: v for k, v in config.method.items() if k != "name"}
+def check_config(config) -> None:
+    """Every name resolves, every block's keys are ones its function takes, every count is positive."""
     make_method = choose(config.method.name, METHODS, "method")
-    check_kwargs(make_method, method_kwargs, "method", provided=METHOD_ARGS_FROM_RUN)
+    check_kwargs(make_method, without(config.method, "name"), "method", provided=METHOD_ARGS_FROM_RUN)
     make_backbone = choose(config.model.backbone, models.BACKBONES, "backbone")
-    model_kwargs = {k: v for k, v in config.model.items() if k != "backbone"}
-    check_kwargs(make_backbone, model_kwargs, "model", provided=("dtype",))
-    choose(config.model.stem, {"cifar": 0, "imagenet": 0}, "stem")
-    dtype = choose(config.train.dtype, DTYPES, "dtype")
+    check_kwargs(make_backbone, without(config.model, "backbone"), "model", provided=("dtype",))
+    check_name(config.model.stem, resnet.STEMS, "stem")
+    check_name(config.train.dtype, DTYPES, "dtype")
     preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
-    augment_kwargs = {k: v for k, v in config.augment.items() if k != "preset"}
-    check_kwargs(preset, augment_kwargs, "augment", provided=("size",))
-    choose(config.optim.name, {"lars": 0, "sgd": 0, "adamw": 0}, "optimizer")
-    choose(config.data.dataset, sources.DATASETS, "dataset")
-    for name in ("log_every_steps",):
-        if config[name] <= 0:
-            raise ValueError(f"config.{name} must be positive, got {config[name]}")
+    check_kwargs(preset, without(config.augment, "preset"), "augment", provided=("size",))
+    check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
+    check_kwargs(optim.make_optimizer, optimizer_kwargs(config), "optim", provided=("name", "learning_rate"))
+    check_name(config.data.dataset, sources.DATASETS, "dataset")
     for block, name in (
         ("eval", "every_steps"),
         ("checkpoint", "every_steps"),
@@ -107,7 +108,22 @@ def prepare(config) -> Experiment:
     ):
         if config[block][name] <= 0:
             raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+    if config.log_every_steps <= 0:
+        raise ValueError(f"config.log_every_steps must be positive, got {config.log_every_steps}")
 
+
+def without(block, key: str) -> dict:
+    return {k: v for k, v in block.items() if k != key}
+
+
+def optimizer_kwargs(config) -> dict:
+    """config.optim minus what the run resolves itself (name, the lr and its scaling, the probe's lr)."""
+    return {k: v for k, v in config.optim.items() if k not in ("name", "base_lr", "lr_scaling", "probe_lr")}
+
+
+def prepare(config) -> Experiment:
+    """Checks the whole config and loads the datasets (failing fast when one is missing)."""
+    check_config(config)
     mesh = sharding.make_mesh()
     global_batch = config.train.batch_size
     sharding.check_batch_divides(global_batch, mesh)
@@ -120,34 +136,31 @@ def prepare(config) -> Experiment:
     )
     train_source, info = sources.load(config.data.dataset, "train", **data_args)
     eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)
-    total_steps = resolve_duration(
-        config.train.epochs, config.train.steps, info.train_examples, global_batch, ""
-    )
+    train_examples = len(train_source.labels)
+    total_steps = resolve_duration(config.train.epochs, config.train.steps, train_examples, global_batch, "")
     if total_steps <= 0:
         raise ValueError(
             f"the run has {total_steps} steps; set config.train.steps or config.train.epochs > 0"
         )
-    warmup_steps = resolve_duration(
-        config.train.warmup_epochs, -1, info.train_examples, global_batch, "warmup_"
-    )
+    warmup_steps = resolve_duration(config.train.warmup_epochs, -1, train_examples, global_batch, "warmup_")
 
     size = config.data.image_size
-    specs = tuple(preset(size, **augment_kwargs))
+    specs = tuple(augment.VIEW_PRESETS[config.augment.preset](size, **without(config.augment, "preset")))
     if config.data.host_crop:
         specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
-    backbone = make_backbone(**model_kwargs, dtype=dtype)
-    method = make_method(
-        backbone=backbone, image_mean=info.mean, image_std=info.std, dtype=dtype, **method_kwargs
+    dtype = DTYPES[config.train.dtype]
+    backbone = models.BACKBONES[config.model.backbone](**without(config.model, "backbone"), dtype=dtype)
+    method = METHODS[config.method.name](
+        backbone=backbone,
+        image_mean=info.mean,
+        image_std=info.std,
+        dtype=dtype,
+        **without(config.method, "name"),
     )
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
     learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
-    optim_kwargs = {
-        k: v for k, v in config.optim.items() if k not in ("name", "base_lr", "lr_scaling", "probe_lr")
-    }
-    check_kwargs(optim.make_optimizer, optim_kwargs, "optim", provided=("name", "learning_rate"))
-    optimizer = optim.with_probe(
-        optim.make_optimizer(config.optim.name, learning_rate, **optim_kwargs), config.optim.probe_lr
-    )
+    model_optimizer = optim.make_optimizer(config.optim.name, learning_rate, **optimizer_kwargs(config))
+    optimizer = optim.with_probe(model_optimizer, config.optim.probe_lr)
     return Experiment(
         seed=config.seed,
         mesh=mesh,

@@ -3,6 +3,8 @@
 import jax
 import optax
 
+OPTIMIZERS = ("lars", "sgd", "adamw")
+
 
 def decay_mask(params):
     """True for the parameters that get weight decay and LARS adaptation: kernels, not biases or norm
@@ -40,7 +42,7 @@ def make_optimizer(
         )
     if name == "adamw":
         return optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay, mask=decay_mask)
-    raise ValueError(f"unknown optimizer {name!r}; choose from ['lars', 'sgd', 'adamw']")
+    raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
 
 
 def with_probe(

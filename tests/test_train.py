@@ -354,3 +354,9 @@ def test_training_on_1_and_8_devices_gives_the_same_run(method, fashion_dir, tmp
         line["loss"] for line in read_metrics(str(tmp_path / "eight")) if line["split"] == "train"
     ]
     np.testing.assert_allclose(losses_one, losses_eight, rtol=1e-5)
+
+
+def test_epochs_resolve_against_the_examples_actually_loaded(fashion_dir):
+    config = tiny_config("simclr", fashion_dir, steps=-1, epochs=2.0, warmup_epochs=1.0)
+    exp = experiment.prepare(config)
+    assert exp.total_steps == 2 * 64 // 16  # the 64-example local copy, not Fashion-MNIST's 60,000

@@ -56,7 +56,7 @@ def make_train_step(
             "probe_loss": probe_value,
             "probe_top1": probe_top1,
             "lr": learning_rate(state.step),
-            "grad_norm": optax.global_norm(model_grads),
+            "grad_norm": optax.tree.norm(model_grads),
         }
         target = state.target
         if method.uses_target:

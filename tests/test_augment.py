@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxssl import augment as aug
+from jaxssl.augment import color, spatial
 
 jit_augment = jax.jit(aug.augment, static_argnums=2)
 jit_make_views = jax.jit(aug.make_views, static_argnums=2)
@@ -74,46 +75,48 @@ def test_full_jitter_at_strength_zero_is_identity_inside_augment():
 def test_adjustments_with_neutral_factors_are_identity():
     image = unit_images((16, 16, 3))
     for adjusted in (
-        aug.adjust_brightness(image, 1.0),
-        aug.adjust_contrast(image, 1.0),
-        aug.adjust_saturation(image, 1.0),
-        aug.adjust_hue(image, 0.0),
+        color.adjust_brightness(image, 1.0),
+        color.adjust_contrast(image, 1.0),
+        color.adjust_saturation(image, 1.0),
+        color.adjust_hue(image, 0.0),
     ):
         np.testing.assert_allclose(adjusted, image, atol=1e-5)
 
 
 def test_adjustments_with_known_answers():
     image = jnp.array([[[0.2, 0.4, 0.6], [0.6, 0.4, 0.2]]], jnp.float32)
-    np.testing.assert_allclose(aug.adjust_brightness(image, 2.0), jnp.clip(image * 2, 0, 1))
+    np.testing.assert_allclose(color.adjust_brightness(image, 2.0), jnp.clip(image * 2, 0, 1))
     gray_mean = 0.299 * 0.4 + 0.587 * 0.4 + 0.114 * 0.4
-    np.testing.assert_allclose(aug.adjust_contrast(image, 0.0), jnp.full_like(image, gray_mean), atol=1e-6)
-    np.testing.assert_allclose(aug.adjust_saturation(image, 0.0), aug.to_grayscale(image), atol=1e-6)
-    np.testing.assert_allclose(aug.adjust_hue(jnp.array([1.0, 0.0, 0.0]), 1 / 3), [0.0, 1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(color.adjust_contrast(image, 0.0), jnp.full_like(image, gray_mean), atol=1e-6)
+    np.testing.assert_allclose(color.adjust_saturation(image, 0.0), color.to_grayscale(image), atol=1e-6)
+    np.testing.assert_allclose(
+        color.adjust_hue(jnp.array([1.0, 0.0, 0.0]), 1 / 3), [0.0, 1.0, 0.0], atol=1e-6
+    )
 
 
 def test_rgb_hsv_round_trip_and_known_values():
     rgb = unit_images((64, 3))
-    np.testing.assert_allclose(aug.hsv_to_rgb(aug.rgb_to_hsv(rgb)), rgb, atol=1e-6)
+    np.testing.assert_allclose(color.hsv_to_rgb(color.rgb_to_hsv(rgb)), rgb, atol=1e-6)
     primaries = jnp.array(
         [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]]
     )
     expected_hsv = [[0.0, 1.0, 1.0], [1 / 3, 1.0, 1.0], [2 / 3, 1.0, 1.0], [0.0, 0.0, 0.5], [0.0, 0.0, 0.0]]
-    np.testing.assert_allclose(aug.rgb_to_hsv(primaries), expected_hsv, atol=1e-6)
+    np.testing.assert_allclose(color.rgb_to_hsv(primaries), expected_hsv, atol=1e-6)
 
 
 def test_solarize_known_array():
     values = jnp.array([0.0, 0.25, 0.49, 0.5, 0.75, 1.0])
-    np.testing.assert_allclose(aug.solarize(values), [0.0, 0.25, 0.49, 0.5, 0.25, 0.0])
+    np.testing.assert_allclose(color.solarize(values), [0.0, 0.25, 0.49, 0.5, 0.25, 0.0])
 
 
 def test_grayscale_has_equal_channels_and_bt601_luma():
     image = unit_images((8, 8, 3))
-    gray = aug.to_grayscale(image)
+    gray = color.to_grayscale(image)
     expected_luma = 0.299 * image[..., 0] + 0.587 * image[..., 1] + 0.114 * image[..., 2]
     for channel in range(3):
         np.testing.assert_allclose(gray[..., channel], expected_luma, atol=1e-6)
     single = unit_images((8, 8, 1))
-    np.testing.assert_array_equal(aug.to_grayscale(single), single)
+    np.testing.assert_array_equal(color.to_grayscale(single), single)
 
 
 def test_flip_prob_one_flips_exactly():
@@ -124,14 +127,14 @@ def test_flip_prob_one_flips_exactly():
 
 def test_blur_keeps_constants_and_means_and_smooths():
     constant = jnp.full((16, 16, 3), 0.3)
-    np.testing.assert_allclose(aug.gaussian_blur(constant, 1.5), constant, atol=1e-6)
+    np.testing.assert_allclose(spatial.gaussian_blur(constant, 1.5), constant, atol=1e-6)
     image = unit_images((16, 16, 3))
-    blurred = aug.gaussian_blur(image, 1.5)
+    blurred = spatial.gaussian_blur(image, 1.5)
     np.testing.assert_allclose(blurred.mean(), image.mean(), atol=0.02)
     assert float(blurred.std()) < float(image.std())
-    kernel = aug.gaussian_kernel(jnp.float32(2.0), 23)
+    kernel = spatial.gaussian_kernel(jnp.float32(2.0), 23)
     assert kernel.shape == (23,) and float(kernel.sum()) == pytest.approx(1.0)
-    assert [aug.blur_kernel_side(size) for size in (16, 32, 96, 224)] == [3, 3, 9, 23]
+    assert [spatial.blur_kernel_side(size) for size in (16, 32, 96, 224)] == [3, 3, 9, 23]
 
 
 def test_same_key_same_views_other_key_other_views():
@@ -153,7 +156,7 @@ def test_examples_in_a_batch_get_different_draws():
 def test_crop_box_lies_inside_and_respects_scale(height, width):
     keys = jax.random.split(jax.random.key(7), 512)
     sample = jax.jit(
-        jax.vmap(lambda key: aug.sample_crop_box(key, height, width, (0.2, 0.6), (3 / 4, 4 / 3)))
+        jax.vmap(lambda key: spatial.sample_crop_box(key, height, width, (0.2, 0.6), (3 / 4, 4 / 3)))
     )
     top, left, box_h, box_w = np.asarray(sample(keys)).T
     assert (top >= 0).all() and (left >= 0).all()
@@ -164,14 +167,14 @@ def test_crop_box_lies_inside_and_respects_scale(height, width):
 
 
 def test_crop_box_falls_back_to_the_central_box():
-    box = aug.sample_crop_box(jax.random.key(8), 16, 16, (0.9, 1.0), (4.0, 5.0))
+    box = spatial.sample_crop_box(jax.random.key(8), 16, 16, (0.9, 1.0), (4.0, 5.0))
     np.testing.assert_allclose(box, [6.0, 0.0, 4.0, 16.0], atol=1e-5)
 
 
 def test_resampling_an_integer_box_at_its_own_size_is_slicing():
     image = unit_images((16, 16, 3))
     box = jnp.array([3.0, 5.0, 8.0, 8.0])
-    np.testing.assert_allclose(aug.resample_box(image, box, 8), image[3:11, 5:13], atol=1e-6)
+    np.testing.assert_allclose(spatial.resample_box(image, box, 8), image[3:11, 5:13], atol=1e-6)
 
 
 def test_make_views_from_one_or_many_stored_views():

@@ -12,17 +12,10 @@ import tensorflow as tf  # noqa: E402
 
 tf.config.set_visible_devices([], "GPU")
 
+from jaxssl.data.files import read_idx  # noqa: E402
 from jaxssl.data.pipeline import as_numpy, eval_dataset, example_indices, train_dataset  # noqa: E402
-from jaxssl.data.sources import (  # noqa: E402
-    DATASETS,
-    ArraySource,
-    DatasetInfo,
-    DatasetNotFoundError,
-    FileSource,
-    load,
-    network_available,
-    read_idx,
-)
+from jaxssl.data.records import ArraySource, DatasetInfo, DatasetNotFoundError, FileSource  # noqa: E402
+from jaxssl.data.sources import DATASETS, load, network_available  # noqa: E402
 
 __all__ = [
     "DATASETS",

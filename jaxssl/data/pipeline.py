@@ -10,7 +10,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from jaxssl.data.sources import ArraySource, FileSource
+from jaxssl.data.records import ArraySource, FileSource
 
 _MAX_CROP_ATTEMPTS = 100
 _EVAL_CENTRAL_FRACTION = 0.875

@@ -6,74 +6,22 @@ an offline machine gets a DatasetNotFoundError within seconds that says how to p
 
 import dataclasses
 import functools
-import gzip
 import os
 import socket
 import threading
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
+
+from jaxssl.data.files import find_idx, list_images, read_idx, stored_shape, subfolders
+from jaxssl.data.records import ArraySource, DatasetInfo, DatasetNotFoundError, FileSource
 
 SPLITS = ("train", "eval")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/"
 TFDS_DOWNLOAD_HOST = "storage.googleapis.com"
 _PROBE_TIMEOUT_S = 3.0
 _TFDS_READ_CHUNK = 4096
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # IDX type byte -> big-endian numpy dtype (LeCun's MNIST format description).
-_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """Constants of a dataset; image_shape is (0, 0, 3) for sources whose images vary in size."""
-
-    name: str
-    num_classes: int
-    image_shape: tuple[int, int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    train_examples: int
-    eval_examples: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ArraySource:
-    """A split held in memory: uint8 images (N, H, W, C) and int32 labels (N,), -1 when unlabelled."""
-
-    images: np.ndarray
-    labels: np.ndarray
-
-    def __post_init__(self):
-        if self.images.ndim != 4 or self.images.dtype != np.uint8 or len(self.images) != len(self.labels):
-            raise ValueError(
-                f"ArraySource needs uint8 images (N, H, W, C) and N labels, got images "
-                f"{self.images.dtype}{self.images.shape} and {len(self.labels)} labels"
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class FileSource:
-    """A split of encoded image files (JPEG or PNG) with int32 labels (N,), -1 when unlabelled.
-
-    channels: every file is decoded to this many channels (1 grayscale, 3 RGB) so batches have one shape.
-    """
-
-    paths: tuple[str, ...]
-    labels: np.ndarray
-    channels: int = 3
-
-    def __post_init__(self):
-        if len(self.paths) != len(self.labels) or self.channels not in (1, 3):
-            raise ValueError(
-                f"FileSource needs one label per path and channels 1 or 3, got {len(self.paths)} "
-                f"paths, {len(self.labels)} labels, channels={self.channels}"
-            )
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The data is not on this machine; the message says exactly how to provide it."""
 
 
 def network_available(
@@ -142,41 +90,6 @@ def _load_tfds(
     return ArraySource(images, labels), info
 
 
-def read_idx(path: str) -> np.ndarray:
-    """Reads an IDX array file (plain or gzip-compressed): 2 zero bytes, a type byte, ndim, ndim big-endian
-    uint32 sizes, then the data in row-major big-endian order."""
-    opener = gzip.open if path.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            content = f.read()
-    except (OSError, EOFError) as e:
-        raise ValueError(f"IDX file {path} is corrupt or truncated: {e}") from e
-    if len(content) < 4 or content[:2] != b"\x00\x00" or content[2] not in _IDX_DTYPES:
-        raise ValueError(
-            f"{path} is not an IDX file: bad magic number {content[:4].hex()} (expected 0000 then "
-            f"a type byte in {sorted(_IDX_DTYPES)} and the number of dimensions)"
-        )
-    dtype, ndim = np.dtype(_IDX_DTYPES[content[2]]), content[3]
-    header_bytes = 4 + 4 * ndim
-    if len(content) < header_bytes:
-        raise ValueError(f"IDX file {path} is truncated inside its header")
-    shape = tuple(int(size) for size in np.frombuffer(content, ">u4", count=ndim, offset=4))
-    expected_bytes = header_bytes + int(np.prod(shape)) * dtype.itemsize
-    if len(content) != expected_bytes:
-        raise ValueError(
-            f"IDX file {path} has {len(content)} bytes but its header {shape} implies "
-            f"{expected_bytes}: the file is truncated or corrupt"
-        )
-    return np.frombuffer(content, dtype, offset=header_bytes).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def _find_idx(folder: str, stem: str) -> str | None:
-    for candidate in (os.path.join(folder, stem), os.path.join(folder, stem + ".gz")):
-        if os.path.isfile(candidate):
-            return candidate
-    return None
-
-
 def _load_fashion_mnist(
     split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None, download: bool
 ) -> tuple[ArraySource, DatasetInfo]:
@@ -184,7 +97,7 @@ def _load_fashion_mnist(
     folder = manual_dir or FASHION_MNIST_DIR
     prefix = "train" if split == "train" else "t10k"
     stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
-    images_path, labels_path = (_find_idx(folder, stem) for stem in stems)
+    images_path, labels_path = (find_idx(folder, stem) for stem in stems)
     if images_path and labels_path:
         images, labels = read_idx(images_path), read_idx(labels_path)
         if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
@@ -210,53 +123,6 @@ def _load_fashion_mnist(
         ) from None
 
 
-def _is_image(name: str) -> bool:
-    return name.lower().endswith(_IMAGE_EXTENSIONS)
-
-
-def _subfolders(folder: str) -> list[str]:
-    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
-
-
-def _image_files(folder: str) -> list[str]:
-    return sorted(
-        os.path.join(folder, entry.name)
-        for entry in os.scandir(folder)
-        if entry.is_file() and _is_image(entry.name)
-    )
-
-
-def _list_images(folder: str, class_index: dict[str, int], channels: int) -> FileSource:
-    """Images of `folder`: in class sub-folders labelled by class_index, or, when it is empty, flat with -1."""
-    if not class_index:
-        paths = _image_files(folder)
-        labels = [-1] * len(paths)
-    else:
-        paths, labels = [], []
-        for name in _subfolders(folder):
-            if name not in class_index:
-                raise ValueError(
-                    f"class folder {name!r} in {folder} is not a class of the train split "
-                    f"({sorted(class_index)})"
-                )
-            files = _image_files(os.path.join(folder, name))
-            paths += files
-            labels += [class_index[name]] * len(files)
-    if not paths:
-        raise DatasetNotFoundError(
-            f"no {'/'.join(_IMAGE_EXTENSIONS)} images in {folder} (or its class folders)"
-        )
-    return FileSource(tuple(paths), np.asarray(labels, np.int32), channels)
-
-
-def _stored_shape(path: str) -> tuple[int, int, int]:
-    """(H, W, C) of one image file; JPEG headers are read without decoding."""
-    raw = tf.io.read_file(path)
-    shape = tf.image.extract_jpeg_shape(raw) if tf.io.is_jpeg(raw) else tf.shape(tf.io.decode_png(raw))
-    height, width, channels = (int(size) for size in shape.numpy())
-    return height, width, channels
-
-
 def _load_imagenet(
     split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None, download: bool
 ) -> tuple[FileSource, DatasetInfo]:
@@ -270,8 +136,8 @@ def _load_imagenet(
     folders = {s: os.path.join(manual_dir or "", sub) for s, sub in (("train", "train"), ("eval", "val"))}
     if not manual_dir or not all(os.path.isdir(folder) for folder in folders.values()):
         raise DatasetNotFoundError(f"no ImageNet folder at manual_dir={manual_dir!r}. {layout}.")
-    class_index = {name: i for i, name in enumerate(_subfolders(folders["train"]))}
-    return _list_images(folders[split], class_index, channels=3), info
+    class_index = {name: i for i, name in enumerate(subfolders(folders["train"]))}
+    return list_images(folders[split], class_index, channels=3), info
 
 
 def _load_folder(
@@ -290,12 +156,12 @@ def _load_folder(
         train_folder = manual_dir
     eval_folders = [os.path.join(manual_dir, sub) for sub in ("test", "val")]
     eval_folder = next((folder for folder in eval_folders if os.path.isdir(folder)), train_folder)
-    class_index = {name: i for i, name in enumerate(_subfolders(train_folder))}
-    train = _list_images(train_folder, class_index, channels=3)
-    height, width, stored_channels = _stored_shape(train.paths[0])
+    class_index = {name: i for i, name in enumerate(subfolders(train_folder))}
+    train = list_images(train_folder, class_index, channels=3)
+    height, width, stored_channels = stored_shape(train.paths[0])
     channels = 1 if stored_channels == 1 else 3
     train = dataclasses.replace(train, channels=channels)
-    held_out = train if eval_folder == train_folder else _list_images(eval_folder, class_index, channels)
+    held_out = train if eval_folder == train_folder else list_images(eval_folder, class_index, channels)
     info = DatasetInfo(
         "folder",
         len(class_index),

@@ -1,0 +1,179 @@
+"""On-device image augmentation for SimCLR and BYOL, in pure JAX.
+
+Every op works on one float32 image (H, W, C) in [0, 1] and is vmapped over the batch with one
+independent key per example, so the whole pipeline runs inside a jitted training step. A `ViewSpec`
+is a frozen, hashable dataclass: pass it as a static argument; output shapes depend only on it.
+
+Pipeline order (Chen et al. 2020, appendix A; Grill et al. 2020, table 6): random resized crop,
+horizontal flip, colour jitter, grayscale, Gaussian blur, solarize.
+"""
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxssl.augment.color import color_jitter, solarize, to_grayscale
+from jaxssl.augment.spatial import flip_horizontal, gaussian_blur, random_resized_crop, resample_box, resize
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewSpec:
+    """Static description of one augmented view; defaults are BYOL's shared settings."""
+
+    size: int
+    random_crop: bool = True
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip_prob: float = 0.5
+    jitter_prob: float = 0.8
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.2
+    hue: float = 0.1
+    gray_prob: float = 0.2
+    blur_prob: float = 0.0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    solarize_prob: float = 0.0
+
+    def __post_init__(self):
+        for name in ("crop_scale", "crop_ratio", "blur_sigma"):
+            object.__setattr__(self, name, tuple(float(bound) for bound in getattr(self, name)))
+        if not isinstance(self.size, int) or self.size < 1:
+            raise ValueError(f"ViewSpec.size must be a positive int, got {self.size!r}")
+        for name in ("flip_prob", "jitter_prob", "gray_prob", "blur_prob", "solarize_prob"):
+            _check_within(name, getattr(self, name), 0.0, 1.0)
+        for name in ("brightness", "contrast", "saturation"):
+            _check_within(name, getattr(self, name), 0.0, math.inf)
+        _check_within("hue", self.hue, 0.0, 0.5)
+        _check_interval("crop_scale", self.crop_scale, 0.0, 1.0)
+        _check_interval("crop_ratio", self.crop_ratio, 0.0, math.inf)
+        _check_interval("blur_sigma", self.blur_sigma, 0.0, math.inf)
+
+
+def _check_within(name, value, low, high):
+    if not low <= value <= high:
+        raise ValueError(f"ViewSpec.{name} must lie in [{low}, {high}], got {value!r}")
+
+
+def _check_interval(name, interval, low, high):
+    if len(interval) != 2 or not low < interval[0] <= interval[1] <= high:
+        raise ValueError(
+            f"ViewSpec.{name} must be a pair (lo, hi) with {low} < lo <= hi <= {high}, got {interval!r}"
+        )
+
+
+def simclr_views(
+    size: int, jitter_strength: float = 0.5, blur_prob: float = 0.0, min_crop_scale: float = 0.08
+) -> tuple[ViewSpec, ViewSpec]:
+    """Two identical SimCLR views (Chen et al. 2020, appendix A); s = 1.0 on ImageNet, 0.5 on CIFAR.
+    min_crop_scale: smallest crop area fraction (0.08 in the paper; larger for tiny images)."""
+    spec = ViewSpec(
+        size=size,
+        crop_scale=(min_crop_scale, 1.0),
+        brightness=0.8 * jitter_strength,
+        contrast=0.8 * jitter_strength,
+        saturation=0.8 * jitter_strength,
+        hue=0.2 * jitter_strength,
+        blur_prob=blur_prob,
+    )
+    return spec, spec
+
+
+def byol_views(size: int, min_crop_scale: float = 0.08) -> tuple[ViewSpec, ViewSpec]:
+    """BYOL's asymmetric pair (Grill et al. 2020, table 6): always blur view 1, solarize only view 2.
+    min_crop_scale: smallest crop area fraction (0.08 in the paper; larger for tiny images)."""
+    crop_scale = (min_crop_scale, 1.0)
+    return (
+        ViewSpec(size=size, crop_scale=crop_scale, blur_prob=1.0, solarize_prob=0.0),
+        ViewSpec(size=size, crop_scale=crop_scale, blur_prob=0.1, solarize_prob=0.2),
+    )
+
+
+VIEW_PRESETS = {"simclr": simclr_views, "byol": byol_views}
+
+
+def random_apply(key, prob: float, op, image) -> jax.Array:
+    """op(image) with probability `prob` (a static Python float), else image.
+
+    prob 0 and 1 are resolved at trace time so the unused branch is never computed.
+    """
+    if prob == 0.0:
+        return image
+    if prob == 1.0:
+        return op(image)
+    return jnp.where(jax.random.bernoulli(key, prob), op(image), image)
+
+
+def augment_example(key, image, spec: ViewSpec) -> jax.Array:
+    """One view of one float32 image (H, W, C) in [0, 1]: crop, flip, jitter, gray, blur, solarize."""
+    (crop_key, flip_key, jitter_key, jitter_draw_key, gray_key, blur_key, sigma_key, solarize_key) = (
+        jax.random.split(key, 8)
+    )
+    if spec.random_crop:
+        image = random_resized_crop(crop_key, image, spec.size, spec.crop_scale, spec.crop_ratio)
+    else:
+        image = resize(image, spec.size)
+    image = jnp.clip(image, 0.0, 1.0)
+    image = random_apply(flip_key, spec.flip_prob, flip_horizontal, image)
+    image = random_apply(
+        jitter_key,
+        spec.jitter_prob,
+        lambda x: color_jitter(jitter_draw_key, x, spec.brightness, spec.contrast, spec.saturation, spec.hue),
+        image,
+    )
+    image = random_apply(gray_key, spec.gray_prob, to_grayscale, image)
+    sigma = jax.random.uniform(sigma_key, minval=spec.blur_sigma[0], maxval=spec.blur_sigma[1])
+    image = random_apply(blur_key, spec.blur_prob, lambda x: gaussian_blur(x, sigma), image)
+    return random_apply(solarize_key, spec.solarize_prob, solarize, image)
+
+
+def _to_unit_float(images) -> jax.Array:
+    """uint8 [0, 255] to float32 [0, 1]; float input is taken to be in [0, 1] already."""
+    images = jnp.asarray(images)
+    if jnp.issubdtype(images.dtype, jnp.integer):
+        return images.astype(jnp.float32) / 255.0
+    return images.astype(jnp.float32)
+
+
+def _check_batch(images, ndim: int, layout: str):
+    if images.ndim != ndim or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be {layout} with C in (1, 3), got shape {tuple(images.shape)}")
+
+
+def augment(key, images, spec: ViewSpec) -> jax.Array:
+    """Augments a batch (B, H, W, C) into float32 (B, size, size, C) in [0, 1], one key per example."""
+    _check_batch(images, 4, "(B, H, W, C)")
+    example_keys = jax.random.split(key, images.shape[0])
+    return jax.vmap(lambda k, x: augment_example(k, x, spec))(example_keys, _to_unit_float(images))
+
+
+def make_views(key, images, specs: tuple[ViewSpec, ...]) -> list[jax.Array]:
+    """One augmented batch per spec from uint8 (B, V, H, W, C).
+
+    V == 1: every view comes from images[:, 0]; V == len(specs): view i comes from images[:, i].
+    View i uses the key fold_in(key, i).
+    """
+    _check_batch(images, 5, "(B, V, H, W, C)")
+    stored_views = images.shape[1]
+    if stored_views not in (1, len(specs)):
+        raise ValueError(
+            f"images hold V={stored_views} views per example; expected 1 or len(specs)={len(specs)}"
+        )
+    return [
+        augment(jax.random.fold_in(key, index), images[:, 0 if stored_views == 1 else index], spec)
+        for index, spec in enumerate(specs)
+    ]
+
+
+def center_view(images, size: int) -> jax.Array:
+    """Evaluation view: the central square of uint8 (B, H, W, C), resized to float32 (B, size, size, C).
+
+    Antialiased bilinear; values are unchanged (x / 255) when H == W == size.
+    """
+    _check_batch(images, 4, "(B, H, W, C)")
+    height, width = images.shape[1], images.shape[2]
+    side = min(height, width)
+    square = jnp.array([(height - side) / 2, (width - side) / 2, side, side], jnp.float32)
+    return jnp.clip(resample_box(_to_unit_float(images), square, size), 0.0, 1.0)

@@ -1,14 +1,9 @@
 """Host-side input on tf.data: sources (TFDS, IDX files, image folders) and step-indexed pipelines.
 
-TensorFlow is kept off the accelerators at import so that it never takes their memory from JAX, and its C++
-INFO banners are silenced unless TF_CPP_MIN_LOG_LEVEL says otherwise.
+TensorFlow is kept off the accelerators at import so that it never takes their memory from JAX.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 tf.config.set_visible_devices([], "GPU")
 

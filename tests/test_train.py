@@ -360,3 +360,10 @@ def test_epochs_resolve_against_the_examples_actually_loaded(fashion_dir):
     config = tiny_config("simclr", fashion_dir, steps=-1, epochs=2.0, warmup_epochs=1.0)
     exp = experiment.prepare(config)
     assert exp.total_steps == 2 * 64 // 16  # the 64-example local copy, not Fashion-MNIST's 60,000
+
+
+def test_only_the_last_k_checkpoints_are_kept(fashion_dir, tmp_path):
+    config = tiny_config("simclr", fashion_dir, steps=8)
+    config.checkpoint.keep = 2
+    train.run(config, str(tmp_path / "keep"))
+    assert checkpoint_steps(str(tmp_path / "keep")) == [6, 8]

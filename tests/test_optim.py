@@ -1,0 +1,99 @@
+"""Optimizers, schedules, the EMA target and the online probe's isolation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxssl import ema, optim, schedules, step
+
+
+def params():
+    return {
+        "conv": {"kernel": jnp.ones((3, 3, 2, 4))},
+        "bn": {"scale": jnp.ones(4), "bias": jnp.zeros(4)},
+        "dense": {"kernel": jnp.ones((4, 2)), "bias": jnp.zeros(2)},
+    }
+
+
+def test_decay_mask_keeps_kernels_and_excludes_biases_and_norm_parameters():
+    mask = optim.decay_mask(params())
+    assert mask == {
+        "conv": {"kernel": True},
+        "bn": {"scale": False, "bias": False},
+        "dense": {"kernel": True, "bias": False},
+    }
+
+
+def test_lars_adapts_kernels_only_and_decays_kernels_only():
+    p = params()
+    grads = jax.tree.map(jnp.ones_like, p)
+    lr, weight_decay = 0.1, 0.5
+    tx = optim.make_optimizer("lars", lr, weight_decay=weight_decay, momentum=0.0, trust_coefficient=0.01)
+    updates, _ = tx.update(grads, tx.init(p), p)
+    # Excluded leaves: a plain SGD step, -lr * g.
+    np.testing.assert_allclose(updates["bn"]["scale"], -lr * np.ones(4), rtol=1e-6)
+    np.testing.assert_allclose(updates["dense"]["bias"], -lr * np.ones(2), rtol=1e-6)
+    # Kernels: g + wd * w, scaled by the trust ratio eta * ||w|| / ||g + wd * w|| (You et al. 2017).
+    w, g = np.ones((4, 2)), np.ones((4, 2)) + weight_decay * np.ones((4, 2))
+    expected = -lr * 0.01 * np.linalg.norm(w) / np.linalg.norm(g) * g
+    np.testing.assert_allclose(updates["dense"]["kernel"], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(optim.OPTIMIZERS))
+def test_every_optimizer_descends_a_quadratic(name):
+    p = {"w": jnp.full((3, 3), 2.0)}
+    tx = optim.make_optimizer(name, 0.05, weight_decay=0.0, trust_coefficient=0.5)
+    state = tx.init(p)
+    loss = lambda q: jnp.sum(q["w"] ** 2)
+    before = loss(p)
+    for _ in range(5):
+        updates, state = tx.update(jax.grad(loss)(p), state, p)
+        p = optax.apply_updates(p, updates)
+    assert loss(p) < before
+
+
+def test_unknown_optimizer_names_the_choices():
+    with pytest.raises(ValueError, match="lars"):
+        optim.make_optimizer("lamb", 0.1, weight_decay=0.0)
+
+
+def test_ema_update_and_byol_cosine_tau():
+    target, online = {"w": jnp.zeros(3)}, {"w": jnp.ones(3)}
+    np.testing.assert_allclose(ema.update(target, online, 0.9)["w"], 0.1 * np.ones(3), rtol=1e-6)
+    np.testing.assert_allclose(ema.cosine_tau(0, 100, 0.99), 0.99, rtol=1e-6)
+    np.testing.assert_allclose(ema.cosine_tau(50, 100, 0.99), 0.995, rtol=1e-6)
+    np.testing.assert_allclose(ema.cosine_tau(100, 100, 0.99), 1.0, rtol=1e-6)
+
+
+def test_learning_rate_scaling_and_warmup_cosine():
+    assert schedules.scaled_learning_rate(0.3, 4096, "linear") == pytest.approx(4.8)
+    assert schedules.scaled_learning_rate(0.075, 4096, "sqrt") == pytest.approx(4.8)
+    assert schedules.scaled_learning_rate(1.0, 512, "none") == 1.0
+    with pytest.raises(ValueError, match="lr scaling"):
+        schedules.scaled_learning_rate(1.0, 512, "cubic")
+    schedule = schedules.warmup_cosine(2.0, total_steps=100, warmup_steps=10)
+    np.testing.assert_allclose(
+        [schedule(0), schedule(5), schedule(10), schedule(100)], [0.0, 1.0, 2.0, 0.0], atol=1e-6
+    )
+    assert schedule(55) == pytest.approx(1.0, abs=1e-3)  # half-way through the cosine
+    no_warmup = schedules.warmup_cosine(2.0, total_steps=100, warmup_steps=0)
+    assert no_warmup(0) == pytest.approx(2.0)
+
+
+def test_online_probe_gradient_never_reaches_the_features():
+    import flax.linen as nn
+
+    probe = nn.Dense(3)
+    features = jnp.arange(8.0).reshape(2, 4)
+    probe_params = probe.init(jax.random.key(0), features)["params"]
+    labels = jnp.array([0, -1])  # the unlabelled example is left out
+    grad = jax.grad(lambda f: step.probe_loss(probe, probe_params, f, labels)[0])(features)
+    assert np.all(np.asarray(grad) == 0)
+    loss, top1 = step.probe_loss(probe, probe_params, features, labels)
+    logits = probe.apply({"params": probe_params}, features[:1])
+    np.testing.assert_allclose(
+        loss, optax.softmax_cross_entropy_with_integer_labels(logits, labels[:1])[0], rtol=1e-6
+    )
+    assert float(top1) in (0.0, 1.0)

@@ -19,9 +19,9 @@ class WorkdirConflictError(ValueError):
 
 
 class Checkpointer:
-    """Saves every `every` steps (and when forced), keeps the last `keep`, restores the newest readable."""
+    """Saves when asked, keeps the last `keep` (all when None), restores the newest readable checkpoint."""
 
-    def __init__(self, workdir: str, *, keep: int, identity: dict):
+    def __init__(self, workdir: str, *, keep: int | None, identity: dict):
         self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
         self.unreadable_dir = os.path.join(os.path.abspath(workdir), "checkpoints_unreadable")
         self.identity = identity

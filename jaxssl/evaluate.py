@@ -33,7 +33,7 @@ def network_state(exp, workdir: str, init: str):
     layout = experiment_lib.state_layout(exp)
     if init == "random":
         return experiment_lib.create_state(exp, layout)
-    checkpointer = Checkpointer(workdir, keep=1_000_000, identity=exp.identity)
+    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
     try:
         checkpointer.check_identity()
         state = checkpointer.restore_latest(layout)

@@ -2,9 +2,9 @@
 
   python benchmarks/input_pipeline.py --config=configs/quickstart.py:method=simclr --steps=50 --step_ms=1766
 
-Prints one JSON line: batches/s and images/s the tf.data pipeline delivers alone (read, per-view host crops
+Prints one JSON line: batches/s and examples/s the tf.data pipeline delivers alone (read, per-view host crops
 for large images, per-process slicing, prefetch), and, given the step time measured by
-benchmarks/step_overhead.py, the headroom (pipeline images/s over step images/s; above 1 the step never waits).
+benchmarks/step_overhead.py, the headroom (pipeline examples/s over step examples/s; above 1 the step never waits).
 """
 
 import argparse
@@ -32,7 +32,7 @@ def main():
     for _ in range(args.steps):
         next(batches)
     seconds = time.perf_counter() - start
-    images_per_s = args.steps * exp.global_batch / seconds
+    examples_per_s = args.steps * exp.global_batch / seconds
     record = {
         "benchmark": "input_pipeline",
         "config": args.config,
@@ -41,12 +41,13 @@ def main():
         "host_crop": exp.host_crop,
         "processes": jax.process_count(),
         "batches_per_s": round(args.steps / seconds, 2),
-        "images_per_s": round(images_per_s, 1),
+        "examples_per_s": round(examples_per_s, 1),
     }
     if args.step_ms > 0:
-        step_images_per_s = exp.global_batch / (args.step_ms / 1e3)
+        step_examples_per_s = exp.global_batch / (args.step_ms / 1e3)
         record.update(
-            step_images_per_s=round(step_images_per_s, 1), headroom=round(images_per_s / step_images_per_s, 2)
+            step_examples_per_s=round(step_examples_per_s, 1),
+            headroom=round(examples_per_s / step_examples_per_s, 2),
         )
     emit(record)
 

@@ -72,7 +72,7 @@ def main():
             "bare_forward_backward_ms": round(bare_s * 1e3, 1),
             "overhead_ratio": round(step_s / bare_s, 3),
             "augment_share_of_step": round(augment_s / step_s, 3),
-            "images_per_s": round(args.batch / step_s, 1),
+            "examples_per_s": round(args.batch / step_s, 1),
         }
     )
 

@@ -17,7 +17,10 @@ The optimiser follows solo-learn's CIFAR recipe rather than the papers' 1000-epo
 coefficient 0.02 (the papers' TF code uses 0.001, which moves each layer 0.1 % per step at lr 1 and learns
 too slowly in 4 epochs; measured here: SimCLR 84.7 %, BYOL 81.0 % offline linear top-1), weight decay 1e-5,
 SimCLR lr 0.4 x batch/256 with temperature 0.2, BYOL lr 1.0 x batch/256 with tau from 0.99.
-Expected offline results are in the README results table.
+
+Expected (`--mode=evaluate`, seed 0, measured 2026-11-22): SimCLR linear top-1 86.7 %, kNN k=20 84.3 %;
+BYOL linear 85.2 %, kNN k=20 83.6 %; against raw pixels' 84.4 % / 84.6 % and the untrained network's
+65.5 % / 61.0 % under the same protocol.
 """
 
 from configs import byol, common, simclr

@@ -14,6 +14,10 @@ import time
 import orbax.checkpoint as ocp
 
 
+def checkpoint_dir(workdir: str) -> str:
+    return os.path.join(os.path.abspath(workdir), "checkpoints")
+
+
 class WorkdirConflictError(ValueError):
     """The workdir holds checkpoints of a different run (another method, backbone or dataset)."""
 
@@ -22,7 +26,7 @@ class Checkpointer:
     """Saves when asked, keeps the last `keep` (all when None), restores the newest readable checkpoint."""
 
     def __init__(self, workdir: str, *, keep: int | None, identity: dict):
-        self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+        self.directory = checkpoint_dir(workdir)
         self.unreadable_dir = os.path.join(os.path.abspath(workdir), "checkpoints_unreadable")
         self.identity = identity
         options = ocp.CheckpointManagerOptions(

@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
-from jaxssl.checkpoint import Checkpointer
+from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.evaluation import embed, knn, linear
 
 FEATURES = ("network", "pixels")
@@ -33,12 +33,14 @@ def network_state(exp, workdir: str, init: str):
     layout = experiment_lib.state_layout(exp)
     if init == "random":
         return experiment_lib.create_state(exp, layout)
-    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
-    try:
-        checkpointer.check_identity()
-        state = checkpointer.restore_latest(layout)
-    finally:
-        checkpointer.close()
+    state = None
+    if os.path.isdir(checkpoint_dir(workdir)):  # never create the directory just to find it empty
+        checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
+        try:
+            checkpointer.check_identity()
+            state = checkpointer.restore_latest(layout)
+        finally:
+            checkpointer.close()
     if state is None:
         raise FileNotFoundError(
             f"no readable checkpoint in {workdir}/checkpoints; train first or pass "

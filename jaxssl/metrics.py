@@ -5,6 +5,7 @@ import math
 import os
 
 import numpy as np
+import tensorflow as tf  # TensorBoard event files; TF is already the input pipeline's dependency
 
 
 class MetricWriter:
@@ -16,8 +17,6 @@ class MetricWriter:
         self.path = os.path.join(workdir, "metrics.jsonl")
         self.summary_writer = None
         if enabled:
-            import tensorflow as tf  # TensorBoard event files; TF is already the input pipeline's dependency
-
             self.summary_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
 
     def write(self, step: int, split: str, scalars: dict) -> None:
@@ -26,8 +25,6 @@ class MetricWriter:
         values = {name: float(value) for name, value in scalars.items()}
         with open(self.path, "a") as f:
             f.write(json.dumps({"step": int(step), "split": split, **values}) + "\n")
-        import tensorflow as tf
-
         with self.summary_writer.as_default(step=int(step)):
             for name, value in values.items():
                 if math.isfinite(value):

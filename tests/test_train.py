@@ -127,7 +127,9 @@ def test_sigkill_then_same_command_reaches_the_uninterrupted_parameters(fashion_
     restored = experiment.prepare(config)
 
     layout = experiment.state_layout(restored)
-    state = Checkpointer(killed, keep=3, identity=restored.identity).restore_latest(layout)
+    checkpointer = Checkpointer(killed, keep=3, identity=restored.identity)
+    state = checkpointer.restore_latest(layout)
+    checkpointer.close()
     assert int(state.step) == 40
     assert_same_tree(state.params, final.params)
 
@@ -231,6 +233,7 @@ def test_offline_evaluation_of_a_run_and_its_baselines(fashion_dir, tmp_path):
     config = tiny_config("simclr", fashion_dir)
     with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
         evaluate.evaluate(config, workdir)
+    assert not os.path.exists(workdir)  # the failed evaluation wrote nothing
     train.run(config, workdir)
     for features, init in (("network", "checkpoint"), ("network", "random"), ("pixels", "checkpoint")):
         evaluate.evaluate(config, workdir, features=features, init=init)

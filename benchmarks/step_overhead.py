@@ -32,6 +32,7 @@ def main():
     host = {
         "image": rng.integers(0, 256, (args.batch, 1, height, width, channels), dtype=np.uint8),
         "label": rng.integers(0, 10, (args.batch,), dtype=np.int32),
+        "index": np.arange(args.batch, dtype=np.int32),
     }
     batch = sharding.to_global(host, exp.mesh)
     key = jax.random.key(0)

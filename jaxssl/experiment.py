@@ -16,12 +16,11 @@ import optax
 from jaxssl import augment, models, optim, schedules, sharding
 from jaxssl import step as step_lib
 from jaxssl.data import pipeline, sources
-from jaxssl.methods import METHODS, Method
+from jaxssl.methods import METHODS, Method, MethodContext
 from jaxssl.models import resnet
 from jaxssl.state import TrainState
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-METHOD_ARGS_FROM_RUN = ("backbone", "image_mean", "image_std", "dtype")
 
 
 def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
@@ -88,7 +87,7 @@ def identity_of(config) -> dict:
 def check_config(config) -> None:
     """Every name resolves, every block's keys are ones its function takes, every count is positive."""
     make_method = choose(config.method.name, METHODS, "method")
-    check_kwargs(make_method, without(config.method, "name"), "method", provided=METHOD_ARGS_FROM_RUN)
+    check_kwargs(make_method, without(config.method, "name"), "method", provided=("context",))
     make_backbone = choose(config.model.backbone, models.BACKBONES, "backbone")
     check_kwargs(make_backbone, without(config.model, "backbone"), "model", provided=("dtype",))
     check_name(config.model.stem, resnet.STEMS, "stem")
@@ -150,13 +149,15 @@ def prepare(config) -> Experiment:
         specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
     dtype = DTYPES[config.train.dtype]
     backbone = models.BACKBONES[config.model.backbone](**without(config.model, "backbone"), dtype=dtype)
-    method = METHODS[config.method.name](
+    context = MethodContext(
         backbone=backbone,
         image_mean=info.mean,
         image_std=info.std,
         dtype=dtype,
-        **without(config.method, "name"),
+        num_examples=train_examples,
+        steps_per_epoch=train_examples / global_batch,
     )
+    method = METHODS[config.method.name](context, **without(config.method, "name"))
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
     learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
     model_optimizer = optim.make_optimizer(config.optim.name, learning_rate, **optimizer_kwargs(config))
@@ -181,7 +182,8 @@ def prepare(config) -> Experiment:
 
 
 def init_state(experiment: Experiment, key) -> TrainState:
-    """A fresh state: online and probe params, their optimizer state, and the target as a copy of online."""
+    """A fresh state: online and probe params, their optimizer state, the target as a copy of online, and the
+    method's own initial state."""
     channels = experiment.info.image_shape[-1]
     sample = jnp.zeros((2, experiment.image_size, experiment.image_size, channels), jnp.float32)
     model_key, probe_key = jax.random.split(key)
@@ -192,12 +194,14 @@ def init_state(experiment: Experiment, key) -> TrainState:
     params = {"model": variables["params"], "probe": experiment.probe.init(probe_key, features)["params"]}
     batch_stats = variables.get("batch_stats", {})
     target = {"params": params["model"], "batch_stats": batch_stats} if experiment.method.uses_target else {}
+    init_extra = experiment.method.init_extra
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         params=params,
         batch_stats=batch_stats,
         target=target,
         opt_state=experiment.optimizer.init(params),
+        extra={} if init_extra is None else init_extra(jax.random.fold_in(key, 2)),
     )
 
 

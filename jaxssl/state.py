@@ -13,6 +13,7 @@ class TrainState:
     params: {"model": online network params, "probe": online linear probe params}.
     batch_stats: the online network's BatchNorm statistics.
     target: {"params", "batch_stats"} of the EMA target network, or {} for methods without one.
+    extra: the method's own state (MoCo's queue, InstDisc's memory bank, DINO's centre...), or {}.
     """
 
     step: jax.Array
@@ -20,3 +21,4 @@ class TrainState:
     batch_stats: Any
     target: Any
     opt_state: Any
+    extra: Any

@@ -8,8 +8,11 @@ import jax.numpy as jnp
 import optax
 
 from jaxssl import augment, ema
-from jaxssl.methods.method import Method
+from jaxssl.methods.method import LossInputs, Method
 from jaxssl.state import TrainState
+
+# View v is augmented with fold_in(step key, v); the loss's own draws use this salt, far above any view count.
+LOSS_KEY_SALT = 1 << 20
 
 
 def probe_loss(probe: nn.Module, probe_params, features, labels):
@@ -36,20 +39,29 @@ def make_train_step(
     learning_rate: Callable,
 ) -> Callable:
     """(state, batch) -> (state, metrics). Augments on device with fold_in(base_key, step), differentiates
-    method.loss w.r.t. the online params only, applies the optimizer, then moves the EMA target."""
+    method.loss w.r.t. the online params only, applies the optimizer and the method's after_update, moves
+    the EMA target, and stores the method's new own state (state.extra)."""
 
     def train_step(state: TrainState, batch: dict):
         key = jax.random.fold_in(base_key, state.step)
-        views = augment.make_views(key, batch["image"], view_specs)
-        (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(
-            state.params["model"], state.batch_stats, state.target, views, state.step
+        inputs = LossInputs(
+            batch_stats=state.batch_stats,
+            target=state.target,
+            extra=state.extra,
+            views=augment.make_views(key, batch["image"], view_specs),
+            indices=batch["index"],
+            step=state.step,
+            key=jax.random.fold_in(key, LOSS_KEY_SALT),
         )
+        (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(state.params["model"], inputs)
         (probe_value, probe_top1), probe_grads = jax.value_and_grad(
             lambda p: probe_loss(probe, p, aux.features, batch["label"]), has_aux=True
         )(state.params["probe"])
         grads = {"model": model_grads, "probe": probe_grads}
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        if method.after_update is not None:
+            params = {**params, "model": method.after_update(params["model"])}
         metrics = {
             "loss": loss,
             **aux.metrics,
@@ -69,6 +81,7 @@ def make_train_step(
             batch_stats=aux.batch_stats,
             target=target,
             opt_state=opt_state,
+            extra=state.extra if aux.extra is None else aux.extra,
         )
         return new_state, metrics
 

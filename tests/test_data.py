@@ -243,6 +243,7 @@ def test_train_array_source_as_stored_resumes_exactly():
         assert batch["label"].dtype == np.int32
         np.testing.assert_array_equal(batch["image"][:, 0], source.images[indices])
         np.testing.assert_array_equal(batch["label"], source.labels[indices])
+        np.testing.assert_array_equal(batch["index"], indices)
     for a, b in zip(full[3:], resumed, strict=True):
         np.testing.assert_array_equal(a["image"], b["image"])
 

@@ -196,12 +196,12 @@ def test_workdir_of_another_method_is_refused_and_left_untouched(fashion_dir, tm
 
 
 @functools.wraps(METHODS["simclr"])
-def nan_after_two_steps(**kwargs):
-    method = METHODS["simclr"](**kwargs)
+def nan_after_two_steps(context, **kwargs):
+    method = METHODS["simclr"](context, **kwargs)
 
-    def loss(params, batch_stats, target, views, step):
-        value, aux = method.loss(params, batch_stats, target, views, step)
-        return jax.numpy.where(step >= 2, jax.numpy.nan, value), aux
+    def loss(params, inputs):
+        value, aux = method.loss(params, inputs)
+        return jax.numpy.where(inputs.step >= 2, jax.numpy.nan, value), aux
 
     return method.__class__(name="nan", network=method.network, loss=loss)
 
@@ -325,7 +325,7 @@ def test_every_config_names_resolve(module, dataset):
         METHODS[config.method.name],
         {k: v for k, v in config.method.items() if k != "name"},
         "method",
-        provided=experiment.METHOD_ARGS_FROM_RUN,
+        provided=("context",),
     )
 
 

@@ -118,7 +118,7 @@ def _crop_views(
             crop = tf.slice(example["image"], *_crop_window(tf.shape(example["image"]), key, scale, ratio))
         views.append(tf.image.resize(crop, (size, size), method="bicubic", antialias=True))
     images = tf.ensure_shape(_to_uint8(tf.stack(views)), (num_views, size, size, channels))
-    return {"image": images, "label": example["label"]}
+    return {"image": images, "label": example["label"], "index": example["index"]}
 
 
 def _step_gatherer(source: ArraySource | FileSource, *, global_batch: int, seed: int, rows: range):
@@ -140,6 +140,7 @@ def _step_gatherer(source: ArraySource | FileSource, *, global_batch: int, seed:
             "step": tf.fill([len(rows)], step),
             "position": positions,
             "label": tf.gather(labels, indices),
+            "index": tf.cast(indices, tf.int32),
         }
         if paths is not None:
             example["path"] = tf.gather(paths, indices)
@@ -166,7 +167,8 @@ def train_dataset(
     num_views: int = 2,
     prefetch: int = 2,
 ) -> tf.data.Dataset:
-    """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32}.
+    """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
+    "index": int32 position of each example in `source`}.
 
     B_local = global_batch // process_count; this process takes rows [process_index * B_local,
     (process_index + 1) * B_local) of each global batch. host_crop None: V == 1, images as stored (ArraySource
@@ -202,7 +204,7 @@ def train_dataset(
 
 
 def _single_view(example: dict) -> dict:
-    return {"image": example["image"][:, None], "label": example["label"]}
+    return {"image": example["image"][:, None], "label": example["label"], "index": example["index"]}
 
 
 def _channels(source: ArraySource | FileSource) -> int:

@@ -1,4 +1,4 @@
-"""A method is a record of functions, built by `make(**kwargs)` in its own file."""
+"""A method is a record of functions, built by `make(context, **hyperparameters)` in its own file."""
 
 import dataclasses
 from collections.abc import Callable
@@ -6,6 +6,62 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+
+from jaxssl.models.network import SSLNetwork
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodContext:
+    """What the run provides to every method's `make`, besides the method's own hyperparameters.
+
+    backbone: the feature extractor. image_mean, image_std: per-channel input normalisation.
+    dtype: compute dtype of the heads. num_examples: size of the training split (memory banks).
+    steps_per_epoch: num_examples / global batch, a float (schedules and freezes given in epochs).
+    """
+
+    backbone: nn.Module
+    image_mean: tuple[float, ...]
+    image_std: tuple[float, ...]
+    dtype: Any
+    num_examples: int
+    steps_per_epoch: float
+
+    def network(self, projector: nn.Module, predictor: nn.Module | None = None) -> SSLNetwork:
+        """The online network: normalisation, this context's backbone, then the method's heads."""
+        return SSLNetwork(
+            backbone=self.backbone,
+            projector=projector,
+            predictor=predictor,
+            image_mean=tuple(self.image_mean),
+            image_std=tuple(self.image_std),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class LossInputs:
+    """Everything a method's loss reads besides the online params it is differentiated on.
+
+    batch_stats: the online network's BatchNorm statistics. target: the EMA target's {"params",
+    "batch_stats"}, or {}. extra: the method's own state (queue, memory bank, centre...), or {}.
+    views: the augmented views, one float32 (B, S, S, C) array per view spec, in spec order.
+    indices: int32 (B,) training-set index of each example (for per-example memories).
+    step: the global step (int32 scalar). key: a PRNG key for the loss's own random draws.
+    """
+
+    batch_stats: Any
+    target: Any
+    extra: Any
+    views: list
+    indices: jax.Array
+    step: jax.Array
+    key: jax.Array
+
+
+jax.tree_util.register_dataclass(
+    LossInputs,
+    data_fields=["batch_stats", "target", "extra", "views", "indices", "step", "key"],
+    meta_fields=[],
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,26 +71,38 @@ class LossAux:
     batch_stats: the online network's updated BatchNorm statistics.
     metrics: named scalar terms of the loss, logged as they are.
     features: backbone features of the first view, (N, D), fed (stop-gradient) to the online linear probe.
+    extra: the method's new state (already stop-gradient), or None when it has none or it is unchanged.
     """
 
     batch_stats: Any
     metrics: dict
     features: jax.Array
+    extra: Any = None
 
 
-jax.tree_util.register_dataclass(LossAux, data_fields=["batch_stats", "metrics", "features"], meta_fields=[])
+jax.tree_util.register_dataclass(
+    LossAux, data_fields=["batch_stats", "metrics", "features", "extra"], meta_fields=[]
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """name: registry name. network: the online SSLNetwork (the target, if any, shares its structure).
-    loss(params, batch_stats, target, views, step) -> (loss, LossAux), differentiated w.r.t. params only.
-    target_decay(step, total_steps) -> tau for the EMA target, or None when the method has no target."""
+    """A training objective and everything the generic step needs to run it.
+
+    name: registry name. network: the online SSLNetwork (the target, if any, shares its structure).
+    loss(params, inputs: LossInputs) -> (loss, LossAux), differentiated w.r.t. params only.
+    target_decay(step, total_steps) -> tau for the EMA target, or None when the method has no target.
+    init_extra(key) -> the method's initial own state (a pytree of arrays), or None when it has none.
+    after_update(params) -> params: a projection applied to the online params after each optimizer
+    update (SwAV keeps its prototypes on the unit sphere), or None.
+    """
 
     name: str
     network: nn.Module
     loss: Callable[..., tuple[jax.Array, LossAux]]
     target_decay: Callable[[jax.Array, int], jax.Array] | None = None
+    init_extra: Callable[[jax.Array], Any] | None = None
+    after_update: Callable[[Any], Any] | None = None
 
     @property
     def uses_target(self) -> bool:

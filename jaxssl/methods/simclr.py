@@ -1,40 +1,30 @@
 """SimCLR (Chen et al. 2020): two views, one network, NT-Xent with the whole global batch as negatives."""
 
-import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxssl import losses
-from jaxssl.methods.method import LossAux, Method
+from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.heads import MLP
-from jaxssl.models.network import SSLNetwork
 
 
 def make(
+    context: MethodContext,
     *,
-    backbone: nn.Module,
-    image_mean,
-    image_std,
-    dtype=jnp.float32,
     projector_hidden_dims=(2048,),
     projection_dim: int = 128,
     temperature: float = 0.5,
 ) -> Method:
     """Projector: Linear-BN-ReLU-Linear (SimCLR v1, section 2.1). The two views go through the network
     as one batch, so BatchNorm statistics cover both (as in the reference implementation)."""
-    network = SSLNetwork(
-        backbone=backbone,
-        projector=MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=dtype),
-        predictor=None,
-        image_mean=tuple(image_mean),
-        image_std=tuple(image_std),
+    network = context.network(
+        MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=context.dtype)
     )
 
-    def loss(params, batch_stats, target, views, step):
-        del target, step
-        num_pairs = views[0].shape[0]
+    def loss(params, inputs: LossInputs):
+        num_pairs = inputs.views[0].shape[0]
         outputs, updates = network.apply(
-            {"params": params, "batch_stats": batch_stats},
-            jnp.concatenate(views, axis=0),
+            {"params": params, "batch_stats": inputs.batch_stats},
+            jnp.concatenate(inputs.views, axis=0),
             train=True,
             mutable=["batch_stats"],
         )

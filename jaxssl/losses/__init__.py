@@ -1,6 +1,30 @@
 """Pure loss functions on global arrays; each docstring gives the formula and the paper."""
 
-from jaxssl.losses.contrastive import l2_normalize, nt_xent
-from jaxssl.losses.regression import byol_loss
+from jaxssl.losses.clustering import deepcluster_v2, sinkhorn, spherical_kmeans, swav
+from jaxssl.losses.contrastive import info_nce, l2_normalize, nearest_neighbours, nt_xent
+from jaxssl.losses.decorrelation import barlow_twins, vicreg
+from jaxssl.losses.distillation import dino, dino_center, teacher_temperature
+from jaxssl.losses.instdisc import instdisc_nce, instdisc_softmax, memory_update, nce_log_normalizer
+from jaxssl.losses.regression import byol_loss, simsiam_loss
 
-__all__ = ["byol_loss", "l2_normalize", "nt_xent"]
+__all__ = [
+    "barlow_twins",
+    "byol_loss",
+    "deepcluster_v2",
+    "dino",
+    "dino_center",
+    "info_nce",
+    "instdisc_nce",
+    "instdisc_softmax",
+    "l2_normalize",
+    "memory_update",
+    "nce_log_normalizer",
+    "nearest_neighbours",
+    "nt_xent",
+    "simsiam_loss",
+    "sinkhorn",
+    "spherical_kmeans",
+    "swav",
+    "teacher_temperature",
+    "vicreg",
+]

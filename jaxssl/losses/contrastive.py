@@ -30,3 +30,47 @@ def nt_xent(z1: jax.Array, z2: jax.Array, temperature: float) -> jax.Array:
     positives = jnp.concatenate([jnp.arange(num_pairs) + num_pairs, jnp.arange(num_pairs)])
     log_probs = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.mean(jnp.take_along_axis(log_probs, positives[:, None], axis=-1))
+
+
+def info_nce(
+    q: jax.Array, k: jax.Array, queue: jax.Array | None = None, temperature: float = 0.2
+) -> jax.Array:
+    r"""InfoNCE: each query must pick out its own key among negatives, as in MoCo and its descendants.
+
+    With a queue, He et al. 2020, "Momentum Contrast for Unsupervised Visual Representation Learning",
+    eq. (1): the positive is the key of the same image and the K queued keys are the negatives,
+
+        l_n = -log( exp(q_n . k_n / T) / (exp(q_n . k_n / T) + sum_j exp(q_n . queue_j / T)) ).
+
+    Without a queue, Chen et al. 2021, "An Empirical Study of Training Self-Supervised Vision Transformers"
+    (MoCo v3), algorithm 1, and Dwibedi et al. 2021 (NNCLR), eq. (2): the other keys of the batch are the
+    negatives, logits = q k^T / T (N x N) and row n has label n.
+
+    q, k: (N, D); queue: (K, D) or None. All three are L2-normalised here; loss = mean_n l_n. Nothing is
+    stop-gradiented here: callers stop the gradient into k (and the queue) themselves. Written for one global
+    array, so under jit over a sharded batch the in-batch negatives span the whole global batch.
+    """
+    q = l2_normalize(q.astype(jnp.float32))
+    k = l2_normalize(k.astype(jnp.float32))
+    if queue is None:
+        log_probs = jax.nn.log_softmax(q @ k.T / temperature, axis=-1)
+        return -jnp.mean(jnp.diagonal(log_probs))
+    queue = l2_normalize(queue.astype(jnp.float32))
+    positive = jnp.sum(q * k, axis=-1, keepdims=True)
+    logits = jnp.concatenate([positive, q @ queue.T], axis=-1) / temperature
+    return -jnp.mean(jax.nn.log_softmax(logits, axis=-1)[:, 0])
+
+
+def nearest_neighbours(z: jax.Array, support: jax.Array) -> jax.Array:
+    r"""For each row of z, its nearest neighbour in the support set, normalised and without gradient.
+
+    Dwibedi et al. 2021, "With a Little Help from My Friends: Nearest-Neighbor Contrastive Learning of Visual
+    Representations" (NNCLR), eq. (1): NN(z, Q) = argmin_{q in Q} ||z - q||_2 on normalised vectors, which is
+    the support row of highest cosine similarity.
+
+    z: (N, D); support: (Q, D). Returns (N, D): the L2-normalised support rows, under stop_gradient.
+    """
+    z = l2_normalize(z.astype(jnp.float32))
+    support = l2_normalize(support.astype(jnp.float32))
+    nearest = jnp.argmax(z @ support.T, axis=-1)
+    return jax.lax.stop_gradient(support[nearest])

@@ -19,3 +19,18 @@ def byol_loss(p: jax.Array, z: jax.Array) -> jax.Array:
     p = l2_normalize(p.astype(jnp.float32))
     z = l2_normalize(z.astype(jnp.float32))
     return jnp.mean(2.0 - 2.0 * jnp.sum(p * z, axis=-1))
+
+
+def simsiam_loss(p: jax.Array, z: jax.Array) -> jax.Array:
+    r"""SimSiam's negative cosine similarity for one direction, averaged over the batch.
+
+    Chen & He 2021, "Exploring Simple Siamese Representation Learning", eq. (1):
+
+        D(p, z) = -(p / ||p||) . (z / ||z||),      L = mean_n D(p_n, z_n),  in [-1, 1].
+
+    p: (N, D) predictions; z: (N, D) projections of the other view. The caller applies `stop_gradient` to z
+    and symmetrises (eq. 2 and 3: L = D(p1, sg(z2)) / 2 + D(p2, sg(z1)) / 2).
+    """
+    p = l2_normalize(p.astype(jnp.float32))
+    z = l2_normalize(z.astype(jnp.float32))
+    return -jnp.mean(jnp.sum(p * z, axis=-1))

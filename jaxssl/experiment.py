@@ -155,7 +155,7 @@ def prepare(config) -> Experiment:
         image_std=info.std,
         dtype=dtype,
         num_examples=train_examples,
-        steps_per_epoch=train_examples / global_batch,
+        global_batch=global_batch,
     )
     method = METHODS[config.method.name](context, **without(config.method, "name"))
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
@@ -252,9 +252,8 @@ def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, pr
             process_index=jax.process_index(),
             process_count=jax.process_count(),
             host_crop=experiment.image_size if experiment.host_crop else None,
-            crop_scale=first_view.crop_scale,
+            crop_scales=tuple(spec.crop_scale for spec in experiment.view_specs),
             crop_ratio=first_view.crop_ratio,
-            num_views=len(experiment.view_specs),
             prefetch=prefetch,
         )
     )

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,13 +38,17 @@ def only(**changes):
     return dataclasses.replace(NO_AUGMENTATION, **changes)
 
 
+# Arguments a preset needs beyond the view size.
+PRESET_ARGS = {"multicrop": {"small_size": 8, "num_small": 2}}
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("preset", sorted(aug.VIEW_PRESETS))
 def test_presets_give_float32_views_in_unit_range(preset, channels):
     images = uint8_images((4, 16, 16, channels))
-    for spec in aug.VIEW_PRESETS[preset](16):
+    for spec in aug.VIEW_PRESETS[preset](16, **PRESET_ARGS.get(preset, {})):
         view = jit_augment(jax.random.key(0), images, spec)
-        assert view.shape == (4, 16, 16, channels)
+        assert view.shape == (4, spec.size, spec.size, channels)
         assert view.dtype == jnp.float32
         assert 0.0 <= float(view.min()) and float(view.max()) <= 1.0
 
@@ -58,6 +63,73 @@ def test_presets_follow_the_papers():
     assert (byol_first.blur_prob, byol_first.solarize_prob) == (1.0, 0.0)
     assert (byol_second.blur_prob, byol_second.solarize_prob) == (0.1, 0.2)
     assert byol_first.crop_scale == (0.08, 1.0)
+
+
+def test_multicrop_preset_follows_swav_and_dino():
+    swav = aug.multicrop_views(224, 96)
+    assert len(swav) == 8 and swav[0] == swav[1]
+    assert [spec.size for spec in swav] == [224] * 2 + [96] * 6
+    assert [spec.crop_scale for spec in swav] == [(0.14, 1.0)] * 2 + [(0.05, 0.14)] * 6
+    for spec in swav:
+        assert (spec.brightness, spec.contrast, spec.saturation) == (0.8, 0.8, 0.8)
+        assert spec.hue == pytest.approx(0.2)
+        assert (spec.jitter_prob, spec.gray_prob, spec.blur_prob, spec.solarize_prob) == (0.8, 0.2, 0.5, 0.0)
+    dino = aug.multicrop_views(
+        224, 96, num_small=8, crop_scale=(0.4, 1.0), small_crop_scale=(0.05, 0.4), style="byol"
+    )
+    byol_first, byol_second = aug.byol_views(224)
+    assert dino[:2] == (
+        dataclasses.replace(byol_first, crop_scale=(0.4, 1.0)),
+        dataclasses.replace(byol_second, crop_scale=(0.4, 1.0)),
+    )
+    assert set(dino[2:]) == {
+        dataclasses.replace(byol_first, size=96, crop_scale=(0.05, 0.4), blur_prob=0.5, solarize_prob=0.0)
+    }
+    assert len(dino) == 10
+    weak = aug.multicrop_views(32, 16, num_small=0, jitter_strength=0.5, blur_prob=0.0)
+    assert len(weak) == 2 and weak[0] == aug.simclr_views(32, 0.5, 0.0, min_crop_scale=0.14)[0]
+
+
+def test_multicrop_views_have_their_shapes_and_compile_once():
+    specs = aug.multicrop_views(16, 8, num_small=2, style="byol")
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def views_of_step(key, step, images):
+        return aug.make_views(jax.random.fold_in(key, step), images, specs)
+
+    images = uint8_images((2, 1, 20, 20, 3))
+    draws = [
+        views_of_step(jax.random.key(seed), jnp.int32(step), images)
+        for seed, step in ((0, 0), (0, 1), (1, 5))
+    ]
+    for views in draws:
+        assert [view.shape for view in views] == [(2, 16, 16, 3)] * 2 + [(2, 8, 8, 3)] * 2
+        for view in views:
+            assert view.dtype == jnp.float32
+            assert 0.0 <= float(view.min()) and float(view.max()) <= 1.0
+    assert not np.allclose(draws[0][2], draws[1][2])
+    assert not np.allclose(draws[0][2], draws[2][2])
+
+
+def test_host_cropped_small_views_are_resized_on_device():
+    stored = uint8_images((2, 4, 16, 16, 3))
+    specs = (NO_AUGMENTATION,) * 2 + (only(size=8),) * 2
+    views = jit_make_views(jax.random.key(11), stored, specs)
+    assert [view.shape for view in views] == [(2, 16, 16, 3)] * 2 + [(2, 8, 8, 3)] * 2
+    for index in (2, 3):
+        np.testing.assert_allclose(views[index], aug.center_view(stored[:, index], 8), atol=1e-6)
+
+
+def test_multicrop_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="style"):
+        aug.multicrop_views(16, 8, style="dino")
+    with pytest.raises(ValueError, match="num_small"):
+        aug.multicrop_views(16, 8, num_small=-1)
+    with pytest.raises(ValueError, match="small_size"):
+        aug.multicrop_views(16, 32)
+    with pytest.raises(ValueError, match="crop_scale"):
+        aug.multicrop_views(16, 8, small_crop_scale=(0.5, 0.1))
 
 
 def test_no_augmentation_returns_input_over_255():

@@ -258,7 +258,7 @@ def _file_source(tmp_path) -> data.FileSource:
 
 
 def test_train_host_crops_resume_exactly(file_source):
-    kwargs = {"global_batch": 4, "seed": 0, "num_steps": 4, "host_crop": 8, "num_views": 3}
+    kwargs = {"global_batch": 4, "seed": 0, "num_steps": 4, "host_crop": 8, "crop_scales": ((0.08, 1.0),) * 3}
     full = _batches(data.train_dataset(file_source, start_step=0, **kwargs))
     resumed = _batches(data.train_dataset(file_source, start_step=2, **kwargs))
     assert full[0]["image"].shape == (4, 3, 8, 8, 3) and full[0]["image"].dtype == np.uint8
@@ -267,6 +267,49 @@ def test_train_host_crops_resume_exactly(file_source):
         np.testing.assert_array_equal(a["label"], b["label"])
     views = full[0]["image"]
     assert not np.array_equal(views[:, 0], views[:, 1])
+
+
+def test_train_host_crops_per_view_scales_resume_exactly(file_source):
+    scales = ((0.14, 1.0), (0.14, 1.0), (0.05, 0.14), (0.05, 0.14))
+    kwargs = {"global_batch": 4, "seed": 3, "num_steps": 3, "host_crop": 8}
+    full = _batches(data.train_dataset(file_source, start_step=0, crop_scales=scales, **kwargs))
+    again = _batches(data.train_dataset(file_source, start_step=0, crop_scales=scales, **kwargs))
+    resumed = _batches(data.train_dataset(file_source, start_step=1, crop_scales=scales, **kwargs))
+    assert [batch["image"].shape for batch in full] == [(4, 4, 8, 8, 3)] * 3
+    for a, b in zip(full, again, strict=True):
+        np.testing.assert_array_equal(a["image"], b["image"])
+    for a, b in zip(full[1:], resumed, strict=True):
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["index"], b["index"])
+    other_small = _batches(
+        data.train_dataset(file_source, start_step=0, crop_scales=scales[:2] + ((0.3, 0.5),), **kwargs)
+    )
+    for a, b in zip(full, other_small, strict=True):
+        np.testing.assert_array_equal(a["image"][:, :2], b["image"][:, :2])
+
+
+def test_small_scale_views_see_a_small_part_of_the_image():
+    side = 64
+    ramp = 2 * (np.arange(side)[:, None] + np.arange(side)[None, :])
+    source = data.ArraySource(
+        np.repeat(ramp.astype(np.uint8)[None, :, :, None], 4, axis=0), np.zeros(4, np.int32)
+    )
+    batches = _batches(
+        data.train_dataset(
+            source,
+            global_batch=4,
+            seed=0,
+            start_step=0,
+            num_steps=2,
+            host_crop=16,
+            crop_scales=((0.9, 1.0), (0.05, 0.06), (0.9, 1.0)),
+        )
+    )
+    for batch in batches:
+        views = batch["image"].astype(np.int32)
+        value_range = views.max(axis=(2, 3, 4)) - views.min(axis=(2, 3, 4))
+        assert (value_range[:, 0] > 150).all() and (value_range[:, 2] > 150).all()
+        assert (value_range[:, 1] < 0.4 * value_range[:, 0]).all()
 
 
 def test_full_image_crop_is_the_image(tmp_path):
@@ -279,9 +322,8 @@ def test_full_image_crop_is_the_image(tmp_path):
             start_step=0,
             num_steps=1,
             host_crop=12,
-            crop_scale=(1.0, 1.0),
+            crop_scales=((1.0, 1.0),) * 2,
             crop_ratio=(1.0, 1.0),
-            num_views=2,
         )
     )
     indices = data.example_indices(0, num_examples=10, global_batch=4, seed=0)
@@ -301,9 +343,8 @@ def test_full_image_crop_is_the_image(tmp_path):
             start_step=0,
             num_steps=1,
             host_crop=16,
-            crop_scale=(1.0, 1.0),
+            crop_scales=((1.0, 1.0),),
             crop_ratio=(1.0, 1.0),
-            num_views=1,
         )
     )[0]
     decoded = [images[0], tf.io.decode_jpeg(tf.io.read_file(paths[1])).numpy()]
@@ -329,9 +370,7 @@ def test_train_process_shards_concatenate_to_global_batch(file_source):
 def test_train_array_host_crops_keep_grayscale():
     source = _array_source(channels=1)
     batches = _batches(
-        data.train_dataset(
-            source, global_batch=2, seed=0, start_step=0, num_steps=2, host_crop=6, num_views=2
-        )
+        data.train_dataset(source, global_batch=2, seed=0, start_step=0, num_steps=2, host_crop=6)
     )
     assert batches[0]["image"].shape == (2, 2, 6, 6, 1)
 
@@ -343,6 +382,17 @@ def test_train_rejects_bad_arguments(file_source):
         )
     with pytest.raises(ValueError, match="host_crop"):
         data.train_dataset(file_source, global_batch=2, seed=0, start_step=0, num_steps=2)
+    for crop_scales in ((), ((0.08, 1.0), (0.5, 0.1)), ((0.0, 0.5),)):
+        with pytest.raises(ValueError, match="crop_scales"):
+            data.train_dataset(
+                file_source,
+                global_batch=2,
+                seed=0,
+                start_step=0,
+                num_steps=2,
+                host_crop=8,
+                crop_scales=crop_scales,
+            )
 
 
 def test_eval_covers_every_example_once_in_order():

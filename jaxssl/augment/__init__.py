@@ -1,8 +1,11 @@
-"""On-device image augmentation for SimCLR and BYOL, in pure JAX.
+"""On-device image augmentation for SimCLR, BYOL and multi-crop (SwAV, DINO), in pure JAX.
 
 Every op works on one float32 image (H, W, C) in [0, 1] and is vmapped over the batch with one
 independent key per example, so the whole pipeline runs inside a jitted training step. A `ViewSpec`
 is a frozen, hashable dataclass: pass it as a static argument; output shapes depend only on it.
+Specs of different sizes give views of different shapes (multi-crop: two global views of `size`,
+then small views of `small_size`); as the shapes depend only on the static specs, never on the keys
+or the step, a training step compiles once.
 
 Pipeline order (Chen et al. 2020, appendix A; Grill et al. 2020, table 6): random resized crop,
 horizontal flip, colour jitter, grayscale, Gaussian blur, solarize.
@@ -64,19 +67,33 @@ def _check_interval(name, interval, low, high):
         )
 
 
+def _simclr_jitter(strength: float) -> dict[str, float]:
+    """SimCLR's colour jitter of strength s (Chen et al. 2020, appendix A): 0.8 s, 0.8 s, 0.8 s, hue 0.2 s."""
+    return {
+        "brightness": 0.8 * strength,
+        "contrast": 0.8 * strength,
+        "saturation": 0.8 * strength,
+        "hue": 0.2 * strength,
+    }
+
+
+def _byol_jitter(strength: float) -> dict[str, float]:
+    """BYOL's colour jitter (Grill et al. 2020, table 6), scaled by s: 0.4 s, 0.4 s, 0.2 s, hue 0.1 s."""
+    return {
+        "brightness": 0.4 * strength,
+        "contrast": 0.4 * strength,
+        "saturation": 0.2 * strength,
+        "hue": 0.1 * strength,
+    }
+
+
 def simclr_views(
     size: int, jitter_strength: float = 0.5, blur_prob: float = 0.0, min_crop_scale: float = 0.08
 ) -> tuple[ViewSpec, ViewSpec]:
     """Two identical SimCLR views (Chen et al. 2020, appendix A); s = 1.0 on ImageNet, 0.5 on CIFAR.
     min_crop_scale: smallest crop area fraction (0.08 in the paper; larger for tiny images)."""
     spec = ViewSpec(
-        size=size,
-        crop_scale=(min_crop_scale, 1.0),
-        brightness=0.8 * jitter_strength,
-        contrast=0.8 * jitter_strength,
-        saturation=0.8 * jitter_strength,
-        hue=0.2 * jitter_strength,
-        blur_prob=blur_prob,
+        size=size, crop_scale=(min_crop_scale, 1.0), blur_prob=blur_prob, **_simclr_jitter(jitter_strength)
     )
     return spec, spec
 
@@ -91,7 +108,72 @@ def byol_views(size: int, min_crop_scale: float = 0.08) -> tuple[ViewSpec, ViewS
     )
 
 
-VIEW_PRESETS = {"simclr": simclr_views, "byol": byol_views}
+MULTICROP_STYLES = ("simclr", "byol")
+
+
+def multicrop_views(
+    size: int,
+    small_size: int,
+    num_small: int = 6,
+    crop_scale: tuple[float, float] = (0.14, 1.0),
+    small_crop_scale: tuple[float, float] = (0.05, 0.14),
+    style: str = "simclr",
+    jitter_strength: float = 1.0,
+    blur_prob: float = 0.5,
+) -> tuple[ViewSpec, ...]:
+    """Multi-crop (Caron et al. 2020, SwAV, section 3.2): 2 global crops of `size`, then `num_small` crops
+    of `small_size` covering small parts of the image.
+
+    Convention every method relies on: views 0 and 1 are the global crops, views 2 .. 2 + num_small - 1
+    the small ones. Defaults are SwAV's (224 / 96 px, crop area in (0.14, 1) and (0.05, 0.14)); DINO
+    (Caron et al. 2021, section 3.1 and appendix) uses crop_scale (0.4, 1) and small_crop_scale (0.05, 0.4).
+
+    style "simclr" (SwAV): every crop gets SimCLR's colour distortion of strength s = jitter_strength
+    (brightness, contrast, saturation 0.8 s, hue 0.2 s) and blur with probability blur_prob.
+    style "byol" (DINO): BYOL's colour jitter scaled by s (0.4 s, 0.4 s, 0.2 s, 0.1 s); global crop 1 as
+    BYOL's view 1 (blur 1.0), global crop 2 as BYOL's view 2 (blur 0.1, solarize 0.2), small crops blur with
+    probability blur_prob (0.5 in DINO) and are never solarized.
+    """
+    if style not in MULTICROP_STYLES:
+        raise ValueError(f"multicrop style must be one of {MULTICROP_STYLES}, got {style!r}")
+    if not isinstance(num_small, int) or num_small < 0:
+        raise ValueError(f"multicrop num_small must be an int >= 0, got {num_small!r}")
+    if not isinstance(small_size, int) or not 1 <= small_size <= size:
+        raise ValueError(f"multicrop small_size must be an int in [1, size={size}], got {small_size!r}")
+    if style == "simclr":
+        first, second = simclr_views(size, jitter_strength=jitter_strength, blur_prob=blur_prob)
+    else:
+        first, second = (
+            dataclasses.replace(view, **_byol_jitter(jitter_strength)) for view in byol_views(size)
+        )
+    global_views = tuple(dataclasses.replace(view, crop_scale=crop_scale) for view in (first, second))
+    small_view = dataclasses.replace(first, size=small_size, crop_scale=small_crop_scale, blur_prob=blur_prob)
+    return global_views + (small_view,) * num_small
+
+
+def instdisc_views(size: int, min_crop_scale: float = 0.2) -> tuple[ViewSpec]:
+    """InstDisc's single view (Wu et al. 2018, section 4 and the released code): random resized crop of at
+    least 20 % of the area, grayscale with probability 0.2, colour jitter 0.4 on all four factors (always
+    applied), horizontal flip; no blur."""
+    return (
+        ViewSpec(
+            size=size,
+            crop_scale=(min_crop_scale, 1.0),
+            jitter_prob=1.0,
+            brightness=0.4,
+            contrast=0.4,
+            saturation=0.4,
+            hue=0.4,
+        ),
+    )
+
+
+VIEW_PRESETS = {
+    "simclr": simclr_views,
+    "byol": byol_views,
+    "multicrop": multicrop_views,
+    "instdisc": instdisc_views,
+}
 
 
 def random_apply(key, prob: float, op, image) -> jax.Array:

@@ -99,26 +99,37 @@ def _crop_views(
     *,
     seed: int,
     size: int,
-    num_views: int,
-    scale: tuple[float, float],
+    scales: tuple[tuple[float, float], ...],
     ratio: tuple[float, float],
     channels: int,
 ) -> dict:
-    """num_views random resized crops (size x size) of one example, keyed by (seed, step, position, view)."""
+    """One random resized crop (size x size) per entry of `scales` (its area range) of one example; view v is
+    keyed by (seed, step, position, v), so its crop does not depend on the other views' scales."""
     example_key = tf.random.experimental.stateless_fold_in(
         tf.stack([tf.constant(seed, tf.int64), example["step"]]), example["position"]
     )
     raw = tf.io.read_file(example["path"]) if "path" in example else None
     views = []
-    for view in range(num_views):
+    for view, scale in enumerate(scales):
         key = tf.random.experimental.stateless_fold_in(example_key, view)
         if raw is not None:
             crop = _crop_encoded(raw, key, channels=channels, scale=scale, ratio=ratio)
         else:
             crop = tf.slice(example["image"], *_crop_window(tf.shape(example["image"]), key, scale, ratio))
         views.append(tf.image.resize(crop, (size, size), method="bicubic", antialias=True))
-    images = tf.ensure_shape(_to_uint8(tf.stack(views)), (num_views, size, size, channels))
+    images = tf.ensure_shape(_to_uint8(tf.stack(views)), (len(scales), size, size, channels))
     return {"image": images, "label": example["label"], "index": example["index"]}
+
+
+def _checked_scales(crop_scales) -> tuple[tuple[float, float], ...]:
+    """crop_scales as a tuple of float pairs (lo, hi) with 0 < lo <= hi <= 1, at least one."""
+    scales = tuple(tuple(float(bound) for bound in scale) for scale in crop_scales)
+    if not scales or any(len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0 for scale in scales):
+        raise ValueError(
+            f"crop_scales must hold one area range (lo, hi) with 0 < lo <= hi <= 1 per view, at least one; "
+            f"got {crop_scales!r}"
+        )
+    return scales
 
 
 def _step_gatherer(source: ArraySource | FileSource, *, global_batch: int, seed: int, rows: range):
@@ -162,9 +173,8 @@ def train_dataset(
     process_index: int = 0,
     process_count: int = 1,
     host_crop: int | None = None,
-    crop_scale: tuple[float, float] = (0.08, 1.0),
+    crop_scales: tuple[tuple[float, float], ...] = ((0.08, 1.0), (0.08, 1.0)),
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
-    num_views: int = 2,
     prefetch: int = 2,
 ) -> tf.data.Dataset:
     """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
@@ -172,7 +182,9 @@ def train_dataset(
 
     B_local = global_batch // process_count; this process takes rows [process_index * B_local,
     (process_index + 1) * B_local) of each global batch. host_crop None: V == 1, images as stored (ArraySource
-    only). host_crop S: V == num_views random resized crops of S x S per example.
+    only; crop_scales unused). host_crop S: V == len(crop_scales) random resized crops per example, view v of
+    area fraction in crop_scales[v], all sharing crop_ratio. Every view is cropped to S x S, small multi-crop
+    views too, since the batch is one array: the device resizes each view to its own size.
     """
     rows = _local_rows(global_batch, process_index, process_count)
     if host_crop is None and isinstance(source, FileSource):
@@ -183,6 +195,7 @@ def train_dataset(
         raise ValueError(
             f"need 0 <= start_step <= num_steps, got start_step={start_step}, num_steps={num_steps}"
         )
+    scales = _checked_scales(crop_scales)
     gather = _step_gatherer(source, global_batch=global_batch, seed=seed, rows=rows)
     steps = tf.data.Dataset.range(start_step, num_steps)
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
@@ -193,8 +206,7 @@ def train_dataset(
             _crop_views,
             seed=seed,
             size=host_crop,
-            num_views=num_views,
-            scale=crop_scale,
+            scales=scales,
             ratio=crop_ratio,
             channels=_channels(source),
         )

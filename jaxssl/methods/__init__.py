@@ -1,11 +1,34 @@
-"""The method registry: a name -> make(**kwargs) dict literal."""
+"""The method registry: a name -> make(context, **kwargs) dict literal."""
 
-from jaxssl.methods import byol, simclr
+from jaxssl.methods import (
+    barlow_twins,
+    byol,
+    deepcluster_v2,
+    dino,
+    instdisc,
+    moco_v2,
+    moco_v3,
+    nnclr,
+    simclr,
+    simsiam,
+    swav,
+    vicreg,
+)
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 
 METHODS = {
+    "barlow_twins": barlow_twins.make,
     "byol": byol.make,
+    "deepcluster_v2": deepcluster_v2.make,
+    "dino": dino.make,
+    "instdisc": instdisc.make,
+    "moco_v2": moco_v2.make,
+    "moco_v3": moco_v3.make,
+    "nnclr": nnclr.make,
     "simclr": simclr.make,
+    "simsiam": simsiam.make,
+    "swav": swav.make,
+    "vicreg": vicreg.make,
 }
 
 __all__ = ["METHODS", "LossAux", "LossInputs", "Method", "MethodContext"]

@@ -5,6 +5,7 @@ import functools
 import jax
 
 from jaxssl import ema, losses
+from jaxssl.methods.forward import forward_views
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.heads import MLP
 
@@ -18,30 +19,30 @@ def make(
     base_tau: float = 0.996,
 ) -> Method:
     """Projector and predictor: Linear(4096)-BN-ReLU-Linear(256) (section 3.3). The target is the online
-    network's EMA with tau raised from base_tau to 1 by a cosine; its predictor is carried but unused."""
+    network's EMA with tau raised from base_tau to 1 by a cosine; its predictor is carried but unused.
+
+    Loss: eq. (2) symmetrised, 2 x the mean over (target view g, online view v != g) of the normalised MSE;
+    with two views that is L(p1, z'2) + L(p2, z'1) as in the paper. With the multicrop preset (opt-in) the
+    target sees the two global crops only. Each view is its own batch, as in the paper."""
     network = context.network(
         MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=context.dtype),
         MLP(hidden_dims=tuple(predictor_hidden_dims), out_dim=projection_dim, dtype=context.dtype),
     )
 
-    def forward(variables, images):
-        outputs, updates = network.apply(variables, images, train=True, mutable=["batch_stats"])
-        return outputs, updates["batch_stats"]
-
     def loss(params, inputs: LossInputs):
-        """Symmetrised loss (eq. 2 and the swapped term); each view is its own batch, as in the paper."""
-        view1, view2 = inputs.views
-        online1, batch_stats = forward({"params": params, "batch_stats": inputs.batch_stats}, view1)
-        online2, batch_stats = forward({"params": params, "batch_stats": batch_stats}, view2)
-        target1, _ = forward(inputs.target, view1)
-        target2, _ = forward(inputs.target, view2)
-        loss_12 = losses.byol_loss(online1["prediction"], jax.lax.stop_gradient(target2["projection"]))
-        loss_21 = losses.byol_loss(online2["prediction"], jax.lax.stop_gradient(target1["projection"]))
-        value = loss_12 + loss_21
+        online, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views, together=False)
+        targets, _ = forward_views(
+            network, inputs.target["params"], inputs.target["batch_stats"], inputs.views[:2], together=False
+        )
+        terms = [
+            losses.byol_loss(online[v]["prediction"], jax.lax.stop_gradient(target["projection"]))
+            for g, target in enumerate(targets)
+            for v in range(len(online))
+            if v != g
+        ]
+        value = 2.0 * sum(terms) / len(terms)
         return value, LossAux(
-            batch_stats=batch_stats,
-            metrics={"loss_12": loss_12, "loss_21": loss_21},
-            features=online1["features"],
+            batch_stats=batch_stats, metrics={"regression": value}, features=online[0]["features"]
         )
 
     return Method(

@@ -6,6 +6,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jaxssl.models.network import SSLNetwork
 
@@ -16,7 +17,7 @@ class MethodContext:
 
     backbone: the feature extractor. image_mean, image_std: per-channel input normalisation.
     dtype: compute dtype of the heads. num_examples: size of the training split (memory banks).
-    steps_per_epoch: num_examples / global batch, a float (schedules and freezes given in epochs).
+    global_batch: examples per step over all devices and processes (queue sizes must be multiples of it).
     """
 
     backbone: nn.Module
@@ -24,7 +25,18 @@ class MethodContext:
     image_std: tuple[float, ...]
     dtype: Any
     num_examples: int
-    steps_per_epoch: float
+    global_batch: int
+
+    @property
+    def steps_per_epoch(self) -> float:
+        """Steps per pass over the training split (a float: batches may straddle epochs)."""
+        return self.num_examples / self.global_batch
+
+    def epoch_of(self, step):
+        """floor(step / steps_per_epoch) as int32: the epoch of the first example of `step`'s batch (float32
+        arithmetic, monotone in the step, exact enough for epoch-level schedules; int32 step x batch would
+        overflow on ImageNet)."""
+        return jnp.floor(jnp.asarray(step, jnp.float32) / self.steps_per_epoch).astype(jnp.int32)
 
     def network(self, projector: nn.Module, predictor: nn.Module | None = None) -> SSLNetwork:
         """The online network: normalisation, this context's backbone, then the method's heads."""

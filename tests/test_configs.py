@@ -1,0 +1,153 @@
+"""Every method config resolves, on every dataset and as `tiny`, into blocks that the run accepts.
+
+The checks mirror what `jaxssl.experiment.check_config` and the methods' `make` enforce before a run starts
+(names registered, keys that the functions take, queues holding whole batches), without building a network or
+loading data, so that a wrong key or size fails here, for every dataset, in a fraction of a second.
+"""
+
+import importlib
+import pathlib
+import re
+
+import pytest
+
+from configs import common
+from jaxssl import augment, experiment, optim, schedules
+from jaxssl.methods import METHODS
+
+CONFIG_MODULES = (
+    "simclr",
+    "byol",
+    "moco_v2",
+    "moco_v3",
+    "simsiam",
+    "barlow_twins",
+    "vicreg",
+    "swav",
+    "dino",
+    "nnclr",
+    "deepcluster_v2",
+    "instdisc",
+)
+NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
+DATASETS = tuple(name for name in common.DATASETS if name != "folder")
+CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
+
+# Method -> (its queue-size keyword, the number of views it enqueues per step given its config.method).
+QUEUES = {
+    "moco_v2": ("queue_size", lambda method: 2 if method["symmetric"] else 1),
+    "nnclr": ("queue_size", lambda method: 1),
+    "swav": ("queue_length", lambda method: 1),
+}
+# The largest integer a `tiny` config may give a method hyperparameter (heads, queues, prototypes).
+TINY_LIMIT = 64
+
+
+def documented_options(module_name: str) -> list[str]:
+    """The option strings of the commands in a config's docstring (`--config=configs/NAME.py:OPTIONS`)."""
+    docstring = importlib.import_module(f"configs.{module_name}").__doc__
+    return re.findall(rf"--config=configs/{module_name}\.py:(\S+)", docstring)
+
+
+def cases():
+    """(module, option string) for every dataset, plain and tiny, and for every documented command."""
+    for module_name in CONFIG_MODULES:
+        for dataset in DATASETS:
+            yield module_name, f"dataset={dataset}"
+            yield module_name, f"dataset={dataset},tiny=true"
+        for options in documented_options(module_name):
+            yield module_name, options
+
+
+CASES = [pytest.param(module, options, id=f"{module}:{options}") for module, options in cases()]
+TINY_CASES = [param for param in CASES if "tiny=true" in param.values[1]]
+
+
+def load(module_name: str, options: str):
+    return importlib.import_module(f"configs.{module_name}").get_config(options)
+
+
+def registered_make(name: str):
+    """METHODS[name], or a test failure that names the missing method."""
+    if name not in METHODS:
+        pytest.fail(
+            f"config.method.name {name!r} is not registered in jaxssl.methods.METHODS {sorted(METHODS)}"
+        )
+    return METHODS[name]
+
+
+def test_every_method_config_is_checked():
+    on_disk = {path.stem for path in CONFIG_DIR.glob("*.py")} - set(NOT_METHOD_CONFIGS)
+    assert on_disk == set(CONFIG_MODULES)
+
+
+def test_every_config_documents_a_cifar_and_an_imagenet_command():
+    for module_name in CONFIG_MODULES:
+        datasets = {re.search(r"dataset=(\w+)", options)[1] for options in documented_options(module_name)}
+        assert {"cifar10", "imagenet2012"} <= datasets, module_name
+
+
+@pytest.mark.parametrize("module_name, options", CASES)
+def test_method_keys_are_make_keywords(module_name, options):
+    config = load(module_name, options)
+    method = dict(config.method)
+    make = registered_make(method.pop("name"))
+    experiment.check_kwargs(make, method, "method", provided=("context",))
+
+
+@pytest.mark.parametrize("module_name, options", CASES)
+def test_augment_keys_build_the_views(module_name, options):
+    config = load(module_name, options)
+    kwargs = dict(config.augment)
+    preset = augment.VIEW_PRESETS[kwargs.pop("preset")]
+    experiment.check_kwargs(preset, kwargs, "augment", provided=("size",))
+    specs = preset(config.data.image_size, **kwargs)
+    assert len(specs) >= 1
+    assert all(spec.size <= config.data.image_size for spec in specs)
+
+
+@pytest.mark.parametrize("module_name, options", CASES)
+def test_optimizer_keys_and_learning_rate(module_name, options):
+    config = load(module_name, options)
+    assert config.optim.name in optim.OPTIMIZERS
+    assert ("trust_coefficient" in config.optim) == (config.optim.name == "lars")
+    assert config.optim.probe_lr == 1e-3
+    experiment.check_kwargs(
+        optim.make_optimizer, experiment.optimizer_kwargs(config), "optim", provided=("name", "learning_rate")
+    )
+    peak = schedules.scaled_learning_rate(
+        config.optim.base_lr, config.train.batch_size, config.optim.lr_scaling
+    )
+    assert peak > 0
+
+
+@pytest.mark.parametrize("module_name, options", CASES)
+def test_queues_take_whole_batches(module_name, options):
+    config = load(module_name, options)
+    batch = config.train.batch_size
+    method = config.method
+    if method.name in QUEUES:
+        key, views_enqueued = QUEUES[method.name]
+        assert method[key] % (batch * views_enqueued(method)) == 0, (key, method[key], batch)
+    if method.name == "moco_v2":
+        assert batch % method.bn_groups == 0
+
+
+@pytest.mark.parametrize("module_name, options", TINY_CASES)
+def test_tiny_is_micro(module_name, options):
+    config = load(module_name, options)
+    assert config.model.backbone == "resnet_micro"
+    assert config.train.batch_size == 16
+    assert config.data.image_size == 16
+    assert max(_integers(dict(config.method))) <= TINY_LIMIT, dict(config.method)
+
+
+def _integers(tree):
+    """Every int (not bool) in a nest of dicts, tuples and lists."""
+    if isinstance(tree, dict):
+        tree = list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        for item in tree:
+            yield from _integers(item)
+    elif isinstance(tree, int) and not isinstance(tree, bool):
+        yield tree

@@ -13,15 +13,16 @@ from jaxssl.models.heads import MLP
 def make(
     context: MethodContext,
     *,
-    projector_hidden_dims=(4096, 4096),
+    projector_hidden_dims=(4096,),
     projection_dim: int = 256,
     predictor_hidden_dims=(4096,),
     temperature: float = 1.0,
     base_momentum: float = 0.99,
 ) -> Method:
     """No queue: the keys of the global batch are the negatives (algorithm 1). Query branch: backbone,
-    projector (3 layers, BN on every layer, the last without affine) and predictor (2 layers); key branch:
-    the momentum encoder's backbone and projector, m raised from base_momentum to 1 by a cosine.
+    projector (BN on every layer, the last without affine; 2 layers for ResNets as in the released code, 3 for
+    ViTs) and predictor (2 layers); key branch: the momentum encoder's backbone and projector, m raised from
+    base_momentum to 1 by a cosine.
 
     Loss: ctr(q1, k2) + ctr(q2, k1) with ctr = 2 tau x the in-batch InfoNCE (the paper scales by 2 tau so the
     gradient does not depend on the temperature); tau is 1.0 for ResNets and 0.2 for ViTs.

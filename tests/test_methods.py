@@ -1,0 +1,229 @@
+"""Every method end to end through train.run (tiny configs), resume, and the state each one keeps."""
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import augment, experiment, losses, models, sharding, train
+from jaxssl.methods import METHODS, LossInputs, MethodContext
+from jaxssl.methods.memory import fifo_enqueue, random_queue
+from tests.helpers import cli
+
+STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
+STATELESS = ["simsiam", "barlow_twins", "vicreg", "moco_v3"]
+
+
+def tiny_config(method, fashion_dir, steps):
+    config = importlib.import_module(f"configs.{method}").get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    config.train.steps = steps
+    return config
+
+
+def assert_same_tree(a, b):
+    for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_every_registered_method_is_covered_here():
+    assert set(STATEFUL + STATELESS) | {"simclr", "byol"} == set(METHODS)
+
+
+@pytest.mark.parametrize("method", STATELESS)
+def test_method_trains_and_resumes_through_the_command_line(method, fashion_dir, tmp_path):
+    workdir = str(tmp_path / method)
+    args = [
+        f"--config=configs/{method}.py:dataset=fashion_mnist,tiny=1",
+        f"--workdir={workdir}",
+        f"--config.data.manual_dir={fashion_dir}",
+    ]
+    for steps in (2, 4):
+        command, options = cli([*args, f"--config.train.steps={steps}"], capture_output=True, text=True)
+        result = subprocess.run(command, **options)
+        assert result.returncode == 0, result.stderr[-3000:]
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        train_lines = [line for line in map(json.loads, f) if line["split"] == "train"]
+    assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
+    assert all(np.isfinite(line["loss"]) for line in train_lines)
+    assert sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints"))) == [2, 4]
+
+
+@pytest.mark.parametrize("method", STATEFUL)
+def test_stateful_method_resumes_exactly_with_its_state(method, fashion_dir, tmp_path):
+    uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
+    final = train.run(tiny_config(method, fashion_dir, steps=4), uninterrupted)
+    # What a SIGKILL after the step-2 checkpoint leaves behind: that checkpoint alone.
+    os.makedirs(os.path.join(resumed, "checkpoints"))
+    shutil.copytree(
+        os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
+    )
+    again = train.run(tiny_config(method, fashion_dir, steps=4), resumed)
+    assert jax.tree.leaves(again.extra), "a stateful method keeps state in TrainState.extra"
+    assert_same_tree(again.extra, final.extra)
+    assert_same_tree(again.params, final.params)
+
+
+@pytest.mark.parametrize("method", ["dino", "swav"])
+def test_multicrop_step_compiles_once(method, fashion_dir):
+    exp = experiment.prepare(tiny_config(method, fashion_dir, steps=3))
+    assert len({spec.size for spec in exp.view_specs}) == 2, "the tiny config uses two crop sizes"
+    chex.clear_trace_counter()  # the counter is keyed by the step's source, shared by every parametrization
+    compiled = jax.jit(chex.assert_max_traces(experiment.train_step_fn(exp), n=1), donate_argnums=0)
+    state = experiment.create_state(exp, experiment.state_layout(exp))
+    for batch in experiment.train_batches(exp, start_step=0, num_steps=3):
+        state, _ = compiled(state, sharding.to_global(batch, exp.mesh))
+    assert int(state.step) == 3
+
+
+@pytest.mark.parametrize("method", ["moco_v2", "swav"])
+def test_1_and_8_devices_give_the_same_run(method, fashion_dir, tmp_path, monkeypatch):
+    eight = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "eight"))
+    all_devices = sharding.make_mesh
+    monkeypatch.setattr(sharding, "make_mesh", lambda: all_devices(1))
+    one = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "one"))
+    for a, b in zip(
+        jax.tree.leaves(jax.device_get(one)), jax.tree.leaves(jax.device_get(eight)), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_fifo_queue_holds_the_newest_entries_in_order():
+    memory = random_queue(jax.random.key(0), size=6, dim=3)
+    batches = [np.array([[i + 1.0, 1.0, 0.0], [i + 1.0, 0.0, 1.0]]) for i in range(4)]
+    for batch in batches:
+        memory = fifo_enqueue(memory, batch)
+    unit = [b / np.linalg.norm(b, axis=1, keepdims=True) for b in batches]
+    # Writes went to rows 0-1, 2-3, 4-5, then 0-1 again: the newest batch replaced the oldest.
+    np.testing.assert_allclose(memory["queue"], np.concatenate([unit[3], unit[1], unit[2]]), rtol=1e-6)
+    assert int(memory["pointer"]) == 2
+
+
+def micro_method(name, batch=8, num_examples=32, **kwargs):
+    context = MethodContext(
+        backbone=models.make_backbone("resnet_micro"),
+        image_mean=(0.5,),
+        image_std=(0.25,),
+        dtype=jnp.float32,
+        num_examples=num_examples,
+        global_batch=batch,
+    )
+    return METHODS[name](context, **kwargs)
+
+
+def micro_inputs(method, specs, step=0, batch=8, seed=0):
+    """A fresh online/target state for `method` and LossInputs for one batch of random 16 px images."""
+    key = jax.random.key(seed)
+    images = jax.random.randint(key, (batch, 1, 16, 16, 1), 0, 256).astype(jnp.uint8)
+    views = augment.make_views(key, images, specs)
+    variables = method.network.init(jax.random.key(1), views[0], train=True)
+    target = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
+    inputs = LossInputs(
+        batch_stats=variables["batch_stats"],
+        target=target if method.uses_target else {},
+        extra=method.init_extra(jax.random.key(2)) if method.init_extra else {},
+        views=views,
+        indices=jnp.arange(batch, dtype=jnp.int32) * 3,
+        step=jnp.asarray(step, jnp.int32),
+        key=jax.random.key(3),
+    )
+    return variables, inputs
+
+
+def test_moco_v2_enqueues_the_unshuffled_keys_of_the_momentum_encoder():
+    method = micro_method(
+        "moco_v2", projector_hidden_dims=(16,), projection_dim=8, queue_size=16, bn_groups=1
+    )
+    variables, inputs = micro_inputs(method, augment.simclr_views(16))
+    _, aux = method.loss(variables["params"], inputs)
+    # With one BN group the shuffle cannot change a key: the enqueued rows must be the target's projections
+    # of view 2 in the batch's own order.
+    keys, _ = method.network.apply(inputs.target, inputs.views[1], train=True, mutable=["batch_stats"])
+    np.testing.assert_allclose(aux.extra["queue"][:8], losses.l2_normalize(keys["projection"]), atol=1e-5)
+    np.testing.assert_array_equal(aux.extra["queue"][8:], inputs.extra["queue"][8:])
+    assert int(aux.extra["pointer"]) == 8
+
+
+def test_instdisc_moves_the_batch_rows_of_the_memory_bank_with_momentum():
+    method = micro_method("instdisc", projection_dim=8, num_negatives=0, memory_momentum=0.5)
+    variables, inputs = micro_inputs(method, augment.instdisc_views(16))
+    _, aux = method.loss(variables["params"], inputs)
+    outputs, _ = method.network.apply(variables, inputs.views[0], train=True, mutable=["batch_stats"])
+    old = inputs.extra["bank"][inputs.indices]
+    expected = losses.l2_normalize(0.5 * old + 0.5 * losses.l2_normalize(outputs["projection"]))
+    np.testing.assert_allclose(aux.extra["bank"][inputs.indices], expected, atol=1e-5)
+    untouched = np.setdiff1d(np.arange(32), np.asarray(inputs.indices))
+    np.testing.assert_array_equal(aux.extra["bank"][untouched], inputs.extra["bank"][untouched])
+
+
+def test_instdisc_nce_estimates_its_normaliser_once():
+    method = micro_method("instdisc", projection_dim=8, num_negatives=16)
+    variables, inputs = micro_inputs(method, augment.instdisc_views(16))
+    assert np.isnan(inputs.extra["log_z"])
+    _, aux = method.loss(variables["params"], inputs)
+    assert np.isfinite(aux.extra["log_z"])
+    _, later = method.loss(variables["params"], inputs.__class__(**{**vars(inputs), "extra": aux.extra}))
+    assert later.extra["log_z"] == aux.extra["log_z"]
+
+
+def test_dino_centre_follows_its_ema_of_the_teacher_outputs():
+    method = micro_method("dino", head_hidden_dims=(16,), bottleneck_dim=8, out_dim=32, center_momentum=0.9)
+    specs = augment.multicrop_views(16, small_size=8, num_small=2, style="byol")
+    variables, inputs = micro_inputs(method, specs)
+    inputs = inputs.__class__(**{**vars(inputs), "extra": {"center": jnp.linspace(-1, 1, 32)}})
+    _, aux = method.loss(variables["params"], inputs)
+    teacher, _ = method.network.apply(
+        inputs.target, jnp.concatenate(inputs.views[:2]), train=True, mutable=["batch_stats"]
+    )
+    expected = 0.9 * inputs.extra["center"] + 0.1 * jnp.mean(teacher["projection"], axis=0)
+    np.testing.assert_allclose(aux.extra["center"], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "path"), [("dino", ("projector", "last_layer")), ("swav", ("predictor", "kernel"))]
+)
+def test_frozen_layer_gets_no_gradient_in_the_first_epoch_only(name, path):
+    kwargs = (
+        dict(head_hidden_dims=(16,), bottleneck_dim=8, out_dim=32, freeze_last_layer_epochs=1.0)
+        if name == "dino"
+        else dict(
+            projector_hidden_dims=(16,), projection_dim=8, num_prototypes=12, freeze_prototypes_epochs=1.0
+        )
+    )
+    method = micro_method(name, **kwargs)  # 32 examples / batch 8: epoch 1 starts at step 4
+    specs = augment.multicrop_views(
+        16, small_size=8, num_small=2, style="byol" if name == "dino" else "simclr"
+    )
+    for step, frozen in ((3, True), (4, False)):
+        variables, inputs = micro_inputs(method, specs, step=step)
+        grads = jax.grad(lambda p, i=inputs: method.loss(p, i)[0])(variables["params"])
+        layer = grads[path[0]][path[1]]
+        assert bool(np.all(layer == 0)) == frozen
+
+
+def test_swav_prototypes_stay_on_the_unit_sphere(fashion_dir, tmp_path):
+    state = train.run(tiny_config("swav", fashion_dir, steps=3), str(tmp_path / "swav"))
+    kernel = np.asarray(jax.device_get(state.params["model"]["predictor"]["kernel"]))
+    np.testing.assert_allclose(np.linalg.norm(kernel, axis=0), 1.0, rtol=1e-5)
+
+
+def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts(fashion_dir, tmp_path):
+    # 64 examples, batch 16: epoch 1 starts at step 4; before it nothing is assigned and the loss is zero.
+    workdir = str(tmp_path / "dc")
+    before = train.run(tiny_config("deepcluster_v2", fashion_dir, steps=4), workdir)
+    assert int(before.extra["clustered_epoch"]) == 0
+    assert np.all(np.asarray(before.extra["assignments"]) == -1)
+    after = train.run(tiny_config("deepcluster_v2", fashion_dir, steps=5), workdir)
+    assert int(after.extra["clustered_epoch"]) == 1
+    assignments = np.asarray(after.extra["assignments"])
+    assert assignments.min() >= 0
+    for head, centroids in enumerate(after.extra["centroids"].values()):
+        assert assignments[head].max() < centroids.shape[0]
+        np.testing.assert_allclose(np.linalg.norm(centroids, axis=1), 1.0, rtol=1e-5)

@@ -1,5 +1,6 @@
 """Offline evaluation of a run: kNN (k = 20 and 200) and a linear probe on frozen features of the whole
-train split, tested on the eval split. Results are appended to DIR/offline_eval.jsonl."""
+train split, tested on the eval split, and the spread of the eval features (collapse check). Results are
+appended to DIR/offline_eval.jsonl."""
 
 import json
 import logging
@@ -26,6 +27,18 @@ def pixel_features(batches) -> tuple[np.ndarray, np.ndarray]:
         features.append(batch["image"][mask].reshape(int(mask.sum()), -1).astype(np.float32) / 255.0)
         labels.append(batch["label"][mask])
     return np.concatenate(features), np.concatenate(labels)
+
+
+def feature_spread(features: np.ndarray) -> dict:
+    """Collapse check (SimSiam, Chen & He 2021, section 4.1): per-dimension std of the L2-normalised features,
+    averaged over dimensions, and the smallest one; an isotropic spread gives 1 / sqrt(D), collapse 0."""
+    norms = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    std = np.std(features / norms, axis=0)
+    return {
+        "feature_std_mean": float(np.mean(std)),
+        "feature_std_min": float(np.min(std)),
+        "feature_std_isotropic": float(1.0 / np.sqrt(features.shape[1])),
+    }
 
 
 def network_state(exp, workdir: str, init: str):
@@ -82,6 +95,7 @@ def evaluate(config, workdir: str, *, features: str = "network", init: str = "ch
         "train_examples": len(train_y),
         "eval_examples": len(test_y),
         "feature_dim": int(train_x.shape[1]),
+        **feature_spread(test_x),
     }
     for k in (20, 200):
         result[f"knn_top1_k{k}"] = knn.knn_top1(

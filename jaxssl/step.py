@@ -53,7 +53,9 @@ def make_train_step(
             step=state.step,
             key=jax.random.fold_in(key, LOSS_KEY_SALT),
         )
-        (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(state.params["model"], inputs)
+        (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(
+            state.params["model"], inputs
+        )
         (probe_value, probe_top1), probe_grads = jax.value_and_grad(
             lambda p: probe_loss(probe, p, aux.features, batch["label"]), has_aux=True
         )(state.params["probe"])

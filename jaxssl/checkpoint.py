@@ -3,14 +3,17 @@
 Layout: DIR/checkpoints/<step>/{state, identity}. The identity (method, backbone, dataset, ...) is written
 with every checkpoint; a run whose identity differs from the checkpoints already in DIR is refused before
 anything is written. A checkpoint that cannot be read is reported, moved to DIR/checkpoints_unreadable/
-(never deleted), and the previous one is used.
+(never deleted), and the previous one is used. A readable checkpoint whose arrays do not fit this run's
+state (other head sizes, another version's state layout) is refused, untouched.
 """
 
+import dataclasses
 import logging
 import os
 import shutil
 import time
 
+import jax
 import orbax.checkpoint as ocp
 
 
@@ -20,6 +23,25 @@ def checkpoint_dir(workdir: str) -> str:
 
 class WorkdirConflictError(ValueError):
     """The workdir holds checkpoints of a different run (another method, backbone or dataset)."""
+
+
+class IncompatibleCheckpointError(ValueError):
+    """A readable checkpoint whose arrays do not fit this run's state; nothing was changed."""
+
+
+def _key_name(key) -> str:
+    for attribute in ("key", "name", "idx"):
+        if hasattr(key, attribute):
+            return str(getattr(key, attribute))
+    return str(key)
+
+
+def leaf_shapes(tree) -> dict:
+    """{path of key names: shape} of every leaf; the same paths for a TrainState and its saved metadata."""
+    return {
+        tuple(_key_name(k) for k in path): tuple(leaf.shape)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+    }
 
 
 class Checkpointer:
@@ -56,14 +78,50 @@ class Checkpointer:
                 )
             return
 
+    def _saved_tree(self, step: int):
+        """The saved state's tree of array metadata, or None when the metadata cannot be read."""
+        try:
+            return (
+                ocp.StandardCheckpointer()
+                .metadata(os.path.join(self.directory, str(step), "state"))
+                .item_metadata
+            )
+        except Exception:  # unreadable metadata: restore_latest reports the checkpoint and sets it aside
+            return None
+
+    def _check_fits(self, step: int, saved, abstract_state) -> None:
+        """IncompatibleCheckpointError unless the saved arrays have exactly this state's paths and shapes."""
+        saved_shapes, expected = leaf_shapes(saved), leaf_shapes(abstract_state)
+        if saved_shapes == expected:
+            return
+        differences = sorted(
+            "/".join(path) + f": saved {saved_shapes.get(path)}, expected {expected.get(path)}"
+            for path in set(saved_shapes) | set(expected)
+            if saved_shapes.get(path) != expected.get(path)
+        )
+        raise IncompatibleCheckpointError(
+            f"the checkpoint at step {step} in {self.directory} does not fit this run's state ("
+            f"{len(differences)} arrays differ, e.g. {differences[:3]}): other method hyperparameters or "
+            "another jaxssl version wrote it. Use a new --workdir, or the config that wrote it "
+            "(DIR/config.json). Nothing was changed."
+        )
+
     def restore_latest(self, abstract_state):
-        """The newest readable checkpoint restored onto abstract_state's shapes and shardings, or None."""
+        """The newest readable checkpoint restored onto abstract_state's shapes and shardings, or None.
+
+        State fields without arrays (an empty `extra`) need not be in the checkpoint, so checkpoints written
+        before a field was added still restore."""
         for step in sorted(self.manager.all_steps(), reverse=True):
+            saved = self._saved_tree(step)
+            if saved is not None:
+                self._check_fits(step, saved, abstract_state)
+            fields = {f.name: getattr(abstract_state, f.name) for f in dataclasses.fields(abstract_state)}
+            stored = {name: value for name, value in fields.items() if saved is None or name in saved}
             try:
                 restored = self.manager.restore(
-                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))
+                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(stored))
                 )
-                return restored["state"]
+                return abstract_state.replace(**restored["state"])
             except Exception as error:  # orbax raises many types for truncated or corrupt files
                 logging.warning(
                     "checkpoint at step %d is unreadable (%s: %s); moving it to %s and trying the "

@@ -95,13 +95,13 @@ def run(config, workdir: str):
     exp = experiment_lib.prepare(config)
     checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
     checkpointer.check_identity()
+    layout = experiment_lib.state_layout(exp)
+    state = checkpointer.restore_latest(layout)  # before any write: a checkpoint that does not fit stops here
     is_main = jax.process_index() == 0
     if is_main:
         write_config(config, workdir)
     writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
 
-    layout = experiment_lib.state_layout(exp)
-    state = checkpointer.restore_latest(layout)
     if state is None:
         state = experiment_lib.create_state(exp, layout)
     start_step = int(state.step)

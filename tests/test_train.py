@@ -16,7 +16,7 @@ import pytest
 from configs import byol as byol_config
 from configs import simclr as simclr_config
 from jaxssl import evaluate, experiment, sharding, train
-from jaxssl.checkpoint import Checkpointer, WorkdirConflictError
+from jaxssl.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
 from jaxssl.methods import METHODS
 from tests.helpers import cli
 
@@ -183,6 +183,19 @@ def test_workdir_of_another_method_is_refused_and_left_untouched(fashion_dir, tm
         for path in files
     }
     assert after == before
+
+
+def test_checkpoint_that_does_not_fit_the_state_is_refused_and_left_untouched(fashion_dir, tmp_path):
+    workdir = str(tmp_path / "heads")
+    train.run(tiny_config("simclr", fashion_dir, steps=2), workdir)
+    before = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+    wider = tiny_config("simclr", fashion_dir, steps=4)
+    wider.method.projection_dim = 24
+    with pytest.raises(IncompatibleCheckpointError, match="projector"):
+        train.run(wider, workdir)
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before
+    assert not os.path.exists(os.path.join(workdir, "checkpoints_unreadable"))
+    assert not os.path.exists(os.path.join(workdir, "config.1.json"))
 
 
 @functools.wraps(METHODS["simclr"])

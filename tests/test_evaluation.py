@@ -37,14 +37,42 @@ def test_knn_is_perfect_on_separated_clusters_and_skips_unlabelled_bank_rows():
     )
 
 
-def test_knn_with_a_chunk_smaller_than_the_queries():
-    bank, bank_labels = clusters(2)
-    queries, query_labels = clusters(3)
-    whole = knn.knn_top1(bank, bank_labels, queries, query_labels, num_classes=3, k=3, temperature=0.1)
-    chunked = knn.knn_top1(
-        bank, bank_labels, queries, query_labels, num_classes=3, k=3, temperature=0.1, chunk=7
+def test_knn_grid_with_a_chunk_smaller_than_the_queries():
+    bank, bank_labels = clusters(2, spread=0.6)
+    queries, query_labels = clusters(3, spread=0.6)
+    whole = knn.knn_grid(
+        bank, bank_labels, queries, query_labels, num_classes=3, ks=(1, 3), temperatures=(0.1,)
+    )
+    chunked = knn.knn_grid(
+        bank, bank_labels, queries, query_labels, num_classes=3, ks=(1, 3), temperatures=(0.1,), chunk=7
     )
     assert whole == chunked
+
+
+def test_knn_grid_matches_the_vote_of_each_k_and_temperature():
+    rng = np.random.default_rng(8)
+    bank, queries = rng.normal(size=(60, 5)), rng.normal(size=(25, 5))
+    bank_labels, query_labels = rng.integers(0, 4, 60), rng.integers(0, 4, 25)
+    ks, temperatures = (1, 5, 20, 200), (0.02, 0.07, 0.5)
+    grid = knn.knn_grid(
+        bank, bank_labels, queries, query_labels, num_classes=4, ks=ks, temperatures=temperatures
+    )
+    assert set(grid) == {(k, t) for k in ks for t in temperatures}
+    for k in ks:
+        for t in temperatures:
+            scores = knn.knn_scores(bank, bank_labels, queries, num_classes=4, k=min(k, 60), temperature=t)
+            expected = np.mean(np.argmax(np.asarray(scores), -1) == query_labels)
+            assert grid[(k, t)] == expected, (k, t)
+
+
+def test_knn_grid_at_a_small_temperature_stays_finite_and_votes_for_the_nearest():
+    bank = np.array([[1.0, 0.0], [-1.0, 0.05], [-1.0, -0.05]], np.float32)
+    bank_labels = np.array([0, 1, 1])
+    query = np.array([[0.9, 0.1]], np.float32)  # cos 0.99 with class 0, about -0.99 with both class-1 rows
+    grid = knn.knn_grid(
+        bank, bank_labels, query, np.array([0]), num_classes=2, ks=(3,), temperatures=(0.001,)
+    )
+    assert grid[(3, 0.001)] == 1.0  # exp(1 / 0.001) overflows float32; relative weights do not
 
 
 def test_linear_probe_separates_linearly_separable_features():

@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from jaxssl.data.files import find_idx, list_images, read_idx, stored_shape, subfolders
 from jaxssl.data.records import ArraySource, DatasetInfo, DatasetNotFoundError, FileSource
+from jaxssl.data.subsets import take
 
 SPLITS = ("train", "eval")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/"
@@ -240,9 +241,4 @@ def subset(source: ArraySource | FileSource, *, num_examples: int, seed: int) ->
     total = len(source.labels)
     if num_examples >= total:
         return source
-    keep = np.sort(np.random.default_rng(seed).permutation(total)[:num_examples])
-    if isinstance(source, ArraySource):
-        return ArraySource(images=source.images[keep], labels=source.labels[keep])
-    return FileSource(
-        paths=tuple(source.paths[i] for i in keep), labels=source.labels[keep], channels=source.channels
-    )
+    return take(source, np.sort(np.random.default_rng(seed).permutation(total)[:num_examples]))

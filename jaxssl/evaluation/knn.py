@@ -8,6 +8,10 @@ import numpy as np
 
 from jaxssl.losses import l2_normalize
 
+# The grid papers report (InstDisc's and DINO's k = 20 or 200 with T = 0.07 among them).
+GRID_KS = (1, 5, 20, 50, 200)
+GRID_TEMPERATURES = (0.02, 0.07, 0.1, 0.5)
+
 
 @functools.partial(jax.jit, static_argnames=("num_classes", "k"))
 def knn_scores(bank_features, bank_labels, query_features, *, num_classes: int, k: int, temperature: float):
@@ -22,34 +26,71 @@ def knn_scores(bank_features, bank_labels, query_features, *, num_classes: int, 
     return jnp.sum(votes, axis=1)
 
 
-def knn_top1(
+@functools.partial(jax.jit, static_argnames=("num_classes", "ks"))
+def grid_predictions(bank_features, bank_labels, query_features, temperatures, *, num_classes: int, ks):
+    """Predicted classes (len(ks), len(temperatures), Q) of the vote of knn_scores for every (k, T): one
+    similarity matrix and one top-max(k) per query chunk serve the whole grid. Weights are taken relative to
+    each query's nearest neighbour, exp((cos - cos_max) / T), which leaves every vote's argmax unchanged and
+    keeps exp finite at small T."""
+    similarity = l2_normalize(query_features) @ l2_normalize(bank_features).T
+    top_similarity, top_index = jax.lax.top_k(similarity, max(ks))
+    relative = top_similarity - top_similarity[:, :1]
+    neighbours = jax.nn.one_hot(bank_labels[top_index], num_classes)
+    predictions = []
+    for k in ks:
+        weights = jnp.exp(relative[:, :k, None] / temperatures[None, None, :])
+        scores = jnp.einsum("qkt,qkc->tqc", weights, neighbours[:, :k])
+        predictions.append(jnp.argmax(scores, axis=-1))
+    return jnp.stack(predictions)
+
+
+def knn_grid(
     bank_features,
     bank_labels,
     query_features,
     query_labels,
     *,
     num_classes: int,
-    k: int,
-    temperature: float,
+    ks=GRID_KS,
+    temperatures=GRID_TEMPERATURES,
     chunk: int = 1024,
-) -> float:
-    """Top-1 accuracy of the weighted kNN vote; queries in chunks so the similarity matrix stays small.
-    Bank examples without a label (label < 0) are left out."""
+) -> dict[tuple[int, float], float]:
+    """Top-1 accuracy of the weighted kNN vote for every (k, T) of the grid; queries in chunks so the
+    similarity matrix stays small. Bank examples without a label (label < 0) are left out; k larger than the
+    bank is cut to the bank's size."""
     labelled = np.asarray(bank_labels) >= 0
     bank_features = jnp.asarray(np.asarray(bank_features)[labelled], jnp.float32)
     bank_labels = jnp.asarray(np.asarray(bank_labels)[labelled])
-    k = min(k, bank_features.shape[0])
-    correct = 0
+    usable_ks = tuple(min(k, bank_features.shape[0]) for k in ks)
+    query_labels = np.asarray(query_labels)
+    correct = np.zeros((len(ks), len(temperatures)), np.int64)
     for start in range(0, len(query_labels), chunk):
-        scores = knn_scores(
+        predictions = grid_predictions(
             bank_features,
             bank_labels,
             jnp.asarray(query_features[start : start + chunk], jnp.float32),
+            jnp.asarray(temperatures, jnp.float32),
             num_classes=num_classes,
-            k=k,
-            temperature=temperature,
+            ks=usable_ks,
         )
-        correct += int(
-            np.sum(np.argmax(np.asarray(scores), -1) == np.asarray(query_labels[start : start + chunk]))
-        )
-    return correct / max(len(query_labels), 1)
+        correct += np.sum(np.asarray(predictions) == query_labels[None, None, start : start + chunk], axis=-1)
+    total = max(len(query_labels), 1)
+    return {
+        (k, t): float(correct[i, j] / total) for i, k in enumerate(ks) for j, t in enumerate(temperatures)
+    }
+
+
+def knn_top1(
+    bank_features, bank_labels, query_features, query_labels, *, num_classes: int, k: int, temperature: float
+) -> float:
+    """Top-1 accuracy of the weighted kNN vote with one (k, T)."""
+    grid = knn_grid(
+        bank_features,
+        bank_labels,
+        query_features,
+        query_labels,
+        num_classes=num_classes,
+        ks=(k,),
+        temperatures=(temperature,),
+    )
+    return grid[(k, temperature)]

@@ -1,0 +1,93 @@
+"""Labelled subsets for the label-fraction protocols (1 % / 10 % of the labels).
+
+Class-balanced subsets are a pure function of (labels, fraction, seed) and nested: each class's examples
+are ranked once by a permutation drawn from (seed, class), and a fraction takes the first
+round(fraction x class size) of that ranking, so the 1 % subset lies inside the 10 % one. ImageNet uses
+the standard lists of SimCLR (Chen et al. 2020, appendix B.5), the ones TFDS's `imagenet2012_subset`
+downloads.
+"""
+
+import os
+
+import numpy as np
+
+from jaxssl.data.records import ArraySource, DatasetNotFoundError, FileSource
+
+STANDARD_LISTS = {0.01: "1percent.txt", 0.1: "10percent.txt"}
+STANDARD_LISTS_URL = "https://raw.githubusercontent.com/google-research/simclr/master/imagenet_subsets/"
+
+
+def balanced_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of round(fraction x n_c) examples (at least one) of every class c; unlabelled (-1)
+    examples are never chosen. fraction 1 gives every labelled example."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"label fraction must lie in (0, 1], got {fraction}")
+    labels = np.asarray(labels)
+    chosen = []
+    for label in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == label)
+        ranking = np.random.default_rng((seed, int(label))).permutation(len(members))
+        count = max(1, int(round(fraction * len(members))))
+        chosen.append(members[ranking[:count]])
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+
+
+def listed_indices(paths, list_path: str) -> np.ndarray:
+    """Sorted indices of the `paths` whose file name is a line of `list_path` (SimCLR's format: one
+    file name per line, e.g. n01440764_10026.JPEG). Every listed name must be found."""
+    with open(list_path) as f:
+        listed = {line.strip() for line in f if line.strip()}
+    found = {os.path.basename(path): i for i, path in enumerate(paths)}
+    missing = sorted(listed - set(found))
+    if missing:
+        raise DatasetNotFoundError(
+            f"{len(missing)} images named in {list_path} are not in the training folder, e.g. {missing[:3]}"
+        )
+    return np.sort(np.asarray([found[name] for name in listed], np.int64))
+
+
+def standard_list(dataset: str, fraction: float, manual_dir: str | None) -> str | None:
+    """The path of the standard subset list of (dataset, fraction), or None when the dataset has none
+    (every dataset but ImageNet at 1 % and 10 %). Raises when the list is standard but not on disk."""
+    if dataset != "imagenet2012" or fraction not in STANDARD_LISTS:
+        return None
+    name = STANDARD_LISTS[fraction]
+    path = os.path.join(manual_dir or "", name)
+    if not os.path.isfile(path):
+        raise DatasetNotFoundError(
+            f"ImageNet's standard {fraction:.0%} label subset {name} is not in manual_dir={manual_dir!r}: "
+            f"download {STANDARD_LISTS_URL}{name} on a machine with network access and copy it there"
+        )
+    return path
+
+
+def take(source: ArraySource | FileSource, indices: np.ndarray) -> ArraySource | FileSource:
+    """The examples of `source` at `indices`, in that order."""
+    if isinstance(source, ArraySource):
+        return ArraySource(images=source.images[indices], labels=source.labels[indices])
+    return FileSource(
+        paths=tuple(source.paths[i] for i in indices), labels=source.labels[indices], channels=source.channels
+    )
+
+
+def first(source: ArraySource | FileSource, count: int) -> ArraySource | FileSource:
+    """The first `count` examples of `source` (all of them when it has fewer)."""
+    return take(source, np.arange(min(count, len(source.labels))))
+
+
+def labelled_subset(
+    source: ArraySource | FileSource,
+    *,
+    dataset: str,
+    fraction: float,
+    seed: int,
+    manual_dir: str | None = None,
+) -> ArraySource | FileSource:
+    """The labelled training examples a label-fraction protocol may use: the standard list where the dataset
+    has one, else the class-balanced subset of (fraction, seed)."""
+    list_path = standard_list(dataset, fraction, manual_dir)
+    if list_path is not None:
+        if not isinstance(source, FileSource):
+            raise ValueError(f"a standard subset list needs a source of files, got {type(source).__name__}")
+        return take(source, listed_indices(source.paths, list_path))
+    return take(source, balanced_indices(source.labels, fraction, seed))

@@ -17,6 +17,9 @@ Expected on Fashion-MNIST on a 2-core CPU: see configs/quickstart.py and the REA
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "imagenet2012": (74.3, "linear_sgd", "paper table 1, ResNet-50, 1000 epochs"),
+}
 
 
 def get_config(arg=None):
@@ -40,6 +43,7 @@ def get_config(arg=None):
         trust_coefficient=0.001,
         probe_lr=1e-3,
     )
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(projector_hidden_dims=(32,), projection_dim=16, predictor_hidden_dims=(32,))

@@ -65,7 +65,28 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         bank_examples=10000,
         linear_l2=1e-4,
         linear_steps=500,
+        knn_ks=(1, 5, 20, 50, 200),
+        knn_temperatures=(0.02, 0.07, 0.1, 0.5),
+        knn_spaces=("backbone", "projector"),
+        label_seed=0,
+        health_examples=2048,
+        tsne_examples=2000,
     )
+    # The supervised protocols (SimCLR, Chen et al. 2020, appendix B.5 and B.6): SGD with Nesterov
+    # momentum, lr = base_lr x batch / 256, cosine decay, no weight decay, random crop + flip. The linear
+    # probe trains 90 epochs; fine-tuning 30 (the paper's 10 % setting; 60 at 1 %: --config.finetune.epochs=60).
+    config.linear_sgd = dict(
+        epochs=90.0,
+        batch_size=256,
+        base_lr=0.1,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=0.0,
+        warmup_epochs=0.0,
+        min_crop_scale=0.08,
+    )
+    config.finetune = dict(config.linear_sgd, epochs=30.0, base_lr=0.05)
+    config.anchor = dict(top1=-1.0, protocol="", source="")
     config.checkpoint = dict(every_steps=1000, keep=3)
     config.log_every_steps = 50
     return config
@@ -76,10 +97,29 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.model.backbone = "resnet_micro"
     config.data.image_size = 16
     config.train.update(batch_size=16, epochs=-1.0, steps=4, warmup_epochs=0.0)
-    config.eval.update(every_steps=2, batch_size=16, knn_k=5, bank_examples=32, linear_steps=20)
+    config.eval.update(
+        every_steps=2,
+        batch_size=16,
+        knn_k=5,
+        bank_examples=32,
+        linear_steps=20,
+        knn_ks=(1, 5),
+        knn_temperatures=(0.07, 0.5),
+        health_examples=32,
+        tsne_examples=32,
+    )
+    config.linear_sgd.update(epochs=1.0, batch_size=16)
+    config.finetune.update(epochs=1.0, batch_size=16)
     config.checkpoint.update(every_steps=2, keep=3)
     config.log_every_steps = 1
     return config
+
+
+def anchor(dataset: str, anchors: dict) -> dict:
+    """The published number a run on `dataset` reproduces against: anchors maps a dataset name to (top-1 %,
+    protocol, source); top1 -1 when there is none. The report prints it beside our mean."""
+    top1, protocol, source = anchors.get(dataset, (-1.0, "", ""))
+    return dict(top1=float(top1), protocol=protocol, source=source)
 
 
 def lock(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -24,6 +24,11 @@ linear top-1 75.2 % (facebookresearch/swav README; the SwAV paper's table: unver
 from configs import common, swav
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "cifar10": (88.85, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "cifar100": (63.61, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "imagenet2012": (75.2, "linear_sgd", "facebookresearch/swav README, ResNet-50, 800 epochs"),
+}
 
 
 def get_config(arg=None):
@@ -49,6 +54,7 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.train.warmup_epochs = 10.0 if large else 11.0
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(

@@ -24,6 +24,9 @@ k-NN monitor).
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=200, batch=128, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "imagenet2012": (54.0, "linear_sgd", "paper table 2, ResNet-50, 200 epochs, res5 (unverified here)"),
+}
 
 
 def get_config(arg=None):
@@ -47,6 +50,7 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.train.warmup_epochs = 0.0
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(projection_dim=16, num_negatives=16)

@@ -24,6 +24,11 @@ Anchors to reproduce against: CIFAR-10 ResNet-18, 1000 epochs, online linear top
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "cifar10": (92.94, "online_probe", "solo-learn README, ResNet-18, 1000 epochs (MoCo V2+)"),
+    "cifar100": (69.89, "online_probe", "solo-learn README, ResNet-18, 1000 epochs (MoCo V2+)"),
+    "imagenet2012": (71.1, "linear_sgd", "paper table 2, ResNet-50, 800 epochs"),
+}
 
 
 def get_config(arg=None):
@@ -53,6 +58,7 @@ def get_config(arg=None):
     )
     if large:
         config.train.warmup_epochs = 0.0
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(projector_hidden_dims=(32,), projection_dim=16, queue_size=64, bn_groups=2)

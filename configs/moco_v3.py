@@ -24,6 +24,11 @@ unverified).
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "cifar10": (93.1, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "cifar100": (68.83, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "imagenet2012": (74.6, "linear_sgd", "facebookresearch/moco-v3 CONFIG.md, ResNet-50, 1000 epochs"),
+}
 
 
 def get_config(arg=None):
@@ -48,6 +53,7 @@ def get_config(arg=None):
         trust_coefficient=0.001 if large else 0.02,
         probe_lr=1e-3,
     )
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(projector_hidden_dims=(32,), projection_dim=16, predictor_hidden_dims=(32,))

@@ -25,6 +25,11 @@ README); 800 epochs 71.3 % (paper, table 4: unverified).
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=800, batch=512, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "cifar10": (90.51, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "cifar100": (66.04, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "imagenet2012": (68.1, "linear_sgd", "paper table 1, ResNet-50, 100 epochs"),
+}
 
 
 def get_config(arg=None):
@@ -49,6 +54,7 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.train.warmup_epochs = 0.0
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(

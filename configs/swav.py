@@ -27,6 +27,11 @@ epochs 72.1 %).
 from configs import common
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
+ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
+    "cifar10": (89.17, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "cifar100": (64.88, "online_probe", "solo-learn README, ResNet-18, 1000 epochs"),
+    "imagenet2012": (75.3, "linear_sgd", "paper table 1, ResNet-50, 800 epochs, 2x224 + 6x96"),
+}
 
 
 def views(image_size: int) -> dict:
@@ -72,6 +77,7 @@ def get_config(arg=None):
         trust_coefficient=0.001 if large else 0.02,
         probe_lr=1e-3,
     )
+    config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(

@@ -16,6 +16,7 @@ import optax
 from jaxssl import augment, models, optim, schedules, sharding
 from jaxssl import step as step_lib
 from jaxssl.data import pipeline, sources
+from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS, Method, MethodContext
 from jaxssl.models import resnet
 from jaxssl.state import TrainState
@@ -97,6 +98,7 @@ def check_config(config) -> None:
     check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
     check_kwargs(optim.make_optimizer, optimizer_kwargs(config), "optim", provided=("name", "learning_rate"))
     check_name(config.data.dataset, sources.DATASETS, "dataset")
+    check_eval_config(config)
     for block, name in (
         ("eval", "every_steps"),
         ("checkpoint", "every_steps"),
@@ -109,6 +111,46 @@ def check_config(config) -> None:
             raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
     if config.log_every_steps <= 0:
         raise ValueError(f"config.log_every_steps must be positive, got {config.log_every_steps}")
+
+
+KNN_SPACES = ("backbone", "projector")
+EVAL_PROTOCOL_KEYS = (
+    "knn_ks",
+    "knn_temperatures",
+    "knn_spaces",
+    "label_seed",
+    "health_examples",
+    "tsne_examples",
+)
+
+
+def check_eval_config(config) -> None:
+    """The offline protocols' blocks: recipes whose keys Recipe takes, a kNN grid of positive k and T over
+    known feature spaces, positive example counts."""
+    missing = [block for block in ("linear_sgd", "finetune", "anchor") if block not in config]
+    missing += [f"eval.{name}" for name in EVAL_PROTOCOL_KEYS if name not in config.eval]
+    if missing:
+        raise ValueError(
+            f"the config has no {missing}: it was written before the evaluation protocols existed (an old "
+            "config.json?); pass --config=configs/<the run's config>.py:<its options> instead"
+        )
+    for block in ("linear_sgd", "finetune"):
+        check_kwargs(supervised.Recipe, dict(config[block]), block)
+        for name in ("epochs", "batch_size", "base_lr"):
+            if config[block][name] <= 0:
+                raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+    if not config.eval.knn_ks or min(config.eval.knn_ks) < 1:
+        raise ValueError(f"config.eval.knn_ks must be positive ints, got {config.eval.knn_ks}")
+    if not config.eval.knn_temperatures or min(config.eval.knn_temperatures) <= 0:
+        raise ValueError(f"config.eval.knn_temperatures must be positive, got {config.eval.knn_temperatures}")
+    spaces = tuple(config.eval.knn_spaces)
+    if "backbone" not in spaces or set(spaces) - set(KNN_SPACES):
+        raise ValueError(
+            f"config.eval.knn_spaces must hold 'backbone' and may hold 'projector', got {spaces}"
+        )
+    for name in ("health_examples", "tsne_examples"):
+        if config.eval[name] < 2:
+            raise ValueError(f"config.eval.{name} must be at least 2, got {config.eval[name]}")
 
 
 def without(block, key: str) -> dict:
@@ -126,7 +168,8 @@ def prepare(config) -> Experiment:
     mesh = sharding.make_mesh()
     global_batch = config.train.batch_size
     sharding.check_batch_divides(global_batch, mesh)
-    sharding.check_batch_divides(config.eval.batch_size, mesh)
+    for batch in (config.eval.batch_size, config.linear_sgd.batch_size, config.finetune.batch_size):
+        sharding.check_batch_divides(batch, mesh)
 
     data_args = dict(
         data_dir=config.data.data_dir or None,
@@ -255,6 +298,25 @@ def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, pr
             crop_scales=tuple(spec.crop_scale for spec in experiment.view_specs),
             crop_ratio=first_view.crop_ratio,
             prefetch=prefetch,
+        )
+    )
+
+
+def labelled_batches(experiment: Experiment, source, *, batch: int, num_steps: int, min_crop_scale: float):
+    """This process's host batches of `num_steps` steps over the labelled `source` for the supervised
+    protocols: one view per example, randomly cropped on the host for large images, ordered by the run's
+    seed."""
+    return pipeline.as_numpy(
+        pipeline.train_dataset(
+            source,
+            global_batch=batch,
+            seed=experiment.seed,
+            start_step=0,
+            num_steps=num_steps,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+            host_crop=experiment.image_size if experiment.host_crop else None,
+            crop_scales=((min_crop_scale, 1.0),),
         )
     )
 

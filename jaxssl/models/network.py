@@ -4,6 +4,11 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 
+def normalize(x, mean: tuple[float, ...], std: tuple[float, ...]):
+    """Images in [0, 1] standardised per channel with the dataset's mean and std."""
+    return (x - jnp.asarray(mean, x.dtype)) / jnp.asarray(std, x.dtype)
+
+
 class SSLNetwork(nn.Module):
     """x in [0, 1] -> {"features": backbone output, "projection": z, "prediction": q(z) if a predictor}."""
 
@@ -15,8 +20,7 @@ class SSLNetwork(nn.Module):
 
     def features(self, x, train: bool):
         """Backbone representation of images in [0, 1]; what kNN and the linear probes evaluate."""
-        x = (x - jnp.asarray(self.image_mean, x.dtype)) / jnp.asarray(self.image_std, x.dtype)
-        return self.backbone(x, train=train)
+        return self.backbone(normalize(x, self.image_mean, self.image_std), train=train)
 
     def __call__(self, x, train: bool):
         features = self.features(x, train)

@@ -1,0 +1,183 @@
+"""Supervised training of a Classifier on labelled batches, then its top-1 on the eval split.
+
+One loop serves three protocols: the papers' linear probe (frozen backbone), fine-tuning (everything
+trains, from the pretrained backbone) and the supervised baseline (the same, from a random backbone). The
+recipe is SimCLR's (Chen et al. 2020, appendix B.5 and B.6) and BYOL's (Grill et al. 2020, appendix C.1):
+SGD with Nesterov momentum, lr = base_lr x batch / 256 with cosine decay, random resized crop and flip
+for training, the centre view for testing. The step is jitted over the mesh like pretraining: the batch is
+split over devices, the state replicated, so BatchNorm statistics cover the global batch.
+"""
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxssl import augment, optim, schedules, sharding
+from jaxssl.models.classifier import Classifier
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a supervised protocol trains. epochs: passes over the labelled examples. base_lr: the learning
+    rate at batch 256, scaled linearly with batch_size. min_crop_scale: the smallest crop area fraction."""
+
+    epochs: float
+    batch_size: int
+    base_lr: float
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+    warmup_epochs: float = 0.0
+    min_crop_scale: float = 0.08
+
+    def steps(self, examples: int) -> int:
+        return max(1, math.ceil(self.epochs * examples / self.batch_size))
+
+    def learning_rate(self, examples: int) -> optax.Schedule:
+        peak = schedules.scaled_learning_rate(self.base_lr, self.batch_size, "linear")
+        warmup = math.ceil(self.warmup_epochs * examples / self.batch_size)
+        return schedules.warmup_cosine(peak, self.steps(examples), warmup)
+
+    def view(self, image_size: int, host_crop: bool) -> augment.ViewSpec:
+        """Random resized crop (done on the host for large images) and flip; no colour changes."""
+        return augment.ViewSpec(
+            size=image_size,
+            random_crop=not host_crop,
+            crop_scale=(self.min_crop_scale, 1.0),
+            jitter_prob=0.0,
+            gray_prob=0.0,
+        )
+
+
+def optimizer_for(classifier: Classifier, recipe: Recipe, learning_rate) -> optax.GradientTransformation:
+    """SGD over the trainable params; a frozen backbone gets no update at all (no decay, no momentum)."""
+    sgd = optim.make_optimizer(
+        "sgd",
+        learning_rate,
+        weight_decay=recipe.weight_decay,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+    )
+    frozen = () if classifier.train_backbone else ("backbone",)
+    return optax.multi_transform(
+        {"train": sgd, "freeze": optax.set_to_zero()},
+        lambda params: {name: "freeze" if name in frozen else "train" for name in params},
+    )
+
+
+def classification_loss(logits, labels):
+    """Mean cross-entropy and top-1 accuracy of integer labels."""
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    return loss, jnp.mean(jnp.argmax(logits, -1) == labels)
+
+
+def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_key):
+    """(state, batch) -> (state, metrics): one augmented view per example, cross-entropy, SGD."""
+
+    def step(state, batch):
+        images = augment.make_views(jax.random.fold_in(base_key, state["step"]), batch["image"], (view,))[0]
+
+        def loss_fn(params):
+            logits, updates = classifier.apply(
+                {"params": params, "batch_stats": state["batch_stats"]},
+                images,
+                train=True,
+                mutable=["batch_stats"],
+            )
+            loss, top1 = classification_loss(logits, batch["label"])
+            return loss, (updates["batch_stats"], top1)
+
+        (loss, (batch_stats, top1)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        new_state = {
+            "step": state["step"] + 1,
+            "params": optax.apply_updates(state["params"], updates),
+            "batch_stats": batch_stats,
+            "opt_state": opt_state,
+        }
+        return new_state, {"loss": loss, "top1": top1}
+
+    return step
+
+
+def initial_variables(classifier: Classifier, sample, key, backbone=None) -> dict:
+    """The classifier's params and batch statistics: fresh, with the backbone's replaced by `backbone`
+    ({"params", "batch_stats"} of a pretrained backbone) when given."""
+    variables = classifier.init(key, sample, train=False)
+    params, batch_stats = dict(variables["params"]), dict(variables.get("batch_stats", {}))
+    if backbone is not None:
+        params["backbone"] = backbone["params"]
+        batch_stats["backbone"] = backbone["batch_stats"]
+    return {"params": params, "batch_stats": batch_stats}
+
+
+def eval_top1(classifier: Classifier, variables, eval_batches, image_size: int, mesh) -> float:
+    """Top-1 of the classifier on the centre view of every real (unpadded) eval example."""
+
+    @jax.jit
+    def correct_and_count(variables, batch):
+        logits = classifier.apply(
+            variables, augment.center_view(batch["image"][:, 0], image_size), train=False
+        )
+        hits = (jnp.argmax(logits, -1) == batch["label"]) & batch["mask"]
+        return jnp.sum(hits), jnp.sum(batch["mask"])
+
+    correct = total = 0
+    for host_batch in eval_batches:
+        hits, count = correct_and_count(variables, sharding.to_global(host_batch, mesh))
+        correct, total = correct + int(hits), total + int(count)
+    return correct / max(total, 1)
+
+
+def train_and_test(
+    classifier: Classifier,
+    *,
+    recipe: Recipe,
+    examples: int,
+    train_batches,
+    eval_batches,
+    image_size: int,
+    host_crop: bool,
+    channels: int,
+    mesh,
+    key,
+    backbone=None,
+) -> dict:
+    """Trains `classifier` for recipe.steps(examples) steps on `train_batches` (host batches of
+    recipe.batch_size labelled examples, at least that many), then tests it on `eval_batches`."""
+    num_steps = recipe.steps(examples)
+    learning_rate = recipe.learning_rate(examples)
+    optimizer = optimizer_for(classifier, recipe, learning_rate)
+    init_key, step_key = jax.random.split(key)
+    sample = jnp.zeros((2, image_size, image_size, channels), jnp.float32)
+
+    def create(backbone):
+        variables = initial_variables(classifier, sample, init_key, backbone)
+        return {
+            "step": jnp.zeros((), jnp.int32),
+            **variables,
+            "opt_state": optimizer.init(variables["params"]),
+        }
+
+    state = jax.jit(create, out_shardings=sharding.replicated(mesh))(backbone)
+    step = jax.jit(
+        make_step(classifier, optimizer, recipe.view(image_size, host_crop), step_key), donate_argnums=0
+    )
+    losses = []
+    for _ in range(num_steps):
+        state, metrics = step(state, sharding.to_global(next(train_batches), mesh))
+        losses.append(metrics["loss"])
+    variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
+    last = jax.device_get(losses[-max(1, num_steps // 10) :])
+    return {
+        "top1": eval_top1(classifier, variables, eval_batches, image_size, mesh),
+        "steps": num_steps,
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
+        "peak_lr": schedules.scaled_learning_rate(recipe.base_lr, recipe.batch_size, "linear"),
+        "final_train_loss": float(np.mean(last)),
+    }

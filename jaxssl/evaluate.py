@@ -1,7 +1,21 @@
-"""Offline evaluation of a run: kNN (k = 20 and 200) and a linear probe on frozen features of the whole
-train split, tested on the eval split, and the spread of the eval features (collapse check). Results are
-appended to DIR/offline_eval.jsonl."""
+"""Offline evaluation protocols of a run, each appending one JSON line to DIR/offline_eval.jsonl.
 
+On frozen features (one embedding pass serves them all):
+  knn           temperature-weighted cosine kNN over the grid k x T, on backbone and projector features
+  linear_lbfgs  the fast linear probe: L-BFGS logistic regression on cached, standardised features
+  health        spread, effective rank (RankMe), alignment and uniformity, and whether it collapsed
+  tsne          a PNG of a t-SNE of eval-split embeddings coloured by class (DIR/plots/tsne.png)
+Training on labelled examples (evaluation/supervised.py):
+  linear_sgd    the papers' linear probe: SGD with Nesterov momentum on the frozen backbone, crop + flip
+  finetune      the whole network with its own optimiser; from --eval_init=random, the supervised baseline
+Neither:
+  gallery       a PNG of the views the config's augmentation makes of a few images (DIR/plots/)
+
+label_fraction < 1 trains probes and fine-tuning on a labelled subset of the training split (the kNN bank
+too): class-balanced and nested from config.eval.label_seed, or ImageNet's standard lists.
+"""
+
+import dataclasses
 import json
 import logging
 import os
@@ -10,35 +24,49 @@ import time
 import jax
 import numpy as np
 
+from jaxssl import augment, plots
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
-from jaxssl.evaluation import embed, knn, linear
+from jaxssl.data import subsets
+from jaxssl.evaluation import embed, health, knn, linear, supervised
+from jaxssl.models.classifier import Classifier
 
 FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
+FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne")
+TRAINED_PROTOCOLS = ("linear_sgd", "finetune")
+PROTOCOLS = FROZEN_PROTOCOLS + TRAINED_PROTOCOLS + ("gallery",)
+DEFAULT_PROTOCOLS = ("knn", "linear_lbfgs", "health")
+DESCRIPTIONS = {
+    "knn": "weighted cosine kNN (InstDisc), grid of k and T, frozen features of the labelled train examples",
+    "linear_lbfgs": "fast linear probe: L-BFGS logistic regression on cached standardised frozen features",
+    "health": "representation health of the eval-split embedding: spread, RankMe, alignment, uniformity",
+    "tsne": "t-SNE of eval-split backbone features coloured by class",
+    "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
+    "finetune": "fine-tuning of the whole network: SGD+Nesterov, cosine, crop+flip, centre-crop test",
+    "gallery": "augmented views of the config's view preset",
+}
+GALLERY_IMAGES = 6
+KEY_SALTS = {"linear_sgd": 11, "finetune": 12, "health": 13, "gallery": 14}
 
 
-def pixel_features(batches) -> tuple[np.ndarray, np.ndarray]:
-    """Raw pixels in [0, 1], flattened: the baseline every representation must beat."""
-    features, labels = [], []
-    for batch in batches:
-        mask = batch["mask"]
-        features.append(batch["image"][mask].reshape(int(mask.sum()), -1).astype(np.float32) / 255.0)
-        labels.append(batch["label"][mask])
-    return np.concatenate(features), np.concatenate(labels)
-
-
-def feature_spread(features: np.ndarray) -> dict:
-    """Collapse check (SimSiam, Chen & He 2021, section 4.1): per-dimension std of the L2-normalised features,
-    averaged over dimensions, and the smallest one; an isotropic spread gives 1 / sqrt(D), collapse 0."""
-    norms = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    std = np.std(features / norms, axis=0)
-    return {
-        "feature_std_mean": float(np.mean(std)),
-        "feature_std_min": float(np.min(std)),
-        "feature_std_isotropic": float(1.0 / np.sqrt(features.shape[1])),
-    }
+def check_request(protocols, features: str, init: str, label_fraction: float) -> None:
+    """ValueError for an unknown protocol, feature or init, a fraction outside (0, 1], or pixels with a
+    protocol that trains a network."""
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown or not protocols:
+        raise ValueError(f"unknown protocol(s) {unknown or protocols}; choose from {list(PROTOCOLS)}")
+    if features not in FEATURES or init not in INITS:
+        raise ValueError(
+            f"features must be one of {FEATURES} and init one of {INITS}; got {features!r}, {init!r}"
+        )
+    if not 0.0 < label_fraction <= 1.0:
+        raise ValueError(f"label_fraction must lie in (0, 1], got {label_fraction}")
+    if features == "pixels" and set(protocols) - {"knn", "linear_lbfgs", "health", "tsne"}:
+        raise ValueError(
+            "pixel features serve only the frozen-feature protocols: knn, linear_lbfgs, health, tsne"
+        )
 
 
 def network_state(exp, workdir: str, init: str):
@@ -57,70 +85,260 @@ def network_state(exp, workdir: str, init: str):
     if state is None:
         raise FileNotFoundError(
             f"no readable checkpoint in {workdir}/checkpoints; train first or pass "
-            "--eval_init=random for the untrained baseline"
+            "--eval_init=random for the untrained network (or, with finetune, the supervised baseline)"
         )
     return state
 
 
-def evaluate(config, workdir: str, *, features: str = "network", init: str = "checkpoint") -> dict:
-    """Computes and records the offline kNN and linear-probe top-1 of one representation."""
-    if features not in FEATURES or init not in INITS:
-        raise ValueError(
-            f"features must be one of {FEATURES} and init one of {INITS}; got {features!r}, {init!r}"
-        )
-    exp = experiment_lib.prepare(config)
-    start = time.time()
+def pixel_features(batches) -> dict:
+    """Raw pixels in [0, 1], flattened: the baseline every representation must beat."""
+    features, labels = [], []
+    for batch in batches:
+        mask = batch["mask"]
+        features.append(batch["image"][mask].reshape(int(mask.sum()), -1).astype(np.float32) / 255.0)
+        labels.append(batch["label"][mask])
+    return {"features": np.concatenate(features), "label": np.concatenate(labels)}
+
+
+def embeddings(exp, state, config, labelled) -> dict:
+    """{"train", "eval"}: each {"features", "label"} (and "projection" when config.eval.knn_spaces names the
+    projector) of the labelled train examples and of the eval split, plus "pairs": backbone features of two
+    augmented views of the first config.eval.health_examples eval examples (networks only; pixels have
+    neither projection nor pairs)."""
     batch = config.eval.batch_size
-    if features == "pixels":
-        step = None
-        train_x, train_y = pixel_features(experiment_lib.eval_batches(exp, exp.train_source, batch))
-        test_x, test_y = pixel_features(experiment_lib.eval_batches(exp, exp.eval_source, batch))
-    else:
-        state = network_state(exp, workdir, init)
-        step = int(state.step)
-        compiled = embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh)
-        args = (compiled, state.params["model"], state.batch_stats)
-        train_x, train_y = embed.embed_split(
-            *args, experiment_lib.eval_batches(exp, exp.train_source, batch), exp.mesh
-        )
-        test_x, test_y = embed.embed_split(
-            *args, experiment_lib.eval_batches(exp, exp.eval_source, batch), exp.mesh
-        )
-    num_classes = max(exp.info.num_classes, 1)
+    if state is None:
+        return {
+            split: pixel_features(experiment_lib.eval_batches(exp, source, batch))
+            for split, source in (("train", labelled), ("eval", exp.eval_source))
+        }
+    args = (state.params["model"], state.batch_stats)
+    with_projection = "projector" in config.eval.knn_spaces
+    compiled = embed.compile_embed(
+        step_lib.make_embed_fn(exp.method.network, exp.image_size, with_projection), exp.mesh
+    )
     result = {
+        split: embed.embed_split(compiled, args, experiment_lib.eval_batches(exp, source, batch), exp.mesh)
+        for split, source in (("train", labelled), ("eval", exp.eval_source))
+    }
+    result["pairs"] = view_pairs(exp, state, config)
+    return result
+
+
+def view_pairs(exp, state, config) -> dict:
+    """Backbone features {"view_a", "view_b"} of two augmented views (the run's first two view specs) of the
+    first config.eval.health_examples eval examples."""
+    pair_fn = embed.compile_embed(step_lib.make_pair_embed_fn(exp.method.network, exp.view_specs), exp.mesh)
+    head = subsets.first(exp.eval_source, config.eval.health_examples)
+    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["health"])
+    batches = experiment_lib.eval_batches(exp, head, config.eval.batch_size)
+    return embed.embed_split(pair_fn, (state.params["model"], state.batch_stats), batches, exp.mesh, key=key)
+
+
+def knn_record(spaces: dict, num_classes: int, ks, temperatures) -> dict:
+    """The grid's top-1 per feature space ("k/T" keys), the best (k, T) of each, and the headline top1:
+    the backbone's best."""
+    record = {"grid": {}, "best": {}}
+    for space, (bank_x, bank_y, query_x, query_y) in spaces.items():
+        grid = knn.knn_grid(
+            bank_x, bank_y, query_x, query_y, num_classes=num_classes, ks=ks, temperatures=temperatures
+        )
+        record["grid"][space] = {f"{k}/{t}": top1 for (k, t), top1 in grid.items()}
+        (k, t), top1 = max(grid.items(), key=lambda item: item[1])
+        record["best"][space] = {"k": k, "temperature": t, "top1": top1}
+    record["top1"] = record["best"]["backbone"]["top1"]
+    return record
+
+
+def frozen_records(protocols, exp, state, config, labelled, workdir: str, title: str) -> dict:
+    """{protocol: results} of the frozen-feature protocols, from one embedding pass."""
+    found = embeddings(exp, state, config, labelled)
+    train, held_out = found["train"], found["eval"]
+    num_classes = max(exp.info.num_classes, 1)
+    spaces = {"backbone": "features", "projector": "projection"}
+    results = {}
+    if "knn" in protocols:
+        results["knn"] = knn_record(
+            {
+                space: (train[key], train["label"], held_out[key], held_out["label"])
+                for space, key in spaces.items()
+                if key in train
+            },
+            num_classes,
+            tuple(config.eval.knn_ks),
+            tuple(config.eval.knn_temperatures),
+        )
+    if "linear_lbfgs" in protocols:
+        top1 = linear.linear_probe_top1(
+            train["features"],
+            train["label"],
+            held_out["features"],
+            held_out["label"],
+            num_classes=num_classes,
+            l2=config.eval.linear_l2,
+            steps=config.eval.linear_steps,
+        )
+        results["linear_lbfgs"] = {
+            "top1": top1,
+            "l2": config.eval.linear_l2,
+            "steps": config.eval.linear_steps,
+        }
+    if "health" in protocols:
+        results["health"] = health_record(found, config.eval.health_examples)
+    if "tsne" in protocols:
+        count = min(config.eval.tsne_examples, len(held_out["label"]))
+        points = plots.tsne_embedding(held_out["features"][:count], seed=exp.seed)
+        path = os.path.join(workdir, "plots", "tsne.png")
+        plots.tsne_plot(points, held_out["label"][:count], path, f"t-SNE of {count} test embeddings: {title}")
+        results["tsne"] = {"png": path, "examples": count}
+    return results
+
+
+def health_record(found: dict, examples: int) -> dict:
+    """Health of the eval-split embedding per feature space (the backbone's with the alignment of two views;
+    the projector's spread and rank), with a warning logged when the backbone's collapses."""
+    held_out = found["eval"]
+    pairs = found.get("pairs", {})
+    spaces = {
+        "backbone": health.health(held_out["features"][:examples], pairs.get("view_a"), pairs.get("view_b"))
+    }
+    if "projection" in held_out:
+        spaces["projector"] = health.health(held_out["projection"][:examples])
+    message = health.collapse_message(spaces["backbone"])
+    if message:
+        logging.warning(message)
+    return {"spaces": spaces, "collapsed": spaces["backbone"]["collapsed"]}
+
+
+def trained_record(protocol: str, exp, state, config, labelled) -> dict:
+    """Trains a classifier on the labelled examples (frozen backbone for linear_sgd, the whole network for
+    finetune, from `state`'s backbone) and tests it on the eval split."""
+    block = config.linear_sgd if protocol == "linear_sgd" else config.finetune
+    recipe = supervised.Recipe(**block)
+    model = state.params["model"]
+    classifier = Classifier(
+        backbone=exp.method.network.backbone,
+        num_classes=max(exp.info.num_classes, 1),
+        image_mean=tuple(exp.info.mean),
+        image_std=tuple(exp.info.std),
+        train_backbone=protocol == "finetune",
+    )
+    train_batches = experiment_lib.labelled_batches(
+        exp,
+        labelled,
+        batch=recipe.batch_size,
+        num_steps=recipe.steps(len(labelled.labels)),
+        min_crop_scale=recipe.min_crop_scale,
+    )
+    result = supervised.train_and_test(
+        classifier,
+        recipe=recipe,
+        examples=len(labelled.labels),
+        train_batches=train_batches,
+        eval_batches=experiment_lib.eval_batches(exp, exp.eval_source, config.eval.batch_size),
+        image_size=exp.image_size,
+        host_crop=exp.host_crop,
+        channels=exp.info.image_shape[-1] or 3,
+        mesh=exp.mesh,
+        key=jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS[protocol]),
+        backbone={"params": model["backbone"], "batch_stats": state.batch_stats["backbone"]},
+    )
+    return {**result, "recipe": dict(block)}
+
+
+def gallery_record(exp, workdir: str, title: str) -> dict:
+    """Draws the run's views of the first GALLERY_IMAGES training images into DIR/plots/augmentations.png."""
+    head = subsets.first(exp.train_source, GALLERY_IMAGES)
+    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
+    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["gallery"])
+    specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in exp.view_specs)
+    views = [np.asarray(view) for view in augment.make_views(key, batch["image"], specs)]
+    path = os.path.join(workdir, "plots", "augmentations.png")
+    plots.gallery_plot(batch["image"][:, 0], views, path, title)
+    return {"png": path, "views": len(specs), "images": GALLERY_IMAGES}
+
+
+def header(config, exp, *, features: str, init: str, step, label_fraction: float, labelled) -> dict:
+    """What every record says about where its number comes from."""
+    return {
         "features": features,
         "init": init if features == "network" else None,
         "step": step,
+        "method": exp.method.name,
+        "backbone": config.model.backbone,
+        "width_multiplier": float(config.model.width_multiplier),
         "dataset": exp.info.name,
-        "train_examples": len(train_y),
-        "eval_examples": len(test_y),
-        "feature_dim": int(train_x.shape[1]),
-        **feature_spread(test_x),
+        "seed": exp.seed,
+        "label_fraction": label_fraction,
+        "label_seed": config.eval.label_seed,
+        "labelled_examples": len(labelled.labels),
+        "eval_examples": len(exp.eval_source.labels),
     }
-    for k in (20, 200):
-        result[f"knn_top1_k{k}"] = knn.knn_top1(
-            train_x,
-            train_y,
-            test_x,
-            test_y,
-            num_classes=num_classes,
-            k=k,
-            temperature=config.eval.knn_temperature,
-        )
-    result["knn_temperature"] = config.eval.knn_temperature
-    result["linear_top1"] = linear.linear_probe_top1(
-        train_x,
-        train_y,
-        test_x,
-        test_y,
-        num_classes=num_classes,
-        l2=config.eval.linear_l2,
-        steps=config.eval.linear_steps,
+
+
+def evaluate(
+    config,
+    workdir: str,
+    *,
+    protocols=DEFAULT_PROTOCOLS,
+    features: str = "network",
+    init: str = "checkpoint",
+    label_fraction: float = 1.0,
+) -> list[dict]:
+    """Runs the protocols on DIR's newest checkpoint (or the untrained network, or raw pixels) and appends
+    one line per protocol to DIR/offline_eval.jsonl; returns those records."""
+    protocols = tuple(dict.fromkeys(protocols))
+    check_request(protocols, features, init, label_fraction)
+    exp = experiment_lib.prepare(config)
+    labelled = subsets.labelled_subset(
+        exp.train_source,
+        dataset=config.data.dataset,
+        fraction=label_fraction,
+        seed=config.eval.label_seed,
+        manual_dir=config.data.manual_dir or None,
     )
-    result["seconds"] = round(time.time() - start, 1)
+    needs_network = features == "network" and set(protocols) != {"gallery"}
+    state = network_state(exp, workdir, init) if needs_network else None
+    common = header(
+        config,
+        exp,
+        features=features,
+        init=init,
+        step=None if state is None else int(state.step),
+        label_fraction=label_fraction,
+        labelled=labelled,
+    )
+    title = (
+        f"{exp.method.name}, {config.model.backbone}, {exp.info.name}" if features == "network" else "pixels"
+    )
+    records = []
+
+    def record(protocol, start, results):
+        records.append(
+            {
+                "protocol": protocol,
+                "description": DESCRIPTIONS[protocol],
+                **common,
+                **results,
+                "seconds": round(time.time() - start, 1),
+            }
+        )
+
+    start = time.time()
+    frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]
+    if frozen:
+        for protocol, results in frozen_records(frozen, exp, state, config, labelled, workdir, title).items():
+            record(protocol, start, results)
+    for protocol in protocols:
+        start = time.time()
+        if protocol in TRAINED_PROTOCOLS:
+            record(protocol, start, trained_record(protocol, exp, state, config, labelled))
+        elif protocol == "gallery":
+            record(protocol, start, gallery_record(exp, workdir, title))
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "offline_eval.jsonl"), "a") as f:
-            f.write(json.dumps(result) + "\n")
-    logging.info("offline evaluation: %s", result)
-    return result
+            for line in records:
+                f.write(json.dumps(line) + "\n")
+    for line in records:
+        logging.info("offline evaluation: %s", {k: v for k, v in line.items() if k != "grid"})
+    return records

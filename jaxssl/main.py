@@ -1,7 +1,9 @@
 """The command line: python -m jaxssl.main --config=configs/<method>.py:<options> --workdir=DIR.
 
-The only place with flags. --mode=evaluate runs the offline evaluation of DIR (its config.json unless
---config is given).
+The only place with training flags. --mode=evaluate runs offline evaluation protocols on DIR (its
+config.json unless --config is given): --protocol=knn,linear_lbfgs,health (default), linear_sgd, finetune,
+tsne, gallery; --label_fraction=0.01 for the 1 % protocols; --eval_init=random for the untrained network
+(with finetune: the supervised baseline); --eval_features=pixels for raw pixels.
 """
 
 import json
@@ -33,6 +35,17 @@ _EVAL_INIT = flags.DEFINE_enum(
     "checkpoint",
     list(evaluate.INITS),
     "evaluate: the newest checkpoint, or the untrained network (a baseline).",
+)
+_PROTOCOL = flags.DEFINE_list(
+    "protocol",
+    list(evaluate.DEFAULT_PROTOCOLS),
+    f"evaluate: comma-separated protocols, from {list(evaluate.PROTOCOLS)} (see jaxssl/evaluate.py).",
+)
+_LABEL_FRACTION = flags.DEFINE_float(
+    "label_fraction",
+    1.0,
+    "evaluate: the fraction of training labels the protocols use (0.01, 0.1: class-balanced, nested subsets "
+    "from config.eval.label_seed; ImageNet's standard lists).",
 )
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False, "Call jax.distributed.initialize() (multi-host GPU/TPU; SLURM is detected)."
@@ -79,7 +92,14 @@ def main(argv):
         train.run(_CONFIG.value, workdir)
     else:
         config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
-        evaluate.evaluate(config, workdir, features=_EVAL_FEATURES.value, init=_EVAL_INIT.value)
+        evaluate.evaluate(
+            config,
+            workdir,
+            protocols=tuple(_PROTOCOL.value),
+            features=_EVAL_FEATURES.value,
+            init=_EVAL_INIT.value,
+            label_fraction=_LABEL_FRACTION.value,
+        )
 
 
 if __name__ == "__main__":

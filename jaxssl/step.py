@@ -1,5 +1,6 @@
 """The jitted functions: one training step for any method, and the embedding used by evaluation."""
 
+import dataclasses
 from collections.abc import Callable
 
 import flax.linen as nn
@@ -90,15 +91,40 @@ def make_train_step(
     return train_step
 
 
-def make_embed_fn(network: nn.Module, image_size: int) -> Callable:
-    """(params, batch_stats, batch) -> {"features", "label", "mask"}: backbone features (eval mode) of the
-    centre view of batch["image"] (uint8 (B, 1, H, W, C)), with the batch's labels and padding mask."""
+def make_embed_fn(network: nn.Module, image_size: int, with_projection: bool = False) -> Callable:
+    """(params, batch_stats, batch) -> {"features", "label", "mask"} (and "projection" when asked): backbone
+    features and projector output (eval mode) of the centre view of batch["image"] (uint8 (B, 1, H, W, C)),
+    with the batch's labels and padding mask."""
 
     def embed(params, batch_stats, batch):
         views = augment.center_view(batch["image"][:, 0], image_size)
-        features = network.apply(
-            {"params": params, "batch_stats": batch_stats}, views, train=False, method=network.features
-        )
-        return {"features": features, "label": batch["label"], "mask": batch["mask"]}
+        variables = {"params": params, "batch_stats": batch_stats}
+        if with_projection:
+            outputs = network.apply(variables, views, train=False)
+        else:
+            outputs = {"features": network.apply(variables, views, train=False, method=network.features)}
+        outputs = {name: outputs[name] for name in ("features", "projection") if name in outputs}
+        return {**outputs, "label": batch["label"], "mask": batch["mask"]}
+
+    return embed
+
+
+def make_pair_embed_fn(network: nn.Module, view_specs: tuple) -> Callable:
+    """(params, batch_stats, batch, key) -> {"view_a", "view_b", "mask"}: backbone features (eval mode) of two
+    augmented views (view_specs[0] and [1], or two draws of a single view; cropped on device even where
+    training crops on the host) of each image of batch["image"] (uint8 (B, 1, H, W, C)); the positive pairs of
+    the alignment metric."""
+    pair = (view_specs[0], view_specs[min(1, len(view_specs) - 1)])
+    specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in pair)
+
+    def embed(params, batch_stats, batch, key):
+        views = augment.make_views(key, batch["image"], specs)
+        features = [
+            network.apply(
+                {"params": params, "batch_stats": batch_stats}, view, train=False, method=network.features
+            )
+            for view in views
+        ]
+        return {"view_a": features[0], "view_b": features[1], "mask": batch["mask"]}
 
     return embed

@@ -4,6 +4,7 @@ import logging
 import math
 import os
 import signal
+import time
 
 import jax
 import numpy as np
@@ -14,8 +15,8 @@ from jaxssl import metrics as metrics_lib
 from jaxssl import sharding
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
-from jaxssl.data import sources
-from jaxssl.evaluation import embed, knn
+from jaxssl.data import sources, subsets
+from jaxssl.evaluation import embed, health, knn
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -64,34 +65,61 @@ def check_finite(step_metrics: list[tuple[int, dict]], last_saved: int | None) -
             )
 
 
-def online_eval(
-    exp, compiled_embed, state, bank_source, eval_batch: int, knn_k: int, knn_temperature: float
-) -> dict:
-    """kNN top-1 (bank: a fixed subset of the train split) and the online probe's top-1 on the eval split."""
+def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -> dict:
+    """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, and
+    the health of the eval embedding (spread, effective rank, uniformity, and the alignment of two augmented
+    views of the first eval_config.health_examples eval examples); warns when it collapses."""
+    args = (state.params["model"], state.batch_stats)
 
-    def features_of(source):
-        batches = experiment_lib.eval_batches(exp, source, eval_batch)
-        return embed.embed_split(compiled_embed, state.params["model"], state.batch_stats, batches, exp.mesh)
+    def embed_source(source):
+        batches = experiment_lib.eval_batches(exp, source, eval_config.batch_size)
+        return embed.embed_split(compiled["embed"], args, batches, exp.mesh)
 
-    bank_x, bank_y = features_of(bank_source)
-    test_x, test_y = features_of(exp.eval_source)
-    logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, test_x)
+    bank, held_out = embed_source(bank_source), embed_source(exp.eval_source)
+    pair_batches = experiment_lib.eval_batches(exp, health_source, eval_config.batch_size)
+    key = jax.random.fold_in(jax.random.key(exp.seed), int(state.step))
+    pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
+    logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, held_out["features"])
+    spread = health.health(
+        held_out["features"][: eval_config.health_examples], pairs["view_a"], pairs["view_b"]
+    )
+    message = health.collapse_message(spread)
+    if message:
+        logging.warning("step %d: %s", int(state.step), message)
     return {
         "knn_top1": knn.knn_top1(
-            bank_x,
-            bank_y,
-            test_x,
-            test_y,
+            bank["features"],
+            bank["label"],
+            held_out["features"],
+            held_out["label"],
             num_classes=max(exp.info.num_classes, 1),
-            k=knn_k,
-            temperature=knn_temperature,
+            k=eval_config.knn_k,
+            temperature=eval_config.knn_temperature,
         ),
-        "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == test_y)),
+        "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == held_out["label"])),
+        **spread,
     }
 
 
+def write_run_line(writer, start_step: int, end_step: int, global_batch: int, seconds: float) -> None:
+    if end_step > start_step:
+        writer.write(
+            end_step,
+            "run",
+            {
+                "start_step": start_step,
+                "seconds": seconds,
+                "examples_per_s": (end_step - start_step) * global_batch / seconds,
+            },
+        )
+
+
 def run(config, workdir: str):
-    """Trains config's method until config's duration, resuming from DIR's newest readable checkpoint."""
+    """Trains config's method until config's duration, resuming from DIR's newest readable checkpoint.
+
+    Each call that trains appends a "run" line to metrics.jsonl: the steps it ran, its wall time (loading and
+    compiling included) and the examples per second over that time."""
+    started = time.time()
     exp = experiment_lib.prepare(config)
     checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
     checkpointer.check_identity()
@@ -117,8 +145,14 @@ def run(config, workdir: str):
     )
 
     train_step = jax.jit(experiment_lib.train_step_fn(exp), donate_argnums=0)
-    compiled_embed = embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh)
+    compiled = {
+        "embed": embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh),
+        "pairs": embed.compile_embed(
+            step_lib.make_pair_embed_fn(exp.method.network, exp.view_specs), exp.mesh
+        ),
+    }
     bank_source = sources.subset(exp.train_source, num_examples=config.eval.bank_examples, seed=exp.seed)
+    health_source = subsets.first(exp.eval_source, config.eval.health_examples)
     batches = experiment_lib.train_batches(
         exp, start_step=start_step, num_steps=exp.total_steps, prefetch=config.data.prefetch
     )
@@ -146,17 +180,7 @@ def run(config, workdir: str):
                 progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
             if eval_now:
                 writer.write(
-                    done,
-                    "eval",
-                    online_eval(
-                        exp,
-                        compiled_embed,
-                        state,
-                        bank_source,
-                        config.eval.batch_size,
-                        config.eval.knn_k,
-                        config.eval.knn_temperature,
-                    ),
+                    done, "eval", online_eval(exp, compiled, state, bank_source, health_source, config.eval)
                 )
             if save_now:
                 checkpointer.save(done, state, force=True)
@@ -165,6 +189,7 @@ def run(config, workdir: str):
             if stopping:
                 logging.warning("SIGTERM: saved a checkpoint at step %d and stopped", done)
                 break
+        write_run_line(writer, start_step, int(state.step), exp.global_batch, time.time() - started)
     finally:
         progress.close()
         stop.restore()

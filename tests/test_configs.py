@@ -13,6 +13,7 @@ import pytest
 
 from configs import common
 from jaxssl import augment, experiment, optim, schedules
+from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS
 
 CONFIG_MODULES = (
@@ -151,3 +152,24 @@ def _integers(tree):
             yield from _integers(item)
     elif isinstance(tree, int) and not isinstance(tree, bool):
         yield tree
+
+
+@pytest.mark.parametrize("module_name, options", CASES)
+def test_evaluation_blocks_are_recipes_and_the_anchor_is_quoted_in_the_docstring(module_name, options):
+    config = load(module_name, options)
+    experiment.check_eval_config(config)
+    for block in ("linear_sgd", "finetune"):
+        assert supervised.Recipe(**config[block]).steps(config.train.batch_size) >= 1
+    anchor = config.anchor
+    if config.data.dataset == "imagenet2012":
+        assert anchor.top1 > 0
+    if config.data.dataset in ("fashion_mnist", "stl10"):
+        assert anchor.top1 == -1.0
+    if anchor.top1 > 0:
+        assert anchor.protocol in ("online_probe", "linear_sgd") and anchor.source
+        quoted = {float(number) for number in re.findall(r"\d+\.\d+", load_docstring(module_name))}
+        assert anchor.top1 in quoted, (module_name, anchor.top1)
+
+
+def load_docstring(module_name: str) -> str:
+    return importlib.import_module(f"configs.{module_name}").__doc__

@@ -69,6 +69,10 @@ def test_command_line_run_writes_every_output_and_resumes(method, fashion_dir, t
     assert all(np.isfinite(line["loss"]) for line in train_lines)
     assert [line["step"] for line in eval_lines] == [2, 4]
     assert all(0.0 <= line["knn_top1"] <= 1.0 and 0.0 <= line["linear_top1"] <= 1.0 for line in eval_lines)
+    health_keys = {"effective_rank", "feature_std_mean", "alignment", "uniformity", "collapsed"}
+    assert all(health_keys <= set(line) for line in eval_lines)
+    (run_line,) = [line for line in lines if line["split"] == "run"]
+    assert run_line["step"] == 4 and run_line["start_step"] == 0 and run_line["examples_per_s"] > 0
 
     result = subprocess.run(command[:-1] + [args[-1], "--config.train.steps=6"], **options)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -242,12 +246,22 @@ def test_offline_evaluation_of_a_run_and_its_baselines(fashion_dir, tmp_path):
         evaluate.evaluate(config, workdir, features=features, init=init)
     with open(os.path.join(workdir, "offline_eval.jsonl")) as f:
         results = [json.loads(line) for line in f]
-    assert [(r["features"], r["step"]) for r in results] == [("network", 4), ("network", 0), ("pixels", None)]
+    assert [(r["features"], r["init"], r["step"], r["protocol"]) for r in results] == [
+        (features, init, step, protocol)
+        for features, init, step in (
+            ("network", "checkpoint", 4),
+            ("network", "random", 0),
+            ("pixels", None, None),
+        )
+        for protocol in ("knn", "linear_lbfgs", "health")
+    ]
     for r in results:
-        assert r["train_examples"] == 64 and r["eval_examples"] == 32
-        assert all(0.0 <= r[name] <= 1.0 for name in ("knn_top1_k20", "knn_top1_k200", "linear_top1"))
-    assert results[2]["feature_dim"] == 28 * 28
-    assert results[2]["linear_top1"] > 0.5  # the tiny classes differ in brightness: pixels separate them
+        assert r["labelled_examples"] == 64 and r["eval_examples"] == 32
+        assert all(0.0 <= r[name] <= 1.0 for name in ("top1",) if name in r)
+    pixels_knn, pixels_linear, pixels_health = results[6:]
+    assert set(pixels_knn["grid"]) == {"backbone"}  # pixels have no projector
+    assert pixels_linear["top1"] > 0.5  # the tiny classes differ in brightness: pixels separate them
+    assert pixels_health["spaces"]["backbone"]["feature_std_isotropic"] == pytest.approx(1 / 28)
 
 
 BAD_INPUTS = {

@@ -1,0 +1,103 @@
+"""PNG figures: a t-SNE of embeddings coloured by class, a gallery of augmented views, training curves.
+
+Pure functions from arrays (or metric lines) to a file; matplotlib's Agg backend, no screen needed.
+"""
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.manifold import TSNE  # noqa: E402
+
+# (metric key, split, axis title) of each training-curve panel.
+CURVES = (
+    ("loss", "train", "pretraining loss"),
+    ("linear_top1", "eval", "online linear probe top-1"),
+    ("knn_top1", "eval", "online kNN top-1"),
+    ("effective_rank", "eval", "effective rank (RankMe)"),
+)
+
+
+def _save(figure, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def tsne_embedding(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """2-D t-SNE (van der Maaten & Hinton 2008) of L2-normalised features, PCA-initialised, from `seed`."""
+    features = np.asarray(features, np.float64)
+    features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    perplexity = min(perplexity, (len(features) - 1) / 3)
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+
+
+def tsne_plot(points: np.ndarray, labels: np.ndarray, path: str, title: str) -> str:
+    """Scatter of 2-D points, one colour per class, with a legend."""
+    figure, axis = plt.subplots(figsize=(6.5, 6))
+    colours = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
+    for label in np.unique(labels):
+        chosen = labels == label
+        axis.scatter(*points[chosen].T, s=4, color=colours(int(label) % colours.N), label=str(label))
+    axis.set_title(title)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.legend(title="class", markerscale=3, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    return _save(figure, path)
+
+
+def gallery_plot(originals: np.ndarray, views: list[np.ndarray], path: str, title: str) -> str:
+    """One row per image: the stored image (uint8 (N, H, W, C)), then each augmented view (float [0, 1]
+    (N, S, S, C), sizes may differ between views)."""
+    rows, columns = len(originals), 1 + len(views)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
+    for row in range(rows):
+        for column, images in enumerate([originals / 255.0, *views]):
+            image = np.clip(np.asarray(images[row], np.float32), 0.0, 1.0)
+            axis = axes[row, column]
+            axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title("stored" if column == 0 else f"view {column - 1}", fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)
+
+
+def curves_plot(runs: dict[str, list[dict]], path: str) -> str:
+    """Training curves of several runs ({label: metrics.jsonl lines}): loss, online probe, kNN and
+    effective rank against the step; panels whose metric no run logged are left out."""
+    panels = [panel for panel in CURVES if any(panel[0] in line for lines in runs.values() for line in lines)]
+    if not panels:
+        raise ValueError(
+            "none of the runs logged a metric to plot (loss, linear_top1, knn_top1, effective_rank)"
+        )
+    columns = min(2, len(panels))
+    figure, axes = plt.subplots(
+        math.ceil(len(panels) / columns),
+        columns,
+        figsize=(5.5 * columns, 3.6 * math.ceil(len(panels) / columns)),
+        squeeze=False,
+    )
+    for axis, (key, split, title) in zip(axes.flat, panels, strict=False):
+        for label, lines in runs.items():
+            points = sorted(
+                {
+                    line["step"]: line[key] for line in lines if line.get("split") == split and key in line
+                }.items()
+            )
+            if points:
+                axis.plot(*zip(*points, strict=True), label=label, marker="." if len(points) < 30 else None)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    return _save(figure, path)

@@ -1,0 +1,214 @@
+"""The offline protocols end to end: supervised training of a classifier (linear probe, fine-tuning, the
+supervised baseline), label fractions, every protocol's record, bad requests, 1 vs 8 devices."""
+
+import json
+import os
+import subprocess
+
+import flax.linen as nn
+import jax
+import numpy as np
+import pytest
+
+from configs import simclr as simclr_config
+from jaxssl import evaluate, sharding, train
+from jaxssl.data import ArraySource, pipeline
+from jaxssl.evaluation import supervised
+from jaxssl.models import resnet
+from jaxssl.models.classifier import Classifier
+from tests.helpers import cli
+
+
+class Flatten(nn.Module):
+    """A parameter-free 'backbone': the image's pixels as its features."""
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        del train
+        return x.reshape(x.shape[0], -1)
+
+
+def striped_source(count: int, seed: int) -> ArraySource:
+    """16x16 grey images whose class c (of 8) lights up row 2c: linearly separable pixels, unchanged by a
+    horizontal flip."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 8
+    images = rng.integers(0, 40, size=(count, 16, 16, 1))
+    images[np.arange(count), 2 * labels] = 255
+    return ArraySource(images.astype(np.uint8), labels.astype(np.int32))
+
+
+def run_classifier(backbone, train_backbone, recipe, mesh, train_source, eval_source, seed=0):
+    classifier = Classifier(
+        backbone=backbone, num_classes=8, image_mean=(0.5,), image_std=(0.25,), train_backbone=train_backbone
+    )
+    examples = len(train_source.labels)
+    train_batches = pipeline.as_numpy(
+        pipeline.train_dataset(
+            train_source,
+            global_batch=recipe.batch_size,
+            seed=seed,
+            start_step=0,
+            num_steps=recipe.steps(examples),
+        )
+    )
+    eval_batches = pipeline.as_numpy(pipeline.eval_dataset(eval_source, batch_size=16))
+    return supervised.train_and_test(
+        classifier,
+        recipe=recipe,
+        examples=examples,
+        train_batches=train_batches,
+        eval_batches=eval_batches,
+        image_size=16,
+        host_crop=False,
+        channels=1,
+        mesh=mesh,
+        key=jax.random.key(seed),
+    )
+
+
+def test_the_sgd_probe_reaches_full_accuracy_on_separable_features():
+    recipe = supervised.Recipe(epochs=10, batch_size=16, base_lr=0.5, min_crop_scale=1.0)
+    result = run_classifier(
+        Flatten(), False, recipe, sharding.make_mesh(), striped_source(64, 0), striped_source(32, 1)
+    )
+    assert result["top1"] == 1.0
+    assert result["steps"] == 40 and result["peak_lr"] == pytest.approx(0.5 * 16 / 256)
+
+
+def test_a_frozen_backbone_is_not_changed_by_the_probe():
+    backbone = resnet.resnet_micro()
+    recipe = supervised.Recipe(epochs=1, batch_size=16, base_lr=1.0, weight_decay=0.1)
+    classifier = Classifier(
+        backbone=backbone, num_classes=8, image_mean=(0.5,), image_std=(0.25,), train_backbone=False
+    )
+    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64))
+    variables = supervised.initial_variables(
+        classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
+    )
+    state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
+    step = jax.jit(supervised.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
+    batch = {"image": striped_source(16, 2).images[:, None], "label": striped_source(16, 2).labels}
+    new_state, _ = step(state, batch)
+    for before, after in zip(
+        jax.tree.leaves((variables["params"]["backbone"], variables["batch_stats"]["backbone"])),
+        jax.tree.leaves((new_state["params"]["backbone"], new_state["batch_stats"]["backbone"])),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(before, after)
+    assert not np.allclose(variables["params"]["head"]["kernel"], new_state["params"]["head"]["kernel"])
+
+
+def test_fine_tuning_gives_the_same_result_on_1_and_8_devices():
+    recipe = supervised.Recipe(epochs=2, batch_size=16, base_lr=0.2, min_crop_scale=0.5)
+    results = [
+        run_classifier(
+            resnet.resnet_micro(),
+            True,
+            recipe,
+            sharding.make_mesh(n),
+            striped_source(32, 0),
+            striped_source(16, 1),
+        )
+        for n in (1, 8)
+    ]
+    assert results[0]["top1"] == results[1]["top1"]
+    assert results[0]["final_train_loss"] == pytest.approx(results[1]["final_train_loss"], rel=1e-4)
+
+
+def tiny_config(fashion_dir):
+    config = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    return config
+
+
+@pytest.fixture(scope="module")
+def trained_run(fashion_dir, tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("protocols") / "run")
+    train.run(tiny_config(fashion_dir), workdir)
+    return workdir
+
+
+def read_records(workdir):
+    with open(os.path.join(workdir, "offline_eval.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_frozen_feature_protocols_write_one_record_each(trained_run, fashion_dir):
+    protocols = ("knn", "linear_lbfgs", "health", "tsne", "gallery")
+    records = evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=protocols)
+    assert [r["protocol"] for r in records] == list(protocols)
+    assert read_records(trained_run)[-len(protocols) :] == json.loads(json.dumps(records))
+    for r in records:
+        assert (
+            r["step"] == 4 and r["init"] == "checkpoint" and r["label_fraction"] == 1.0 and r["description"]
+        )
+    knn_record, linear_record, health_record, tsne_record, gallery_record = records
+    assert set(knn_record["grid"]) == {"backbone", "projector"}
+    assert set(knn_record["grid"]["backbone"]) == {"1/0.07", "1/0.5", "5/0.07", "5/0.5"}
+    assert knn_record["top1"] == max(knn_record["grid"]["backbone"].values())
+    assert 0.0 <= linear_record["top1"] <= 1.0
+    backbone_health = health_record["spaces"]["backbone"]
+    assert {"effective_rank", "alignment", "uniformity", "feature_std_mean"} <= set(backbone_health)
+    assert 1.0 <= backbone_health["effective_rank"] <= 32
+    for record in (tsne_record, gallery_record):
+        with open(record["png"], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_label_fractions_train_on_the_balanced_subset(trained_run, fashion_dir):
+    records = evaluate.evaluate(
+        tiny_config(fashion_dir),
+        trained_run,
+        protocols=("linear_lbfgs", "linear_sgd", "finetune"),
+        label_fraction=0.5,
+    )
+    assert {r["labelled_examples"] for r in records} == {32 + 2}  # round(0.5 x 6 or 7) per class of the 64
+    sgd, tuned = records[1], records[2]
+    assert sgd["recipe"]["base_lr"] == 0.1 and tuned["recipe"]["base_lr"] == 0.05
+    assert sgd["steps"] == tuned["steps"] == 3  # 1 epoch of 34 examples in batches of 16
+
+
+def test_the_supervised_baseline_from_the_command_line_learns_the_classes(fashion_dir, tmp_path):
+    workdir = str(tmp_path / "supervised")
+    args = [
+        "--mode=evaluate",
+        "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
+        f"--config.data.manual_dir={fashion_dir}",
+        "--config.finetune.epochs=25",
+        "--config.finetune.base_lr=2.0",
+        f"--workdir={workdir}",
+        "--protocol=finetune",
+        "--eval_init=random",
+    ]
+    command, options = cli(args, capture_output=True, text=True)
+    result = subprocess.run(command, **options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (record,) = read_records(workdir)
+    assert record["init"] == "random" and record["step"] == 0 and record["steps"] == 100
+    assert record["top1"] >= 0.5  # ten brightness classes, chance 0.1
+    assert not os.path.exists(os.path.join(workdir, "checkpoints"))
+
+
+BAD_REQUESTS = {
+    "unknown protocol": (dict(protocols=("knn", "linear_probe")), "unknown protocol"),
+    "fraction zero": (dict(label_fraction=0.0), "label_fraction"),
+    "pixels cannot be fine-tuned": (dict(features="pixels", protocols=("finetune",)), "pixel features"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
+def test_bad_requests_fail_before_anything_is_written(case, fashion_dir, tmp_path):
+    kwargs, message = BAD_REQUESTS[case]
+    with pytest.raises(ValueError, match=message):
+        evaluate.evaluate(tiny_config(fashion_dir), str(tmp_path / "never"), **kwargs)
+    assert not os.path.exists(tmp_path / "never")
+
+
+def test_a_config_from_before_the_protocols_is_refused_with_what_to_do(fashion_dir, tmp_path):
+    config = tiny_config(fashion_dir)
+    config.unlock()
+    del config["finetune"]
+    with pytest.raises(ValueError, match="pass --config"):
+        evaluate.evaluate(config, str(tmp_path / "never"))
+    assert not os.path.exists(tmp_path / "never")

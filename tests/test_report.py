@@ -1,0 +1,169 @@
+"""The report table from fake run directories: grouping over seeds, mean ± std, protocols and fractions,
+baselines, sweeps, anchors; and the training-curves PNG."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jaxssl import report
+
+ANCHOR = {"top1": 92.1, "protocol": "online_probe", "source": "solo-learn"}
+
+
+def write_run(directory, *, config=None, metrics=(), records=()):
+    os.makedirs(directory, exist_ok=True)
+    if config is not None:
+        with open(os.path.join(directory, "config.json"), "w") as f:
+            json.dump(config, f)
+    for name, lines in (("metrics.jsonl", metrics), ("offline_eval.jsonl", records)):
+        if lines:
+            with open(os.path.join(directory, name), "w") as f:
+                f.writelines(json.dumps(line) + "\n" for line in lines)
+
+
+def pretrain_config(method, seed, lr=0.4):
+    return {
+        "seed": seed,
+        "method": {"name": method},
+        "model": {"backbone": "resnet10", "width_multiplier": 0.25},
+        "train": {"epochs": 4.0, "steps": -1, "batch_size": 256},
+        "optim": {"base_lr": lr},
+        "eval": {"every_steps": 500},
+        "data": {"dataset": "fashion_mnist", "manual_dir": f"/somewhere/{seed}"},
+        "anchor": ANCHOR,
+    }
+
+
+def record(protocol, top1=None, fraction=1.0, init="checkpoint", seed=0, **fields):
+    line = {
+        "protocol": protocol,
+        "features": "network",
+        "init": init,
+        "label_fraction": fraction,
+        "seed": seed,
+        "method": "simclr",
+        "backbone": "resnet10",
+        "width_multiplier": 0.25,
+        "dataset": "fashion_mnist",
+        **fields,
+    }
+    if top1 is not None:
+        line["top1"] = top1
+    return line
+
+
+@pytest.fixture
+def runs(tmp_path):
+    linear = {0: 0.80, 1: 0.82, 2: 0.84}
+    for seed in (0, 1, 2):
+        knn_grid = {"20/0.07": 0.70 + seed / 100, "200/0.5": 0.75 - seed / 100}  # means 0.71 and 0.74
+        write_run(
+            tmp_path / f"simclr_seed{seed}",
+            config=pretrain_config("simclr", seed),
+            metrics=[
+                {"step": 500, "split": "eval", "linear_top1": 0.5},
+                {"step": 938, "split": "eval", "linear_top1": 0.60 + seed / 100},
+                {"step": 400, "split": "run", "seconds": 100.0, "examples_per_s": 1000.0},
+                {"step": 938, "split": "run", "seconds": 300.0, "examples_per_s": 200.0},
+            ],
+            records=[
+                record("linear_lbfgs", 0.1, seed=seed),  # superseded by the next line of the same protocol
+                record("linear_lbfgs", linear[seed], seed=seed),
+                record("linear_lbfgs", 0.5 + seed / 100, fraction=0.01, seed=seed),
+                record(
+                    "knn", max(knn_grid.values()), seed=seed, grid={"backbone": knn_grid, "projector": {}}
+                ),
+                record("health", seed=seed, spaces={"backbone": {"effective_rank": 10.0 + seed}}),
+            ],
+        )
+        write_run(
+            tmp_path / f"supervised_seed{seed}",
+            records=[record("finetune", 0.6 + seed / 50, fraction=0.01, init="random", seed=seed)],
+        )
+    return tmp_path
+
+
+def test_runs_of_several_seeds_are_one_row_with_mean_and_std(runs):
+    table = report.report([str(runs / "simclr_seed*"), str(runs / "supervised_seed*")])
+    lines = table.splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header == [
+        "representation",
+        "backbone",
+        "pretraining",
+        "batch",
+        "seeds",
+        "online probe",
+        "linear (L-BFGS)",
+        "kNN best",
+        "linear (L-BFGS) 1 %",
+        "fine-tune 1 %",
+        "effective rank",
+        "pretraining wall time",
+        "images/s",
+        "anchor",
+    ]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]}
+    assert set(rows) == {"simclr", "supervised"}
+    simclr = dict(zip(header, rows["simclr"], strict=True))
+    assert (
+        simclr["backbone"] == "resnet10 x0.25"
+        and simclr["pretraining"] == "4 epochs"
+        and simclr["seeds"] == "3"
+    )
+    assert simclr["online probe"] == "61.00 ± 1.00"  # the last evaluation of each seed: 60, 61, 62
+    assert simclr["linear (L-BFGS)"] == f"82.00 ± {np.std([80, 82, 84], ddof=1):.2f}"
+    assert simclr["kNN best"] == "74.00 ± 1.00 (k=200, T=0.5)"  # the (k, T) with the best mean
+    assert simclr["linear (L-BFGS) 1 %"] == "51.00 ± 1.00"
+    assert simclr["fine-tune 1 %"] == "–"
+    assert simclr["effective rank"] == "11.00 ± 1.00"
+    assert simclr["pretraining wall time"] == "400 s"  # both "run" lines of a resumed pretraining
+    assert simclr["images/s"] == "400"  # (100 x 1000 + 300 x 200) / 400
+    assert simclr["anchor"] == "92.10 (online probe; solo-learn)"
+    supervised = dict(zip(header, rows["supervised"], strict=True))
+    assert supervised["fine-tune 1 %"] == "62.00 ± 2.00" and supervised["pretraining"] == "–"
+    assert supervised["anchor"] == "–"
+
+
+def test_a_sweep_names_the_setting_that_differs_and_ignores_the_seed(tmp_path):
+    for lr in (0.2, 0.8):
+        for seed in (0, 1):
+            write_run(
+                tmp_path / f"lr{lr}_seed{seed}",
+                config=pretrain_config("byol", seed, lr=lr),
+                records=[record("linear_lbfgs", lr, seed=seed)],
+            )
+    table = report.report([str(tmp_path / "lr*")])
+    names = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+    assert names == ["byol (optim.base_lr=0.2)", "byol (optim.base_lr=0.8)"]
+    assert "| 2 |" in table.splitlines()[2]
+
+
+def test_baselines_of_one_directory_are_separate_rows(tmp_path):
+    write_run(
+        tmp_path / "baselines",
+        config=pretrain_config("simclr", 0),
+        records=[
+            record("linear_lbfgs", 0.65, init="random"),
+            {**record("linear_lbfgs", 0.84), "features": "pixels", "init": None},
+        ],
+    )
+    names = [
+        line.split("|")[1].strip() for line in report.report([str(tmp_path / "baselines")]).splitlines()[2:]
+    ]
+    assert names == ["random init", "raw pixels"]
+
+
+def test_the_table_and_the_curves_are_written_where_asked(runs, tmp_path):
+    output, curves = tmp_path / "out" / "table.md", tmp_path / "out" / "curves.png"
+    text = report.report([str(runs / "simclr_seed*")], output=str(output), curves=str(curves))
+    assert output.read_text() == text
+    assert curves.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_pattern_naming_no_run_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no run directory"):
+        report.report([str(tmp_path / "empty")])

@@ -81,7 +81,7 @@ def test_a_tiny_sweep_trains_evaluates_and_reports(fashion_dir, tmp_path):
         os.path.join(REPO, "launch", "sweep.py"),
         f"--root={root}",
         "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
-        "--grid=optim.base_lr=0.5,1.0",
+        "--grid=optim.base_lr=0.5",
         "--eval=knn,linear_lbfgs",
         "--",
         f"--config.data.manual_dir={fashion_dir}",
@@ -90,6 +90,12 @@ def test_a_tiny_sweep_trains_evaluates_and_reports(fashion_dir, tmp_path):
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     table = (root / "report.md").read_text()
-    assert "simclr (optim.base_lr=0.5)" in table and "simclr (optim.base_lr=1.0)" in table
-    assert "kNN best" in table and "linear (L-BFGS)" in table
+    run = root / "simclr-dataset-fashion_mnist_tiny-1_optim.base_lr-0.5_seed0"
+    with open(run / "config.json") as f:
+        assert json.load(f)["optim"]["base_lr"] == 0.5
+    assert [json.loads(line)["protocol"] for line in open(run / "offline_eval.jsonl")] == [
+        "knn",
+        "linear_lbfgs",
+    ]
+    assert "| simclr |" in table and "kNN best" in table and "linear (L-BFGS)" in table
     assert (root / "curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -93,9 +93,7 @@ def test_a_tiny_sweep_trains_evaluates_and_reports(fashion_dir, tmp_path):
     run = root / "simclr-dataset-fashion_mnist_tiny-1_optim.base_lr-0.5_seed0"
     with open(run / "config.json") as f:
         assert json.load(f)["optim"]["base_lr"] == 0.5
-    assert [json.loads(line)["protocol"] for line in open(run / "offline_eval.jsonl")] == [
-        "knn",
-        "linear_lbfgs",
-    ]
+    records = [json.loads(line) for line in (run / "offline_eval.jsonl").read_text().splitlines()]
+    assert [record["protocol"] for record in records] == ["knn", "linear_lbfgs"]
     assert "| simclr |" in table and "kNN best" in table and "linear (L-BFGS)" in table
     assert (root / "curves.png").read_bytes()[:4] == b"\x89PNG"

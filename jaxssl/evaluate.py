@@ -4,12 +4,12 @@ On frozen features (one embedding pass serves them all):
   knn           temperature-weighted cosine kNN over the grid k x T, on backbone and projector features
   linear_lbfgs  the fast linear probe: L-BFGS logistic regression on cached, standardised features
   health        spread, effective rank (RankMe), alignment and uniformity, and whether it collapsed
-  tsne          a PNG of a t-SNE of eval-split embeddings coloured by class (DIR/plots/tsne.png)
+  tsne          a PNG of a t-SNE of eval-split embeddings coloured by class (DIR/plots/tsne_step<step>.png)
 Training on labelled examples (evaluation/supervised.py):
   linear_sgd    the papers' linear probe: SGD with Nesterov momentum on the frozen backbone, crop + flip
   finetune      the whole network with its own optimiser; from --eval_init=random, the supervised baseline
 Neither:
-  gallery       a PNG of the views the config's augmentation makes of a few images (DIR/plots/)
+  gallery       a PNG of the views the config's augmentation makes of a few images (DIR/plots/augmentations*)
 
 label_fraction < 1 trains probes and fine-tuning on a labelled subset of the training split (the kNN bank
 too): class-balanced and nested from config.eval.label_seed, or ImageNet's standard lists.
@@ -100,10 +100,10 @@ def pixel_features(batches) -> dict:
     return {"features": np.concatenate(features), "label": np.concatenate(labels)}
 
 
-def embeddings(exp, state, config, labelled) -> dict:
+def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
     """{"train", "eval"}: each {"features", "label"} (and "projection" when config.eval.knn_spaces names the
-    projector) of the labelled train examples and of the eval split, plus "pairs": backbone features of two
-    augmented views of the first config.eval.health_examples eval examples (networks only; pixels have
+    projector) of the labelled train examples and of the eval split, and with_pairs "pairs": backbone features
+    of two augmented views of the first config.eval.health_examples eval examples (networks only; pixels have
     neither projection nor pairs)."""
     batch = config.eval.batch_size
     if state is None:
@@ -120,7 +120,8 @@ def embeddings(exp, state, config, labelled) -> dict:
         split: embed.embed_split(compiled, args, experiment_lib.eval_batches(exp, source, batch), exp.mesh)
         for split, source in (("train", labelled), ("eval", exp.eval_source))
     }
-    result["pairs"] = view_pairs(exp, state, config)
+    if with_pairs:
+        result["pairs"] = view_pairs(exp, state, config)
     return result
 
 
@@ -149,9 +150,25 @@ def knn_record(spaces: dict, num_classes: int, ks, temperatures) -> dict:
     return record
 
 
-def frozen_records(protocols, exp, state, config, labelled, workdir: str, title: str) -> dict:
+def figure_path(workdir: str, name: str) -> str:
+    """DIR/plots/<name>.png, or <name>_1.png, _2... rather than overwrite an earlier figure."""
+    stem = os.path.join(workdir, "plots", name)
+    path, index = stem + ".png", 1
+    while os.path.exists(path):
+        path, index = f"{stem}_{index}.png", index + 1
+    return path
+
+
+def tsne_name(common: dict) -> str:
+    """tsne_step<step>[_random] for a network, tsne_pixels for pixels."""
+    if common["step"] is None:
+        return "tsne_pixels"
+    return f"tsne_step{common['step']}" + ("_random" if common["init"] == "random" else "")
+
+
+def frozen_records(protocols, exp, state, config, labelled, workdir: str, title: str, common: dict) -> dict:
     """{protocol: results} of the frozen-feature protocols, from one embedding pass."""
-    found = embeddings(exp, state, config, labelled)
+    found = embeddings(exp, state, config, labelled, with_pairs="health" in protocols)
     train, held_out = found["train"], found["eval"]
     num_classes = max(exp.info.num_classes, 1)
     spaces = {"backbone": "features", "projector": "projection"}
@@ -187,8 +204,11 @@ def frozen_records(protocols, exp, state, config, labelled, workdir: str, title:
     if "tsne" in protocols:
         count = min(config.eval.tsne_examples, len(held_out["label"]))
         points = plots.tsne_embedding(held_out["features"][:count], seed=exp.seed)
-        path = os.path.join(workdir, "plots", "tsne.png")
-        plots.tsne_plot(points, held_out["label"][:count], path, f"t-SNE of {count} test embeddings: {title}")
+        path = figure_path(workdir, tsne_name(common))
+        if jax.process_index() == 0:
+            plots.tsne_plot(
+                points, held_out["label"][:count], path, f"t-SNE of {count} test embeddings: {title}"
+            )
         results["tsne"] = {"png": path, "examples": count}
     return results
 
@@ -246,14 +266,15 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
 
 
 def gallery_record(exp, workdir: str, title: str) -> dict:
-    """Draws the run's views of the first GALLERY_IMAGES training images into DIR/plots/augmentations.png."""
+    """Draws the run's views of the first GALLERY_IMAGES training images into DIR/plots/augmentations*.png."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
     batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["gallery"])
     specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in exp.view_specs)
     views = [np.asarray(view) for view in augment.make_views(key, batch["image"], specs)]
-    path = os.path.join(workdir, "plots", "augmentations.png")
-    plots.gallery_plot(batch["image"][:, 0], views, path, title)
+    path = figure_path(workdir, "augmentations")
+    if jax.process_index() == 0:
+        plots.gallery_plot(batch["image"][:, 0], views, path, title)
     return {"png": path, "views": len(specs), "images": GALLERY_IMAGES}
 
 
@@ -326,7 +347,9 @@ def evaluate(
     start = time.time()
     frozen = [p for p in protocols if p in FROZEN_PROTOCOLS]
     if frozen:
-        for protocol, results in frozen_records(frozen, exp, state, config, labelled, workdir, title).items():
+        for protocol, results in frozen_records(
+            frozen, exp, state, config, labelled, workdir, title, common
+        ).items():
             record(protocol, start, results)
     for protocol in protocols:
         start = time.time()

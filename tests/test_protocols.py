@@ -3,6 +3,7 @@ supervised baseline), label fractions, every protocol's record, bad requests, 1 
 
 import json
 import os
+import re
 import subprocess
 
 import flax.linen as nn
@@ -212,3 +213,14 @@ def test_a_config_from_before_the_protocols_is_refused_with_what_to_do(fashion_d
     with pytest.raises(ValueError, match="pass --config"):
         evaluate.evaluate(config, str(tmp_path / "never"))
     assert not os.path.exists(tmp_path / "never")
+
+
+def test_a_second_figure_never_overwrites_the_first(trained_run, fashion_dir):
+    first, second = (
+        evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=("gallery",))[0]["png"]
+        for _ in range(2)
+    )
+    assert os.path.dirname(first) == os.path.join(trained_run, "plots")
+    assert re.fullmatch(r"augmentations(_\d+)?\.png", os.path.basename(first))
+    assert re.fullmatch(r"augmentations_\d+\.png", os.path.basename(second)) and second != first
+    assert os.path.exists(first) and os.path.exists(second)

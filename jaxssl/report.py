@@ -125,13 +125,25 @@ def representation(record: dict, method: str) -> str:
     return method
 
 
+def legacy_records(record: dict) -> list[dict]:
+    """A line of the first offline evaluation (before protocols: kNN at k = 20 and 200 and the L-BFGS probe
+    in one line) as the records of the protocols it holds."""
+    if "protocol" in record or "linear_top1" not in record:
+        return [record]
+    t = record["knn_temperature"]
+    grid = {f"{k}/{t}": record[f"knn_top1_k{k}"] for k in (20, 200) if f"knn_top1_k{k}" in record}
+    return [
+        {**record, "protocol": "linear_lbfgs", "top1": record["linear_top1"]},
+        {**record, "protocol": "knn", "top1": max(grid.values()), "grid": {"backbone": grid}},
+    ]
+
+
 def newest_records(records: list[dict]) -> dict:
     """{(representation kind, protocol, label fraction): the newest record} (later lines win)."""
     newest = {}
-    for record in records:
-        if "protocol" in record:
-            kind = (record.get("features"), record.get("init"))
-            newest[(kind, record["protocol"], float(record.get("label_fraction", 1.0)))] = record
+    for record in (upgraded for line in records for upgraded in legacy_records(line)):
+        kind = (record.get("features"), record.get("init"))
+        newest[(kind, record["protocol"], float(record.get("label_fraction", 1.0)))] = record
     return newest
 
 

@@ -167,3 +167,18 @@ def test_a_pattern_naming_no_run_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no run directory"):
         report.report([str(tmp_path / "empty")])
+
+
+def test_lines_of_the_first_offline_evaluation_are_read_as_their_protocols(tmp_path):
+    legacy = {
+        "features": "network",
+        "init": "checkpoint",
+        "step": 938,
+        "knn_top1_k20": 0.8425,
+        "knn_top1_k200": 0.8211,
+        "knn_temperature": 0.07,
+        "linear_top1": 0.867,
+    }
+    write_run(tmp_path / "old", config=pretrain_config("simclr", 0), records=[legacy])
+    table = report.report([str(tmp_path / "old")])
+    assert "86.70" in table and "84.25 (k=20, T=0.07)" in table

@@ -8,7 +8,7 @@ the pretrained network (its method), the untrained network ("random init"), raw 
 fine-tuned from a random initialisation ("supervised"). Entries that differ only in their seed form one row,
 mean ± sample standard deviation (ddof 1) over the seeds; rows of one representation that differ in a
 setting (a sweep) name the settings that differ. Every number is a top-1 accuracy in %, except the
-effective rank.
+effective rank (marked when the health protocol found a seed's representation collapsed).
 """
 
 import collections
@@ -57,6 +57,7 @@ class Entry:
     values: dict
     knn_grids: dict = dataclasses.field(default_factory=dict)
     effective_rank: float | None = None
+    collapsed: bool = False
     wall_seconds: float | None = None
     examples_per_s: float | None = None
     anchor: dict | None = None
@@ -183,6 +184,7 @@ def entries_of(run_dir: str) -> list[Entry]:
         target = entry(representation(record, method))
         if protocol == "health":
             target.effective_rank = record["spaces"]["backbone"]["effective_rank"]
+            target.collapsed = bool(record["collapsed"])
         elif "top1" in record:
             target.values[(protocol, fraction)] = 100.0 * record["top1"]
             if protocol == "knn":
@@ -287,7 +289,9 @@ def markdown_table(entries: list[Entry]) -> str:
                 cells.append(best_knn(group, fraction))
             else:
                 cells.append(mean_std([entry.values.get((protocol, fraction)) for entry in group]))
-        cells.append(mean_std([entry.effective_rank for entry in group]))
+        collapsed = sum(entry.collapsed for entry in group)
+        rank = mean_std([entry.effective_rank for entry in group])
+        cells.append(f"{rank} (collapsed: {collapsed} of {len(group)} seeds)" if collapsed else rank)
         walls = [entry.wall_seconds for entry in group if entry.wall_seconds is not None]
         cells.append(format_seconds(float(np.mean(walls))) if walls else "")
         rates = [entry.examples_per_s for entry in group if entry.examples_per_s is not None]

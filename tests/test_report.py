@@ -75,7 +75,12 @@ def runs(tmp_path):
                 record(
                     "knn", max(knn_grid.values()), seed=seed, grid={"backbone": knn_grid, "projector": {}}
                 ),
-                record("health", seed=seed, spaces={"backbone": {"effective_rank": 10.0 + seed}}),
+                record(
+                    "health",
+                    seed=seed,
+                    spaces={"backbone": {"effective_rank": 10.0 + seed}},
+                    collapsed=seed == 2,
+                ),
             ],
         )
         write_run(
@@ -118,7 +123,7 @@ def test_runs_of_several_seeds_are_one_row_with_mean_and_std(runs):
     assert simclr["kNN best"] == "74.00 ± 1.00 (k=200, T=0.5)"  # the (k, T) with the best mean
     assert simclr["linear (L-BFGS) 1 %"] == "51.00 ± 1.00"
     assert simclr["fine-tune 1 %"] == "–"
-    assert simclr["effective rank"] == "11.00 ± 1.00"
+    assert simclr["effective rank"] == "11.00 ± 1.00 (collapsed: 1 of 3 seeds)"
     assert simclr["pretraining wall time"] == "400 s"  # both "run" lines of a resumed pretraining
     assert simclr["images/s"] == "400"  # (100 x 1000 + 300 x 200) / 400
     assert simclr["anchor"] == "92.10 (online probe; solo-learn)"

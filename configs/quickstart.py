@@ -111,7 +111,8 @@ def get_config(arg=None):
     shrink_method(config.method)
     if "min_crop_scale" in config.augment:
         config.augment.min_crop_scale = 0.2
-    config.train.warmup_epochs = 0.5
+    # DeepCluster-v2's first epoch only fills its memory: its warm-up starts after it.
+    config.train.warmup_epochs = 1.5 if options.method == "deepcluster_v2" else 0.5
     if config.optim.name == "lars":
         config.optim.update(trust_coefficient=0.02, weight_decay=1e-5)
     if options.method == "simclr":

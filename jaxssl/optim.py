@@ -45,6 +45,12 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
 
 
+def after_steps(optimizer: optax.GradientTransformation, steps: int) -> optax.GradientTransformation:
+    """`optimizer` masked for its first `steps` updates: zero updates and an unchanged inner state (no
+    momentum, no weight decay) until then, then `optimizer` itself."""
+    return optax.transforms.conditionally_mask(optimizer, lambda count: count >= steps)
+
+
 def with_probe(
     model_optimizer: optax.GradientTransformation, probe_lr: float
 ) -> optax.GradientTransformation:

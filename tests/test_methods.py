@@ -214,11 +214,20 @@ def test_frozen_layer_gets_no_gradient_in_the_first_epoch_only(name, path):
 def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts(fashion_dir, tmp_path):
     # 64 examples, batch 16: epoch 1 starts at step 4; before it nothing is assigned and the loss is zero.
     workdir = str(tmp_path / "dc")
-    before = train.run(tiny_config("deepcluster_v2", fashion_dir, steps=4), workdir)
+    config = tiny_config("deepcluster_v2", fashion_dir, steps=4)
+    exp = experiment.prepare(config)
+    initial = experiment.create_state(exp, experiment.state_layout(exp))
+    before = train.run(config, workdir)
     assert int(before.extra["clustered_epoch"]) == 0
     assert np.all(np.asarray(before.extra["assignments"]) == -1)
+    # The memory-filling epoch changes no parameter (no weight decay either: LARS would shrink every kernel).
+    assert_same_tree(before.params["model"], initial.params["model"])
     after = train.run(tiny_config("deepcluster_v2", fashion_dir, steps=5), workdir)
     assert int(after.extra["clustered_epoch"]) == 1
+    changed = jax.tree.map(
+        lambda a, b: not np.array_equal(a, b), after.params["model"], before.params["model"]
+    )
+    assert all(jax.tree.leaves(changed["projector"]))
     assignments = np.asarray(after.extra["assignments"])
     assert assignments.min() >= 0
     for head, centroids in enumerate(after.extra["centroids"].values()):

@@ -97,3 +97,19 @@ def test_online_probe_gradient_never_reaches_the_features():
         loss, optax.softmax_cross_entropy_with_integer_labels(logits, labels[:1])[0], rtol=1e-6
     )
     assert float(top1) in (0.0, 1.0)
+
+
+def test_a_masked_optimizer_changes_nothing_for_its_first_steps_then_runs_from_a_fresh_state():
+    p = params()
+    lars = optim.make_optimizer("lars", 0.5, weight_decay=1e-3, trust_coefficient=0.02)
+    masked = optim.after_steps(lars, 2)
+    zero = jax.tree.map(jnp.zeros_like, p)  # the memory-filling epoch: zero gradients, weight decay only
+    state = masked.init(p)
+    for _ in range(2):
+        updates, state = masked.update(zero, state, p)
+        assert all(float(jnp.abs(u).max()) == 0.0 for u in jax.tree.leaves(updates))
+    grads = jax.tree.map(lambda x: 0.1 * jnp.ones_like(x), p)
+    updates, _ = masked.update(grads, state, p)
+    expected, _ = lars.update(grads, lars.init(p), p)
+    for got, want in zip(jax.tree.leaves(updates), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

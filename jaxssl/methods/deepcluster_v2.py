@@ -1,6 +1,8 @@
 """DeepCluster-v2 (Caron et al. 2020, appendix): k-means on a memory of projections gives each image a
 pseudo-label per clustering head; the network is trained to predict them against the centroids."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -29,8 +31,8 @@ def make(
     centroids started at random memory rows) on the memory of crop h mod 2, which holds the previous epoch's
     projections; its centroids become the head's prototypes and its assignments the targets. Loss: cross
     entropy of softmax(z . c / temperature) against the assignment, averaged over heads and crops. In the
-    first epoch nothing is assigned yet: the loss is zero and the epoch only fills the memory (the paper
-    fills it with a forward pass before training).
+    first epoch nothing is assigned yet: the loss is zero, the epoch only fills the memory and no parameter
+    changes (frozen_steps: the paper fills the memory with a forward pass before training).
     """
     network = context.network(
         MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=context.dtype)
@@ -98,4 +100,10 @@ def make(
             "clustered_epoch": jnp.zeros((), jnp.int32),
         }
 
-    return Method(name="deepcluster_v2", network=network, loss=loss, init_extra=init_extra)
+    return Method(
+        name="deepcluster_v2",
+        network=network,
+        loss=loss,
+        init_extra=init_extra,
+        frozen_steps=math.ceil(context.steps_per_epoch),
+    )

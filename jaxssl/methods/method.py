@@ -107,6 +107,9 @@ class Method:
     init_extra(key) -> the method's initial own state (a pytree of arrays), or None when it has none.
     after_update(params) -> params: a projection applied to the online params after each optimizer
     update (SwAV keeps its prototypes on the unit sphere), or None.
+    frozen_steps: the first frozen_steps steps change no network parameter: the optimizer is masked (no
+    gradient step, no weight decay, no momentum). DeepCluster-v2 fills its memory in its first epoch, where
+    the loss is zero; an optimizer would only apply weight decay, which LARS scales by trust / decay.
     """
 
     name: str
@@ -115,6 +118,7 @@ class Method:
     target_decay: Callable[[jax.Array, int], jax.Array] | None = None
     init_extra: Callable[[jax.Array], Any] | None = None
     after_update: Callable[[Any], Any] | None = None
+    frozen_steps: int = 0
 
     @property
     def uses_target(self) -> bool:

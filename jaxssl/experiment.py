@@ -204,8 +204,8 @@ def prepare(config) -> Experiment:
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
     learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
     model_optimizer = optim.make_optimizer(config.optim.name, learning_rate, **optimizer_kwargs(config))
-    if method.frozen_steps:
-        model_optimizer = optim.after_steps(model_optimizer, method.frozen_steps)
+    if method.frozen:
+        model_optimizer = optim.hold(model_optimizer, method.frozen)
     optimizer = optim.with_probe(model_optimizer, config.optim.probe_lr)
     return Experiment(
         seed=config.seed,

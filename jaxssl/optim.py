@@ -51,6 +51,30 @@ def after_steps(optimizer: optax.GradientTransformation, steps: int) -> optax.Gr
     return optax.transforms.conditionally_mask(optimizer, lambda count: count >= steps)
 
 
+def path_name(path) -> str:
+    """A params key path as "projector/last_layer/kernel"."""
+    return "/".join(str(getattr(key, "key", key)) for key in path)
+
+
+def hold(optimizer: optax.GradientTransformation, frozen) -> optax.GradientTransformation:
+    """`optimizer`, except that the params under each (path prefix, steps) of `frozen` are held still for
+    their first `steps` updates (after_steps); the first matching prefix wins, "" matches every param.
+    Every optimizer here adapts per parameter array (LARS's trust ratio too), so splitting the params
+    between copies of it changes nothing else."""
+    frozen = tuple((prefix.strip("/"), int(steps)) for prefix, steps in frozen)
+
+    def label(path, _):
+        name = path_name(path)
+        for index, (prefix, _) in enumerate(frozen):
+            if not prefix or name == prefix or name.startswith(prefix + "/"):
+                return f"held{index}"
+        return "train"
+
+    transforms = {"train": optimizer}
+    transforms.update({f"held{i}": after_steps(optimizer, steps) for i, (_, steps) in enumerate(frozen)})
+    return optax.multi_transform(transforms, lambda params: jax.tree_util.tree_map_with_path(label, params))
+
+
 def with_probe(
     model_optimizer: optax.GradientTransformation, probe_lr: float
 ) -> optax.GradientTransformation:

@@ -113,3 +113,28 @@ def test_a_masked_optimizer_changes_nothing_for_its_first_steps_then_runs_from_a
     expected, _ = lars.update(grads, lars.init(p), p)
     for got, want in zip(jax.tree.leaves(updates), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_hold_freezes_the_params_under_a_path_for_their_steps_only():
+    p = {**params(), "conv2": {"kernel": jnp.ones((3, 3, 2, 4))}}
+    sgd = optim.make_optimizer("sgd", 0.1, weight_decay=1e-2)
+    optimizer = optim.hold(sgd, (("conv", 2), ("dense/kernel", 1)))
+    grads = jax.tree.map(jnp.ones_like, p)
+    state = optimizer.init(p)
+    moved = []
+    for _ in range(3):
+        updates, state = optimizer.update(grads, state, p)
+        moved.append(
+            {
+                optim.path_name(path): bool(jnp.any(u != 0))
+                for path, u in jax.tree_util.tree_leaves_with_path(updates)
+            }
+        )
+    assert [m["conv/kernel"] for m in moved] == [False, False, True]
+    assert [m["dense/kernel"] for m in moved] == [False, True, True]
+    assert all(
+        m["conv2/kernel"] and m["dense/bias"] and m["bn/scale"] for m in moved
+    )  # "conv" is not "conv2"
+    everything = optim.hold(sgd, (("", 1),))
+    updates, _ = everything.update(grads, everything.init(p), p)
+    assert all(float(jnp.abs(u).max()) == 0.0 for u in jax.tree.leaves(updates))

@@ -32,7 +32,7 @@ def make(
     projections; its centroids become the head's prototypes and its assignments the targets. Loss: cross
     entropy of softmax(z . c / temperature) against the assignment, averaged over heads and crops. In the
     first epoch nothing is assigned yet: the loss is zero, the epoch only fills the memory and no parameter
-    changes (frozen_steps: the paper fills the memory with a forward pass before training).
+    changes (`frozen`: the paper fills the memory with a forward pass before training).
     """
     network = context.network(
         MLP(hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, dtype=context.dtype)
@@ -105,5 +105,5 @@ def make(
         network=network,
         loss=loss,
         init_extra=init_extra,
-        frozen_steps=math.ceil(context.steps_per_epoch),
+        frozen=(("", math.ceil(context.steps_per_epoch)),),
     )

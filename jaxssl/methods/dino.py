@@ -1,6 +1,7 @@
 """DINO (Caron et al. 2021): a student matches the centred, sharpened output of its EMA teacher."""
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -34,8 +35,8 @@ def make(
     preset). Loss (eq. 1-3): cross entropy from softmax((teacher - centre) / teacher_temp) to the student's
     softmax(s / student_temp) over all (global crop, other crop) pairs. The centre (state.extra) is an EMA
     of the teacher's batch mean (eq. 4); the teacher temperature rises linearly from warmup_teacher_temp
-    to teacher_temp over warmup_teacher_temp_epochs; the last layer gets no gradient for the first
-    freeze_last_layer_epochs (algorithm 1 and the released recipe)."""
+    to teacher_temp over warmup_teacher_temp_epochs; the last layer is not updated for the first
+    freeze_last_layer_epochs (the released code's cancel_gradients_last_layer; Method.frozen)."""
     network = context.network(
         DINOHead(
             hidden_dims=tuple(head_hidden_dims),
@@ -50,12 +51,6 @@ def make(
 
     def loss(params, inputs: LossInputs):
         frozen = inputs.step < freeze_steps
-        last = params["projector"]["last_layer"]
-        projector = {
-            **params["projector"],
-            "last_layer": jnp.where(frozen, jax.lax.stop_gradient(last), last),
-        }
-        params = {**params, "projector": projector}
         student, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views)
         teacher, _ = forward_views(
             network, inputs.target["params"], inputs.target["batch_stats"], inputs.views[:NUM_GLOBAL_CROPS]
@@ -83,4 +78,5 @@ def make(
         loss=loss,
         target_decay=functools.partial(ema.cosine_tau, base_tau=base_momentum),
         init_extra=lambda key: {"center": jnp.zeros((out_dim,), jnp.float32)},
+        frozen=(("projector/last_layer", math.ceil(freeze_steps)),) if freeze_steps > 0 else (),
     )

@@ -107,9 +107,12 @@ class Method:
     init_extra(key) -> the method's initial own state (a pytree of arrays), or None when it has none.
     after_update(params) -> params: a projection applied to the online params after each optimizer
     update (SwAV keeps its prototypes on the unit sphere), or None.
-    frozen_steps: the first frozen_steps steps change no network parameter: the optimizer is masked (no
-    gradient step, no weight decay, no momentum). DeepCluster-v2 fills its memory in its first epoch, where
-    the loss is zero; an optimizer would only apply weight decay, which LARS scales by trust / decay.
+    frozen: pairs (path, steps): the params under `path` ("" for all, "projector/last_layer" for one layer)
+    get no update at all in the first `steps` steps (no gradient step, no weight decay, no momentum), as a
+    PyTorch optimizer skips parameters whose gradient is None, which is how the reference code freezes:
+    DINO's last layer and SwAV's prototypes in the first epoch; DeepCluster-v2's whole network while its
+    memory fills. A zero gradient is not enough: the weight decay would still act, scaled by LARS's trust
+    ratio to trust / decay.
     """
 
     name: str
@@ -118,7 +121,7 @@ class Method:
     target_decay: Callable[[jax.Array, int], jax.Array] | None = None
     init_extra: Callable[[jax.Array], Any] | None = None
     after_update: Callable[[Any], Any] | None = None
-    frozen_steps: int = 0
+    frozen: tuple[tuple[str, int], ...] = ()
 
     @property
     def uses_target(self) -> bool:

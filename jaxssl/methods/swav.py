@@ -1,5 +1,7 @@
 """SwAV (Caron et al. 2020): predict one crop's Sinkhorn code of the prototypes from every other crop."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -35,8 +37,8 @@ def make(
 
     Per step: scores of every crop against the prototypes; codes of the two global crops by Sinkhorn-Knopp
     over the global batch (eq. 3, epsilon 0.05, 3 iterations); the swapped prediction loss (eq. 1-2) over
-    all (global crop, other crop) pairs. The prototypes get no gradient for the first
-    freeze_prototypes_epochs (weight decay still acts on them, and the re-normalisation undoes it) and are
+    all (global crop, other crop) pairs. The prototypes are not updated for the first
+    freeze_prototypes_epochs (the released code's freeze_prototypes_niters; Method.frozen) and are
     re-normalised after every update (after_update). With queue_length > 0 the projections of the last
     queue_length / batch steps (per global crop, newest first) join Sinkhorn's input from queue_start_epochs
     on, as the paper does for small batches; the queue lives in state.extra.
@@ -64,7 +66,6 @@ def make(
     def loss(params, inputs: LossInputs):
         frozen = inputs.step < freeze_steps
         kernel = params["predictor"]["kernel"]
-        params = {**params, "predictor": {"kernel": jnp.where(frozen, jax.lax.stop_gradient(kernel), kernel)}}
         outputs, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views)
         scores = [out["prediction"] for out in outputs]
         queue = inputs.extra.get("queue")
@@ -106,4 +107,5 @@ def make(
         loss=loss,
         init_extra=init_extra,
         after_update=normalize_prototypes,
+        frozen=(("predictor/kernel", math.ceil(freeze_steps)),) if freeze_steps > 0 else (),
     )

@@ -1,5 +1,5 @@
 r"""A paper-style table from run directories: python -m jaxssl.report RUN_DIR_OR_GLOB... [--output=FILE.md]
-[--curves=FILE.png].
+[--curves=FILE.png] [--knn=20/0.07,200/0.07].
 
 Each run directory holds what training and evaluation wrote: config.json and metrics.jsonl (the online probe,
 the wall time and images/s of the "run" lines) and offline_eval.jsonl (one line per protocol; the newest line
@@ -49,7 +49,8 @@ IGNORED_SETTINGS = (
 class Entry:
     """One representation of one run directory: what it is, its settings, its seed and its numbers.
 
-    values: {(protocol, label fraction): top-1 in %}; knn_grids: {label fraction: {"k/T": top-1 in %}}."""
+    values: {(protocol, label fraction): top-1 in %}; knn_grids: {label fraction: {(k, T): top-1 in %}};
+    spread: (mean, smallest) per-dimension std of the normalised eval features."""
 
     label: str
     settings: dict
@@ -58,6 +59,7 @@ class Entry:
     knn_grids: dict = dataclasses.field(default_factory=dict)
     effective_rank: float | None = None
     collapsed: bool = False
+    spread: tuple[float, float] | None = None
     wall_seconds: float | None = None
     examples_per_s: float | None = None
     anchor: dict | None = None
@@ -133,9 +135,11 @@ def legacy_records(record: dict) -> list[dict]:
         return [record]
     t = record["knn_temperature"]
     grid = {f"{k}/{t}": record[f"knn_top1_k{k}"] for k in (20, 200) if f"knn_top1_k{k}" in record}
+    spread = {name: record[name] for name in ("feature_std_mean", "feature_std_min") if name in record}
     return [
         {**record, "protocol": "linear_lbfgs", "top1": record["linear_top1"]},
         {**record, "protocol": "knn", "top1": max(grid.values()), "grid": {"backbone": grid}},
+        {**record, "protocol": "health", "spaces": {"backbone": spread}},
     ]
 
 
@@ -183,13 +187,24 @@ def entries_of(run_dir: str) -> list[Entry]:
     for (_, protocol, fraction), record in newest_records(records).items():
         target = entry(representation(record, method))
         if protocol == "health":
-            target.effective_rank = record["spaces"]["backbone"]["effective_rank"]
-            target.collapsed = bool(record["collapsed"])
+            backbone = record["spaces"]["backbone"]
+            target.effective_rank = backbone.get("effective_rank")
+            target.collapsed = bool(record.get("collapsed", False))
+            if "feature_std_mean" in backbone:
+                target.spread = (backbone["feature_std_mean"], backbone["feature_std_min"])
         elif "top1" in record:
             target.values[(protocol, fraction)] = 100.0 * record["top1"]
             if protocol == "knn":
-                target.knn_grids[fraction] = {key: 100.0 * v for key, v in record["grid"]["backbone"].items()}
+                target.knn_grids[fraction] = {
+                    grid_point(key): 100.0 * value for key, value in record["grid"]["backbone"].items()
+                }
     return list(by_label.values())
+
+
+def grid_point(key: str) -> tuple[int, float]:
+    """ "20/0.07" -> (20, 0.07)."""
+    k, t = key.split("/")
+    return int(k), float(t)
 
 
 def record_settings(record: dict, config: dict) -> dict:
@@ -217,9 +232,8 @@ def best_knn(group: list[Entry], fraction: float) -> str:
     if not grids:
         return ""
     keys = set.intersection(*(set(grid) for grid in grids))
-    best = max(keys, key=lambda key: np.mean([grid[key] for grid in grids]))
-    k, t = best.split("/")
-    return f"{mean_std([grid[best] for grid in grids])} (k={k}, T={t})"
+    best = max(sorted(keys), key=lambda key: np.mean([grid[key] for grid in grids]))
+    return f"{mean_std([grid[best] for grid in grids])} (k={best[0]}, T={best[1]:g})"
 
 
 def fraction_title(fraction: float) -> str:
@@ -273,50 +287,91 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.1f} min"
 
 
-def markdown_table(entries: list[Entry]) -> str:
-    """The table: one row per group of seeds, protocol columns that some row fills, wall time, images/s,
-    effective rank and the config's anchor where there is one."""
+def metric_columns(groups, knn_points) -> list[tuple[str, object]]:
+    """(title, group -> cell) of each protocol and fraction some row has: the kNN grid's best point, or each
+    of `knn_points` ((k, T) pairs) when given."""
+    columns = []
+    for protocol, fraction in columns_of(groups):
+        suffix = fraction_title(fraction)
+        if protocol == "knn" and knn_points:
+            for k, t in knn_points:
+                columns.append(
+                    (
+                        f"kNN k={k} T={t:g}{suffix}",
+                        lambda g, f=fraction, p=(k, t): mean_std([e.knn_grids.get(f, {}).get(p) for e in g]),
+                    )
+                )
+        elif protocol == "knn":
+            columns.append((PROTOCOL_TITLES[protocol] + suffix, lambda g, f=fraction: best_knn(g, f)))
+        else:
+            columns.append(
+                (
+                    PROTOCOL_TITLES[protocol] + suffix,
+                    lambda g, p=protocol, f=fraction: mean_std([e.values.get((p, f)) for e in g]),
+                )
+            )
+    return columns
+
+
+def rank_cell(group: list[Entry]) -> str:
+    collapsed = sum(entry.collapsed for entry in group)
+    rank = mean_std([entry.effective_rank for entry in group])
+    return f"{rank} (collapsed: {collapsed} of {len(group)} seeds)" if collapsed else rank
+
+
+def spread_cell(group: list[Entry]) -> str:
+    spreads = [entry.spread for entry in group if entry.spread is not None]
+    if not spreads:
+        return ""
+    return f"{np.mean([s[0] for s in spreads]):.3f} / {np.mean([s[1] for s in spreads]):.3f}"
+
+
+def wall_cell(group: list[Entry]) -> str:
+    walls = [entry.wall_seconds for entry in group if entry.wall_seconds is not None]
+    return format_seconds(float(np.mean(walls))) if walls else ""
+
+
+def rate_cell(group: list[Entry]) -> str:
+    rates = [entry.examples_per_s for entry in group if entry.examples_per_s is not None]
+    return f"{np.mean(rates):.0f}" if rates else ""
+
+
+def anchor_cell(group: list[Entry]) -> str:
+    anchor = group[0].anchor
+    if not anchor or anchor.get("top1", -1) <= 0:
+        return ""
+    protocol = PROTOCOL_TITLES.get(anchor["protocol"], anchor["protocol"])
+    return f"{anchor['top1']:.2f} ({protocol}; {anchor['source']})"
+
+
+def markdown_table(entries: list[Entry], knn_points=()) -> str:
+    """The table: one row per group of seeds; the protocol columns some row fills, effective rank, feature
+    spread, wall time, images/s and the config's anchor (columns no row fills are left out)."""
     groups = group_entries(entries)
-    columns = columns_of(groups.values())
-    header = ["representation", "backbone", "pretraining", "batch", "seeds"]
-    header += [PROTOCOL_TITLES[p] + fraction_title(f) for p, f in columns]
-    header += ["effective rank", "pretraining wall time", "images/s", "anchor"]
+    columns = metric_columns(groups.values(), knn_points) + [
+        ("effective rank", rank_cell),
+        ("feature std mean / min", spread_cell),
+        ("pretraining wall time", wall_cell),
+        ("images/s", rate_cell),
+        ("anchor", anchor_cell),
+    ]
+    header = ["representation", "backbone", "pretraining", "batch", "seeds"] + [title for title, _ in columns]
     rows = []
     for name, ((_, settings), group) in zip(row_names(groups), groups.items(), strict=True):
         cells = [name, *describe_settings(dict(settings)), str(len({entry.seed for entry in group}))]
-        for protocol, fraction in columns:
-            if protocol == "knn":
-                cells.append(best_knn(group, fraction))
-            else:
-                cells.append(mean_std([entry.values.get((protocol, fraction)) for entry in group]))
-        collapsed = sum(entry.collapsed for entry in group)
-        rank = mean_std([entry.effective_rank for entry in group])
-        cells.append(f"{rank} (collapsed: {collapsed} of {len(group)} seeds)" if collapsed else rank)
-        walls = [entry.wall_seconds for entry in group if entry.wall_seconds is not None]
-        cells.append(format_seconds(float(np.mean(walls))) if walls else "")
-        rates = [entry.examples_per_s for entry in group if entry.examples_per_s is not None]
-        cells.append(f"{np.mean(rates):.0f}" if rates else "")
-        anchor = group[0].anchor
-        has_anchor = anchor and anchor.get("top1", -1) > 0
-        cells.append(
-            f"{anchor['top1']:.2f} ({PROTOCOL_TITLES.get(anchor['protocol'], anchor['protocol'])}; "
-            f"{anchor['source']})"
-            if has_anchor
-            else ""
-        )
-        rows.append(cells)
+        rows.append(cells + [cell(group) for _, cell in columns])
     keep = [i for i in range(len(header)) if i < 5 or any(row[i] for row in rows)]
     lines = ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)]
     lines += ["| " + " | ".join(row[i] or "–" for i in keep) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def report(patterns, output: str = "", curves: str = "") -> str:
+def report(patterns, output: str = "", curves: str = "", knn_points=()) -> str:
     """The markdown table of the runs named by `patterns`, written to `output` (if given) and returned; with
-    `curves`, a PNG of their training curves."""
+    `curves`, a PNG of their training curves; knn_points: (k, T) pairs shown instead of the grid's best."""
     directories = run_directories(patterns)
     entries = [entry for directory in directories for entry in entries_of(directory)]
-    text = markdown_table(entries)
+    text = markdown_table(entries, knn_points)
     if output:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         with open(output, "w") as f:
@@ -332,12 +387,16 @@ def report(patterns, output: str = "", curves: str = "") -> str:
 
 _OUTPUT = flags.DEFINE_string("output", "", "Also write the markdown table to this file.")
 _CURVES = flags.DEFINE_string("curves", "", "Also draw the runs' training curves into this PNG.")
+_KNN = flags.DEFINE_list(
+    "knn", [], "kNN grid points k/T shown as columns (e.g. 20/0.07,200/0.07) instead of the best."
+)
 
 
 def main(argv):
     if len(argv) < 2:
         raise app.UsageError("name at least one run directory or glob: python -m jaxssl.report runs/*")
-    print(report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value), end="")
+    points = tuple(grid_point(point) for point in _KNN.value)
+    print(report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value, knn_points=points), end="")
 
 
 if __name__ == "__main__":

@@ -183,7 +183,16 @@ def test_lines_of_the_first_offline_evaluation_are_read_as_their_protocols(tmp_p
         "knn_top1_k200": 0.8211,
         "knn_temperature": 0.07,
         "linear_top1": 0.867,
+        "feature_std_mean": 0.0521,
+        "feature_std_min": 0.0113,
     }
     write_run(tmp_path / "old", config=pretrain_config("simclr", 0), records=[legacy])
     table = report.report([str(tmp_path / "old")])
     assert "86.70" in table and "84.25 (k=20, T=0.07)" in table
+    fixed = report.report([str(tmp_path / "old")], knn_points=((20, 0.07), (200, 0.07)))
+    assert fixed.splitlines()[0].split(" | ")[6:9] == [
+        "kNN k=20 T=0.07",
+        "kNN k=200 T=0.07",
+        "feature std mean / min",
+    ]
+    assert "| 84.25 | 82.11 | 0.052 / 0.011 |" in fixed

@@ -271,6 +271,11 @@ def step_key(experiment: Experiment):
     return jax.random.fold_in(jax.random.key(experiment.seed), 1)
 
 
+def health_key(experiment: Experiment, step: int):
+    """The key of the augmented view pairs of the online health check at `step` (its own branch of the seed)."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(experiment.seed), 3), step)
+
+
 def train_step_fn(experiment: Experiment):
     """The experiment's training step, (state, batch) -> (state, metrics), not yet compiled."""
     return step_lib.make_train_step(

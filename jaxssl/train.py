@@ -77,7 +77,7 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
 
     bank, held_out = embed_source(bank_source), embed_source(exp.eval_source)
     pair_batches = experiment_lib.eval_batches(exp, health_source, eval_config.batch_size)
-    key = jax.random.fold_in(jax.random.key(exp.seed), int(state.step))
+    key = experiment_lib.health_key(exp, int(state.step))
     pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
     logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, held_out["features"])
     spread = health.health(

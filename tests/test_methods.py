@@ -4,7 +4,6 @@ import importlib
 import json
 import os
 import shutil
-import subprocess
 
 import chex
 import jax
@@ -15,7 +14,6 @@ import pytest
 from jaxssl import augment, experiment, losses, models, optim, sharding, train
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
-from tests.helpers import cli
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
 STATELESS = ["simsiam", "barlow_twins", "vicreg", "moco_v3"]
@@ -38,21 +36,21 @@ def test_every_registered_method_is_covered_here():
 
 
 @pytest.mark.parametrize("method", STATELESS)
-def test_method_trains_and_resumes_through_the_command_line(method, fashion_dir, tmp_path):
+def test_method_trains_and_resumes_from_its_checkpoint(method, fashion_dir, tmp_path):
+    # In process: the command line itself is tested with SimCLR and BYOL (tests/test_train.py).
     workdir = str(tmp_path / method)
-    args = [
-        f"--config=configs/{method}.py:dataset=fashion_mnist,tiny=1",
-        f"--workdir={workdir}",
-        f"--config.data.manual_dir={fashion_dir}",
-    ]
     for steps in (2, 4):
-        command, options = cli([*args, f"--config.train.steps={steps}"], capture_output=True, text=True)
-        result = subprocess.run(command, **options)
-        assert result.returncode == 0, result.stderr[-3000:]
+        state = train.run(tiny_config(method, fashion_dir, steps=steps), workdir)
+        assert int(state.step) == steps
     with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        train_lines = [line for line in map(json.loads, f) if line["split"] == "train"]
+        lines = list(map(json.loads, f))
+    train_lines = [line for line in lines if line["split"] == "train"]
     assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
     assert all(np.isfinite(line["loss"]) for line in train_lines)
+    assert [(line["start_step"], line["step"]) for line in lines if line["split"] == "run"] == [
+        (0, 2),
+        (2, 4),
+    ]
     assert sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints"))) == [2, 4]
 
 

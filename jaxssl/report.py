@@ -7,8 +7,10 @@ of each protocol and label fraction counts). A directory gives one entry per rep
 the pretrained network (its method), the untrained network ("random init"), raw pixels, and the network
 fine-tuned from a random initialisation ("supervised"). Entries that differ only in their seed form one row,
 mean ± sample standard deviation (ddof 1) over the seeds; rows of one representation that differ in a
-setting (a sweep) name the settings that differ. Every number is a top-1 accuracy in %, except the
-effective rank (marked when the health protocol found a seed's representation collapsed).
+setting (a sweep) name the settings that differ. Two directories of the same settings and seed (a rerun
+after a code change, say) are never averaged: each repeat is its own row, named by its directories. Every
+number is a top-1 accuracy in %, except the effective rank (marked when the health protocol found a seed's
+representation collapsed).
 """
 
 import collections
@@ -56,6 +58,7 @@ class Entry:
     settings: dict
     seed: int
     values: dict
+    run: str = ""
     knn_grids: dict = dataclasses.field(default_factory=dict)
     effective_rank: float | None = None
     collapsed: bool = False
@@ -174,6 +177,7 @@ def entries_of(run_dir: str) -> list[Entry]:
                 settings=settings if pretrained else record_settings(first, config),
                 seed=seed,
                 values={},
+                run=os.path.basename(os.path.normpath(run_dir)),
                 anchor=config.get("anchor") if pretrained else None,
             )
         return by_label[label]
@@ -263,23 +267,33 @@ def describe_settings(settings: dict) -> tuple[str, str, str]:
 
 
 def group_entries(entries: list[Entry]) -> dict:
-    """{(label, frozen settings): entries} in first-seen order."""
+    """{(label, frozen settings, repeat): entries} in first-seen order, where `repeat` counts the earlier
+    entries of the same label, settings and seed: a seed run twice goes to a second group, not into a mean."""
     groups = collections.OrderedDict()
+    seen = collections.Counter()
     for entry in entries:
-        groups.setdefault((entry.label, tuple(sorted(entry.settings.items()))), []).append(entry)
+        settings = tuple(sorted(entry.settings.items()))
+        repeat = seen[(entry.label, settings, entry.seed)]
+        seen[(entry.label, settings, entry.seed)] += 1
+        groups.setdefault((entry.label, settings, repeat), []).append(entry)
     return groups
 
 
 def row_names(groups) -> list[str]:
-    """Each group's label, followed by the settings that differ between groups of the same label."""
+    """Each group's label, followed by the settings that differ between groups of the same label, and by its
+    run directories when the same settings were run more than once with one seed."""
     names = []
-    for label, settings in groups:
-        rivals = [dict(other) for other_label, other in groups if other_label == label]
+    for (label, settings, _), group in groups.items():
+        rivals = [dict(other) for other_label, other, _ in groups if other_label == label]
         differing = sorted(
             key for key in dict(settings) if len({str(rival.get(key)) for rival in rivals}) > 1
         )
-        suffix = ", ".join(f"{key}={dict(settings)[key]}" for key in differing)
-        names.append(f"{label} ({suffix})" if suffix else label)
+        details = [f"{key}={dict(settings)[key]}" for key in differing]
+        if any(
+            repeat > 0 for other_label, other, repeat in groups if (other_label, other) == (label, settings)
+        ):
+            details.append("runs " + ", ".join(entry.run for entry in group))
+        names.append(f"{label} ({'; '.join(details)})" if details else label)
     return names
 
 
@@ -357,7 +371,7 @@ def markdown_table(entries: list[Entry], knn_points=()) -> str:
     ]
     header = ["representation", "backbone", "pretraining", "batch", "seeds"] + [title for title, _ in columns]
     rows = []
-    for name, ((_, settings), group) in zip(row_names(groups), groups.items(), strict=True):
+    for name, ((_, settings, _), group) in zip(row_names(groups), groups.items(), strict=True):
         cells = [name, *describe_settings(dict(settings)), str(len({entry.seed for entry in group}))]
         rows.append(cells + [cell(group) for _, cell in columns])
     keep = [i for i in range(len(header)) if i < 5 or any(row[i] for row in rows)]

@@ -146,6 +146,20 @@ def test_a_sweep_names_the_setting_that_differs_and_ignores_the_seed(tmp_path):
     assert "| 2 |" in table.splitlines()[2]
 
 
+def test_a_seed_run_twice_is_two_rows_named_by_their_directories_not_a_mean(tmp_path):
+    for name, top1 in (("before_fix", 0.70), ("after_fix", 0.80)):
+        write_run(tmp_path / name, config=pretrain_config("dino", 0), records=[record("linear_lbfgs", top1)])
+    write_run(
+        tmp_path / "after_fix_seed1", config=pretrain_config("dino", 1), records=[record("linear_lbfgs", 0.9)]
+    )
+    rows = [line.split("|") for line in report.report([str(tmp_path / "*")]).splitlines()[2:]]
+    cells = {row[1].strip(): (row[5].strip(), row[6].strip()) for row in rows}
+    assert cells == {
+        "dino (runs after_fix, after_fix_seed1)": ("2", "85.00 ± 7.07"),
+        "dino (runs before_fix)": ("1", "70.00"),
+    }
+
+
 def test_baselines_of_one_directory_are_separate_rows(tmp_path):
     write_run(
         tmp_path / "baselines",

@@ -97,8 +97,8 @@ def shrink_method(method) -> None:
         method.num_prototypes = (1000, 1000, 1000)
     if method.name == "instdisc":
         # The exact softmax over the 60,000-row bank (the paper's eq. 2, affordable on small data). NCE with 4,096
-        # noise samples and Z fixed at step 0 (from the random initial bank) drifted here: loss 31 -> 93, per-
-        # dimension std 0.017 of 0.088 with dead dimensions, 74.8 % linear top-1.
+        # noise samples and Z fixed at step 0 (from the random initial bank) drifted here: loss 17 -> 93, per-
+        # dimension std 0.017 of 0.088 with dead dimensions, 74.8 % linear top-1; the softmax: 81.5 %, std 0.046.
         method.num_negatives = 0
 
 
@@ -125,8 +125,8 @@ def get_config(arg=None):
         config.optim.base_lr = 0.4
         config.method.temperature = 0.2
     if options.method == "simsiam":
-        # solo-learn's CIFAR recipe: the paper's SGD lr 0.03 (wd 5e-4), tuned for 800 epochs, reached only
-        # 75.0 % linear top-1 here in 5 epochs (loss -0.72, still falling).
+        # solo-learn's CIFAR recipe (82.7 % linear top-1 here in 5 epochs): the paper's SGD lr 0.03 (wd 5e-4),
+        # tuned for 800 epochs, reached only 75.0 % (loss -0.72, still falling).
         config.optim.update(base_lr=0.5, weight_decay=1e-5)
     config.eval.update(every_steps=500, bank_examples=10000)
     # Supervised protocols in the CPU budget: fine-tuning 3 epochs of the full label set (704 steps; the

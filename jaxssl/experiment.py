@@ -266,6 +266,18 @@ def create_state(experiment: Experiment, layout) -> TrainState:
     return jax.jit(lambda k: init_state(experiment, k), out_shardings=shardings)(key)
 
 
+def compile_train_step(experiment: Experiment, layout):
+    """The jitted training step, its state donated and its output state pinned to the layout's shardings: left
+    to the compiler, the output shardings can differ from the input's, and the second call compiles the step
+    again (measured: SwAV's tiny config compiled twice, 21 s each on CPU)."""
+    state_shardings = jax.tree.map(lambda leaf: leaf.sharding, layout)
+    return jax.jit(
+        train_step_fn(experiment),
+        donate_argnums=0,
+        out_shardings=(state_shardings, sharding.replicated(experiment.mesh)),
+    )
+
+
 def step_key(experiment: Experiment):
     """The base key of the training step's random draws (augmentations); each step folds in its number."""
     return jax.random.fold_in(jax.random.key(experiment.seed), 1)

@@ -144,7 +144,7 @@ def run(config, workdir: str):
         exp.mesh.devices.size,
     )
 
-    train_step = jax.jit(experiment_lib.train_step_fn(exp), donate_argnums=0)
+    train_step = experiment_lib.compile_train_step(exp, layout)
     compiled = {
         "embed": embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh),
         "pairs": embed.compile_embed(

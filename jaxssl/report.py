@@ -174,7 +174,7 @@ def entries_of(run_dir: str) -> list[Entry]:
             pretrained = label == method
             by_label[label] = Entry(
                 label=label,
-                settings=settings if pretrained else record_settings(first, config),
+                settings=settings if pretrained else record_settings(first, config, label),
                 seed=seed,
                 values={},
                 run=os.path.basename(os.path.normpath(run_dir)),
@@ -211,13 +211,17 @@ def grid_point(key: str) -> tuple[int, float]:
     return int(k), float(t)
 
 
-def record_settings(record: dict, config: dict) -> dict:
-    """The settings of a baseline entry: the network it used (the run's config, else the record's header)."""
+def record_settings(record: dict, config: dict, label: str) -> dict:
+    """The settings of a baseline entry: the dataset, and the network it used (the run's config, else the
+    record's header) unless it is raw pixels."""
+    dataset = {"data.dataset": config.get("data", {}).get("dataset", record.get("dataset"))}
+    if label == "raw pixels":
+        return dataset
     model = config.get("model", {})
     return {
         "model.backbone": model.get("backbone", record.get("backbone")),
         "model.width_multiplier": model.get("width_multiplier", record.get("width_multiplier")),
-        "data.dataset": config.get("data", {}).get("dataset", record.get("dataset")),
+        **dataset,
     }
 
 
@@ -254,7 +258,8 @@ def columns_of(groups) -> list[tuple[str, float]]:
 def describe_settings(settings: dict) -> tuple[str, str, str]:
     """(backbone, pretraining, batch) cells of a row."""
     width = settings.get("model.width_multiplier")
-    backbone = f"{settings.get('model.backbone', '?')}" + (f" x{width:g}" if width not in (None, 1.0) else "")
+    name = settings.get("model.backbone")
+    backbone = "–" if name is None else name + (f" x{width:g}" if width not in (None, 1.0) else "")
     epochs, steps = settings.get("train.epochs"), settings.get("train.steps")
     if steps is not None and steps >= 0:
         pretraining = f"{steps} steps"

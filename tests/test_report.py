@@ -169,10 +169,11 @@ def test_baselines_of_one_directory_are_separate_rows(tmp_path):
             {**record("linear_lbfgs", 0.84), "features": "pixels", "init": None},
         ],
     )
-    names = [
-        line.split("|")[1].strip() for line in report.report([str(tmp_path / "baselines")]).splitlines()[2:]
-    ]
+    table = report.report([str(tmp_path / "baselines")])
+    names = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
     assert names == ["random init", "raw pixels"]
+    backbones = [line.split("|")[2].strip() for line in table.splitlines()[2:]]
+    assert backbones == ["resnet10 x0.25", "–"]  # pixels went through no network
 
 
 def test_the_table_and_the_curves_are_written_where_asked(runs, tmp_path):

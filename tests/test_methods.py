@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxssl import augment, experiment, losses, models, optim, sharding, train
+from jaxssl.checkpoint import Checkpointer
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
 from tests.helpers import executables_of_a_run
@@ -35,38 +36,33 @@ def test_every_registered_method_is_covered_here():
     assert set(STATEFUL + STATELESS) | {"simclr", "byol"} == set(METHODS)
 
 
-@pytest.mark.parametrize("method", STATELESS)
-def test_method_trains_and_resumes_from_its_checkpoint(method, fashion_dir, tmp_path):
-    # In process: the command line itself is tested with SimCLR and BYOL (tests/test_train.py).
-    workdir = str(tmp_path / method)
-    for steps in (2, 4):
-        state = train.run(tiny_config(method, fashion_dir, steps=steps), workdir)
-        assert int(state.step) == steps
+def read_lines(workdir):
     with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        lines = list(map(json.loads, f))
-    train_lines = [line for line in lines if line["split"] == "train"]
-    assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
-    assert all(np.isfinite(line["loss"]) for line in train_lines)
-    assert [(line["start_step"], line["step"]) for line in lines if line["split"] == "run"] == [
-        (0, 2),
-        (2, 4),
-    ]
-    assert sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints"))) == [2, 4]
+        return list(map(json.loads, f))
 
 
-@pytest.mark.parametrize("method", STATEFUL)
-def test_stateful_method_resumes_exactly_with_its_state(method, fashion_dir, tmp_path):
+@pytest.mark.parametrize("method", STATELESS + STATEFUL)
+def test_method_trains_and_resumes_exactly(method, fashion_dir, tmp_path):
+    # In process: the command line itself is tested with SimCLR and BYOL (tests/test_train.py). Both runs
+    # train the same 4 steps, so the second reuses the first one's compiled step.
     uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
     final = train.run(tiny_config(method, fashion_dir, steps=4), uninterrupted)
+    train_lines = [line for line in read_lines(uninterrupted) if line["split"] == "train"]
+    assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
+    assert all(np.isfinite(line["loss"]) for line in train_lines)
+    assert sorted(int(name) for name in os.listdir(os.path.join(uninterrupted, "checkpoints"))) == [2, 4]
     # What a SIGKILL after the step-2 checkpoint leaves behind: that checkpoint alone.
     os.makedirs(os.path.join(resumed, "checkpoints"))
     shutil.copytree(
         os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
     )
     again = train.run(tiny_config(method, fashion_dir, steps=4), resumed)
-    assert jax.tree.leaves(again.extra), "a stateful method keeps state in TrainState.extra"
-    assert_same_tree(again.extra, final.extra)
+    runs = [(line["start_step"], line["step"]) for line in read_lines(resumed) if line["split"] == "run"]
+    assert runs == [(2, 4)]
     assert_same_tree(again.params, final.params)
+    assert_same_tree(again.extra, final.extra)
+    if method in STATEFUL:
+        assert jax.tree.leaves(again.extra), "a stateful method keeps state in TrainState.extra"
     if method == "swav":  # the prototypes stay on the unit sphere
         kernel = np.asarray(jax.device_get(final.params["model"]["predictor"]["kernel"]))
         np.testing.assert_allclose(np.linalg.norm(kernel, axis=0), 1.0, rtol=1e-5)
@@ -213,16 +209,22 @@ def test_frozen_layer_is_not_updated_in_the_first_epoch_only(name, path):
 
 def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts(fashion_dir, tmp_path):
     # 64 examples, batch 16: epoch 1 starts at step 4; before it nothing is assigned and the loss is zero.
-    workdir = str(tmp_path / "dc")
-    config = tiny_config("deepcluster_v2", fashion_dir, steps=4)
+    # One run of 5 steps (one compile); the state before step 5 is its step-4 checkpoint.
+    workdir, at_step_4 = str(tmp_path / "dc"), str(tmp_path / "dc4")
+    config = tiny_config("deepcluster_v2", fashion_dir, steps=5)
     exp = experiment.prepare(config)
-    initial = experiment.create_state(exp, experiment.state_layout(exp))
-    before = train.run(config, workdir)
+    layout = experiment.state_layout(exp)
+    initial = experiment.create_state(exp, layout)
+    after = train.run(config, workdir)
+    shutil.copytree(os.path.join(workdir, "checkpoints", "4"), os.path.join(at_step_4, "checkpoints", "4"))
+    checkpointer = Checkpointer(at_step_4, keep=None, identity=exp.identity)
+    before = checkpointer.restore_latest(layout)
+    checkpointer.close()
+    assert int(before.step) == 4
     assert int(before.extra["clustered_epoch"]) == 0
     assert np.all(np.asarray(before.extra["assignments"]) == -1)
     # The memory-filling epoch changes no parameter (no weight decay either: LARS would shrink every kernel).
     assert_same_tree(before.params["model"], initial.params["model"])
-    after = train.run(tiny_config("deepcluster_v2", fashion_dir, steps=5), workdir)
     assert int(after.extra["clustered_epoch"]) == 1
     changed = jax.tree.map(
         lambda a, b: not np.array_equal(a, b), after.params["model"], before.params["model"]

@@ -84,6 +84,7 @@ def curves_plot(runs: dict[str, list[dict]], path: str) -> str:
         columns,
         figsize=(5.5 * columns, 3.6 * math.ceil(len(panels) / columns)),
         squeeze=False,
+        layout="constrained",  # keeps each panel's title clear of the x label above it
     )
     for axis, (key, split, title) in zip(axes.flat, panels, strict=False):
         for label, lines in runs.items():

@@ -1,0 +1,205 @@
+"""What run directories hold, read back as entries: one per representation a directory evaluated.
+
+A run directory holds what training and evaluation wrote: config.json, metrics.jsonl (the online probe, the
+wall time and images/s of the "run" lines) and offline_eval.jsonl (one line per protocol; the newest line of
+each protocol and label fraction counts). Its entries: the pretrained network (its method), the untrained
+network ("random init"), raw pixels, and the network fine-tuned from a random initialisation ("supervised").
+"""
+
+import dataclasses
+import glob
+import json
+import os
+
+# Settings that say how a run was watched or stored, not what it learned: never a reason for two rows.
+IGNORED_SETTINGS = (
+    "seed",
+    "eval.",
+    "checkpoint.",
+    "log_every_steps",
+    "data.manual_dir",
+    "data.data_dir",
+    "data.download",
+    "data.prefetch",
+    "anchor.",
+    "linear_sgd.",
+    "finetune.",
+)
+
+
+@dataclasses.dataclass
+class Entry:
+    """One representation of one run directory: what it is, its settings, its seed and its numbers.
+
+    values: {(protocol, label fraction): top-1 in %}; knn_grids: {label fraction: {(k, T): top-1 in %}};
+    spread: (mean, smallest) per-dimension std of the normalised eval features."""
+
+    label: str
+    settings: dict
+    seed: int
+    values: dict
+    run: str = ""
+    knn_grids: dict = dataclasses.field(default_factory=dict)
+    effective_rank: float | None = None
+    collapsed: bool = False
+    spread: tuple[float, float] | None = None
+    wall_seconds: float | None = None
+    examples_per_s: float | None = None
+    anchor: dict | None = None
+
+
+def read_jsonl(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists become tuples (hashable)."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def run_directories(patterns) -> list[str]:
+    """The run directories named by paths or glob patterns, sorted; a name that matches none is an error."""
+    found = []
+    for pattern in patterns:
+        matches = sorted(path for path in glob.glob(pattern) if os.path.isdir(path))
+        runs = [path for path in matches if is_run_directory(path)]
+        if not runs:
+            raise FileNotFoundError(
+                f"{pattern!r} names no run directory (one holding config.json, metrics.jsonl or offline_eval.jsonl)"
+            )
+        found.extend(runs)
+    return sorted(dict.fromkeys(found))
+
+
+def is_run_directory(path: str) -> bool:
+    return any(
+        os.path.exists(os.path.join(path, name))
+        for name in ("config.json", "metrics.jsonl", "offline_eval.jsonl")
+    )
+
+
+def training_summary(lines: list[dict]) -> dict:
+    """Online probe top-1 (%) at the last evaluation, and the pretraining's wall time and images/s summed over
+    its "run" lines (one per command that trained)."""
+    summary = {}
+    evals = [line for line in lines if line.get("split") == "eval" and "linear_top1" in line]
+    if evals:
+        summary["online_probe"] = 100.0 * max(evals, key=lambda line: line["step"])["linear_top1"]
+    runs = [line for line in lines if line.get("split") == "run"]
+    if runs:
+        seconds = sum(line["seconds"] for line in runs)
+        summary["wall_seconds"] = seconds
+        summary["examples_per_s"] = sum(line["examples_per_s"] * line["seconds"] for line in runs) / seconds
+    return summary
+
+
+def representation(record: dict, method: str) -> str:
+    """What a record evaluated: the pretrained method, the untrained network, pixels, or supervised training."""
+    if record.get("features") == "pixels":
+        return "raw pixels"
+    if record.get("init") == "random":
+        return "supervised" if record["protocol"] == "finetune" else "random init"
+    return method
+
+
+def legacy_records(record: dict) -> list[dict]:
+    """A line of the first offline evaluation (before protocols: kNN at k = 20 and 200 and the L-BFGS probe
+    in one line) as the records of the protocols it holds."""
+    if "protocol" in record or "linear_top1" not in record:
+        return [record]
+    t = record["knn_temperature"]
+    grid = {f"{k}/{t}": record[f"knn_top1_k{k}"] for k in (20, 200) if f"knn_top1_k{k}" in record}
+    spread = {name: record[name] for name in ("feature_std_mean", "feature_std_min") if name in record}
+    return [
+        {**record, "protocol": "linear_lbfgs", "top1": record["linear_top1"]},
+        {**record, "protocol": "knn", "top1": max(grid.values()), "grid": {"backbone": grid}},
+        {**record, "protocol": "health", "spaces": {"backbone": spread}},
+    ]
+
+
+def newest_records(records: list[dict]) -> dict:
+    """{(representation kind, protocol, label fraction): the newest record} (later lines win)."""
+    newest = {}
+    for record in (upgraded for line in records for upgraded in legacy_records(line)):
+        kind = (record.get("features"), record.get("init"))
+        newest[(kind, record["protocol"], float(record.get("label_fraction", 1.0)))] = record
+    return newest
+
+
+def entries_of(run_dir: str) -> list[Entry]:
+    """The entries of one run directory."""
+    config = {}
+    if os.path.exists(os.path.join(run_dir, "config.json")):
+        with open(os.path.join(run_dir, "config.json")) as f:
+            config = json.load(f)
+    records = read_jsonl(os.path.join(run_dir, "offline_eval.jsonl"))
+    summary = training_summary(read_jsonl(os.path.join(run_dir, "metrics.jsonl")))
+    first = records[0] if records else {}
+    method = config.get("method", {}).get("name") or first.get("method", "?")
+    settings = {k: v for k, v in flatten(config).items() if not k.startswith(IGNORED_SETTINGS)}
+    seed = config.get("seed", first.get("seed", 0))
+    by_label = {}
+
+    def entry(label):
+        if label not in by_label:
+            pretrained = label == method
+            by_label[label] = Entry(
+                label=label,
+                settings=settings if pretrained else record_settings(first, config, label),
+                seed=seed,
+                values={},
+                run=os.path.basename(os.path.normpath(run_dir)),
+                anchor=config.get("anchor") if pretrained else None,
+            )
+        return by_label[label]
+
+    if summary:
+        pretrained = entry(method)
+        if "online_probe" in summary:
+            pretrained.values[("online_probe", 1.0)] = summary["online_probe"]
+        pretrained.wall_seconds = summary.get("wall_seconds")
+        pretrained.examples_per_s = summary.get("examples_per_s")
+    for (_, protocol, fraction), record in newest_records(records).items():
+        target = entry(representation(record, method))
+        if protocol == "health":
+            backbone = record["spaces"]["backbone"]
+            target.effective_rank = backbone.get("effective_rank")
+            target.collapsed = bool(record.get("collapsed", False))
+            if "feature_std_mean" in backbone:
+                target.spread = (backbone["feature_std_mean"], backbone["feature_std_min"])
+        elif "top1" in record:
+            target.values[(protocol, fraction)] = 100.0 * record["top1"]
+            if protocol == "knn":
+                target.knn_grids[fraction] = {
+                    grid_point(key): 100.0 * value for key, value in record["grid"]["backbone"].items()
+                }
+    return list(by_label.values())
+
+
+def grid_point(key: str) -> tuple[int, float]:
+    """ "20/0.07" -> (20, 0.07)."""
+    k, t = key.split("/")
+    return int(k), float(t)
+
+
+def record_settings(record: dict, config: dict, label: str) -> dict:
+    """The settings of a baseline entry: the dataset, and the network it used (the run's config, else the
+    record's header) unless it is raw pixels."""
+    dataset = {"data.dataset": config.get("data", {}).get("dataset", record.get("dataset"))}
+    if label == "raw pixels":
+        return dataset
+    model = config.get("model", {})
+    return {
+        "model.backbone": model.get("backbone", record.get("backbone")),
+        "model.width_multiplier": model.get("width_multiplier", record.get("width_multiplier")),
+        **dataset,
+    }

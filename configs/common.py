@@ -84,6 +84,8 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         weight_decay=0.0,
         warmup_epochs=0.0,
         min_crop_scale=0.08,
+        optimizer="sgd",
+        trust_coefficient=0.001,
     )
     config.finetune = dict(config.linear_sgd, epochs=30.0, base_lr=0.05)
     config.anchor = dict(top1=-1.0, protocol="", source="")

@@ -44,7 +44,7 @@ DESCRIPTIONS = {
     "health": "representation health of the eval-split embedding: spread, RankMe, alignment, uniformity",
     "tsne": "t-SNE of eval-split backbone features coloured by class",
     "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
-    "finetune": "fine-tuning of the whole network: SGD+Nesterov, cosine, crop+flip, centre-crop test",
+    "finetune": "fine-tuning of the whole network: SGD+Nesterov or LARS, cosine, crop+flip, centre-crop test",
     "gallery": "augmented views of the config's view preset",
 }
 GALLERY_IMAGES = 6

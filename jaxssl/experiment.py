@@ -139,6 +139,11 @@ def check_eval_config(config) -> None:
         for name in ("epochs", "batch_size", "base_lr"):
             if config[block][name] <= 0:
                 raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+        if config[block].get("optimizer", "sgd") not in supervised.RECIPE_OPTIMIZERS:
+            raise ValueError(
+                f"config.{block}.optimizer must be one of {list(supervised.RECIPE_OPTIMIZERS)}, "
+                f"got {config[block].optimizer!r}"
+            )
     if not config.eval.knn_ks or min(config.eval.knn_ks) < 1:
         raise ValueError(f"config.eval.knn_ks must be positive ints, got {config.eval.knn_ks}")
     if not config.eval.knn_temperatures or min(config.eval.knn_temperatures) <= 0:

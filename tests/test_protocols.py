@@ -1,6 +1,7 @@
 """The offline protocols end to end: supervised training of a classifier (linear probe, fine-tuning, the
 supervised baseline), label fractions, every protocol's record, bad requests, 1 vs 8 devices."""
 
+import dataclasses
 import json
 import os
 import re
@@ -8,6 +9,7 @@ import subprocess
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -98,6 +100,66 @@ def test_a_frozen_backbone_is_not_changed_by_the_probe():
     ):
         np.testing.assert_array_equal(before, after)
     assert not np.allclose(variables["params"]["head"]["kernel"], new_state["params"]["head"]["kernel"])
+
+
+def one_step_relative_updates(recipe, variables, classifier):
+    """||update|| / ||kernel|| of every backbone kernel after one step of `recipe` on a fixed batch."""
+    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64))
+    state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
+    step = jax.jit(supervised.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
+    source = striped_source(16, 2)
+    new_state, _ = step(state, {"image": source.images[:, None], "label": source.labels})
+    before = jax.tree_util.tree_leaves_with_path(variables["params"]["backbone"])
+    after = jax.tree.leaves(new_state["params"]["backbone"])
+    return np.array(
+        [
+            np.linalg.norm(new - old) / np.linalg.norm(old)
+            for (path, old), new in zip(before, after, strict=True)
+            if path[-1].key == "kernel"
+        ]
+    )
+
+
+def test_lars_fine_tuning_moves_kernels_of_any_scale_by_the_same_fraction():
+    """Every kernel of the backbone feeds a BatchNorm, so scaling them all by 10 keeps the network's function
+    (as pretraining's growth of the weights does). SGD's relative step then shrinks 100x (the gradient
+    shrinks 10x, the weight grows 10x); LARS's is trust_coefficient x lr x (1 + momentum) (Nesterov's
+    first step) whatever the scale."""
+    classifier = Classifier(
+        backbone=resnet.resnet_micro(),
+        num_classes=8,
+        image_mean=(0.5,),
+        image_std=(0.25,),
+        train_backbone=True,
+    )
+    variables = supervised.initial_variables(
+        classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
+    )
+
+    def with_backbone(kernel_scale):
+        """BatchNorm scales of one, so the residual branches (zero-initialised) pass gradients too."""
+        backbone = jax.tree_util.tree_map_with_path(
+            lambda path, leaf: {"kernel": leaf * kernel_scale, "scale": jnp.ones_like(leaf)}.get(
+                path[-1].key, leaf
+            ),
+            variables["params"]["backbone"],
+        )
+        return {**variables, "params": {**variables["params"], "backbone": backbone}}
+
+    start, scaled = with_backbone(1.0), with_backbone(10.0)
+    sgd = supervised.Recipe(epochs=1, batch_size=16, base_lr=1.0)
+    lars = dataclasses.replace(sgd, optimizer="lars", trust_coefficient=0.01)
+    np.testing.assert_allclose(
+        one_step_relative_updates(sgd, start, classifier)
+        / one_step_relative_updates(sgd, scaled, classifier),
+        100.0,
+        rtol=0.02,
+    )
+    peak_lr = 1.0 * 16 / 256
+    for init in (start, scaled):
+        np.testing.assert_allclose(
+            one_step_relative_updates(lars, init, classifier), 0.01 * peak_lr * 1.9, rtol=1e-3
+        )
 
 
 def test_fine_tuning_gives_the_same_result_on_1_and_8_devices():
@@ -203,6 +265,14 @@ def test_bad_requests_fail_before_anything_is_written(case, fashion_dir, tmp_pat
     kwargs, message = BAD_REQUESTS[case]
     with pytest.raises(ValueError, match=message):
         evaluate.evaluate(tiny_config(fashion_dir), str(tmp_path / "never"), **kwargs)
+    assert not os.path.exists(tmp_path / "never")
+
+
+def test_an_unknown_recipe_optimizer_is_refused_before_anything_is_written(fashion_dir, tmp_path):
+    config = tiny_config(fashion_dir)
+    config.finetune.optimizer = "adam"
+    with pytest.raises(ValueError, match="finetune.optimizer must be one of"):
+        evaluate.evaluate(config, str(tmp_path / "never"), protocols=("finetune",))
     assert not os.path.exists(tmp_path / "never")
 
 

@@ -4,8 +4,11 @@ One loop serves three protocols: the papers' linear probe (frozen backbone), fin
 trains, from the pretrained backbone) and the supervised baseline (the same, from a random backbone). The
 recipe is SimCLR's (Chen et al. 2020, appendix B.5 and B.6) and BYOL's (Grill et al. 2020, appendix C.1):
 SGD with Nesterov momentum, lr = base_lr x batch / 256 with cosine decay, random resized crop and flip
-for training, the centre view for testing. The step is jitted over the mesh like pretraining: the batch is
-split over devices, the state replicated, so BatchNorm statistics cover the global batch.
+for training, the centre view for testing. Fine-tuning may use LARS instead of SGD (Recipe.optimizer):
+its step is a fixed fraction of each layer's weight norm, so inits whose weights differ in scale, as
+pretrained and random networks do, are fine-tuned with the same relative step. The step is jitted over
+the mesh like pretraining: the batch is split over devices, the state replicated, so BatchNorm statistics
+cover the global batch.
 """
 
 import dataclasses
@@ -19,11 +22,15 @@ import optax
 from jaxssl import augment, optim, schedules, sharding
 from jaxssl.models.classifier import Classifier
 
+RECIPE_OPTIMIZERS = ("sgd", "lars")
+
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """How a supervised protocol trains. epochs: passes over the labelled examples. base_lr: the learning
-    rate at batch 256, scaled linearly with batch_size. min_crop_scale: the smallest crop area fraction."""
+    rate at batch 256, scaled linearly with batch_size. min_crop_scale: the smallest crop area fraction.
+    optimizer: "sgd" (momentum, L2 decay added to the gradient) or "lars" (You et al. 2017: each kernel's
+    update rescaled to trust_coefficient x lr x its norm, biases and norm parameters plain SGD)."""
 
     epochs: float
     batch_size: int
@@ -33,6 +40,8 @@ class Recipe:
     weight_decay: float = 0.0
     warmup_epochs: float = 0.0
     min_crop_scale: float = 0.08
+    optimizer: str = "sgd"
+    trust_coefficient: float = 0.001
 
     def steps(self, examples: int) -> int:
         return max(1, math.ceil(self.epochs * examples / self.batch_size))
@@ -54,17 +63,19 @@ class Recipe:
 
 
 def optimizer_for(classifier: Classifier, recipe: Recipe, learning_rate) -> optax.GradientTransformation:
-    """SGD over the trainable params; a frozen backbone gets no update at all (no decay, no momentum)."""
-    sgd = optim.make_optimizer(
-        "sgd",
+    """The recipe's optimiser over the trainable params; a frozen backbone gets no update at all (no decay,
+    no momentum)."""
+    trained = optim.make_optimizer(
+        recipe.optimizer,
         learning_rate,
         weight_decay=recipe.weight_decay,
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,
+        trust_coefficient=recipe.trust_coefficient,
     )
     frozen = () if classifier.train_backbone else ("backbone",)
     return optax.multi_transform(
-        {"train": sgd, "freeze": optax.set_to_zero()},
+        {"train": trained, "freeze": optax.set_to_zero()},
         lambda params: {name: "freeze" if name in frozen else "train" for name in params},
     )
 

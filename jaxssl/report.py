@@ -1,5 +1,5 @@
 r"""A paper-style table from run directories: python -m jaxssl.report RUN_DIR_OR_GLOB... [--output=FILE.md]
-[--curves=FILE.png] [--knn=20/0.07,200/0.07].
+[--curves=FILE.png] [--knn=20/0.07,200/0.07] [--export=DIR].
 
 The entries of each run directory (jaxssl/runs.py: one per representation it evaluated, the pretrained
 network, the untrained one, raw pixels, supervised training) that differ only in their seed form one row,
@@ -17,7 +17,7 @@ import numpy as np
 from absl import app, flags
 
 from jaxssl import plots
-from jaxssl.runs import Entry, entries_of, grid_point, read_jsonl, run_directories
+from jaxssl.runs import Entry, entries_of, export_records, grid_point, read_jsonl, run_directories
 
 PROTOCOL_TITLES = {
     "online_probe": "online probe",
@@ -212,12 +212,17 @@ _CURVES = flags.DEFINE_string("curves", "", "Also draw the runs' training curves
 _KNN = flags.DEFINE_list(
     "knn", [], "kNN grid points k/T shown as columns (e.g. 20/0.07,200/0.07) instead of the best."
 )
+_EXPORT = flags.DEFINE_string(
+    "export", "", "Also copy the runs' records (config.json and the .jsonl logs) into DIR/<run name>/."
+)
 
 
 def main(argv):
     if len(argv) < 2:
         raise app.UsageError("name at least one run directory or glob: python -m jaxssl.report runs/*")
     points = tuple(grid_point(point) for point in _KNN.value)
+    if _EXPORT.value:
+        export_records(run_directories(argv[1:]), _EXPORT.value)
     print(report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value, knn_points=points), end="")
 
 

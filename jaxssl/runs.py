@@ -10,6 +10,7 @@ import dataclasses
 import glob
 import json
 import os
+import shutil
 
 # Settings that say how a run was watched or stored, not what it learned: never a reason for two rows.
 IGNORED_SETTINGS = (
@@ -80,10 +81,44 @@ def run_directories(patterns) -> list[str]:
     return sorted(dict.fromkeys(found))
 
 
+RECORD_FILES = ("config.json", "metrics.jsonl", "offline_eval.jsonl")
+
+
 def is_run_directory(path: str) -> bool:
-    return any(
-        os.path.exists(os.path.join(path, name))
-        for name in ("config.json", "metrics.jsonl", "offline_eval.jsonl")
+    return any(os.path.exists(os.path.join(path, name)) for name in RECORD_FILES)
+
+
+def export_records(run_dirs, destination: str) -> list[str]:
+    """Copies the records of each run directory (RECORD_FILES; no checkpoints, no figures) to
+    destination/<run name>/, so that a table's numbers can be kept with the code and reported again. A copy
+    already there may only be the same file or, for the append-only .jsonl logs, an older prefix of it;
+    anything else is an error raised before a file is written. Returns the paths written."""
+    copies = []
+    for run_dir in run_dirs:
+        target_dir = os.path.join(destination, os.path.basename(os.path.normpath(run_dir)))
+        for name in RECORD_FILES:
+            source, target = os.path.join(run_dir, name), os.path.join(target_dir, name)
+            if os.path.exists(source):
+                check_replaceable(source, target)
+                copies.append((source, target))
+    for source, target in copies:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(source, target)
+    return [target for _, target in copies]
+
+
+def check_replaceable(source: str, target: str) -> None:
+    """FileExistsError unless `target` is absent, equal to `source`, or an older prefix of a .jsonl log."""
+    if not os.path.exists(target):
+        return
+    with open(source, "rb") as f:
+        new = f.read()
+    with open(target, "rb") as f:
+        old = f.read()
+    if new == old or (target.endswith(".jsonl") and new.startswith(old)):
+        return
+    raise FileExistsError(
+        f"{target} already holds other records than {source}: not overwritten (move it away or export elsewhere)"
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxssl import report
+from jaxssl import runs as runs_lib
 
 ANCHOR = {"top1": 92.1, "protocol": "online_probe", "source": "solo-learn"}
 
@@ -181,6 +182,32 @@ def test_the_table_and_the_curves_are_written_where_asked(runs, tmp_path):
     text = report.report([str(runs / "simclr_seed*")], output=str(output), curves=str(curves))
     assert output.read_text() == text
     assert curves.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_exported_records_report_the_same_table_and_grow_with_their_runs(runs):
+    patterns = [str(runs / "simclr_seed*"), str(runs / "supervised_seed*")]
+    kept = runs / "kept"
+    written = runs_lib.export_records(runs_lib.run_directories(patterns), str(kept))
+    assert sorted(os.listdir(kept)) == [
+        f"{kind}_seed{s}" for kind in ("simclr", "supervised") for s in (0, 1, 2)
+    ]
+    assert all(not path.endswith((".png", "checkpoints")) for path in written)
+    assert report.report([str(kept / "*")]) == report.report(patterns)
+    with open(runs / "simclr_seed0" / "offline_eval.jsonl", "a") as f:
+        f.write(json.dumps(record("linear_lbfgs", 0.9, fraction=0.1)) + "\n")
+    runs_lib.export_records(
+        runs_lib.run_directories(patterns), str(kept)
+    )  # a log that grew replaces its prefix
+    assert "linear (L-BFGS) 10 %" in report.report([str(kept / "*")])
+
+
+def test_an_export_never_overwrites_other_records_and_writes_nothing_then(runs):
+    kept = runs / "kept"
+    write_run(kept / "simclr_seed1", config=pretrain_config("simclr", 1, lr=0.8))
+    with pytest.raises(FileExistsError, match="simclr_seed1/config.json already holds other records"):
+        runs_lib.export_records(runs_lib.run_directories([str(runs / "simclr_seed*")]), str(kept))
+    assert sorted(os.listdir(kept)) == ["simclr_seed1"]
+    assert sorted(os.listdir(kept / "simclr_seed1")) == ["config.json"]
 
 
 def test_a_pattern_naming_no_run_is_an_error(tmp_path):

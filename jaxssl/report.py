@@ -127,12 +127,19 @@ def metric_columns(groups, knn_points) -> list[tuple[str, object]]:
             columns.append((PROTOCOL_TITLES[protocol] + suffix, lambda g, f=fraction: best_knn(g, f)))
         else:
             columns.append(
-                (
-                    PROTOCOL_TITLES[protocol] + suffix,
-                    lambda g, p=protocol, f=fraction: mean_std([e.values.get((p, f)) for e in g]),
-                )
+                (PROTOCOL_TITLES[protocol] + suffix, lambda g, p=protocol, f=fraction: value_cell(g, p, f))
             )
     return columns
+
+
+def value_cell(group: list[Entry], protocol: str, fraction: float) -> str:
+    """Mean ± std of one protocol and fraction over the seeds, marked when the seeds trained it with
+    different recipes (a fine-tuning rerun with another optimiser in some of them, say)."""
+    cell = mean_std([entry.values.get((protocol, fraction)) for entry in group])
+    recipes = {
+        entry.recipes.get((protocol, fraction)) for entry in group if (protocol, fraction) in entry.values
+    }
+    return f"{cell} (mixed recipes)" if len(recipes) > 1 else cell
 
 
 def rank_cell(group: list[Entry]) -> str:

@@ -32,7 +32,8 @@ IGNORED_SETTINGS = (
 class Entry:
     """One representation of one run directory: what it is, its settings, its seed and its numbers.
 
-    values: {(protocol, label fraction): top-1 in %}; knn_grids: {label fraction: {(k, T): top-1 in %}};
+    values: {(protocol, label fraction): top-1 in %}; recipes: {(protocol, label fraction): the training
+    recipe of a trained protocol, as sorted JSON}; knn_grids: {label fraction: {(k, T): top-1 in %}};
     spread: (mean, smallest) per-dimension std of the normalised eval features."""
 
     label: str
@@ -40,6 +41,7 @@ class Entry:
     seed: int
     values: dict
     run: str = ""
+    recipes: dict = dataclasses.field(default_factory=dict)
     knn_grids: dict = dataclasses.field(default_factory=dict)
     effective_rank: float | None = None
     collapsed: bool = False
@@ -213,6 +215,8 @@ def entries_of(run_dir: str) -> list[Entry]:
                 target.spread = (backbone["feature_std_mean"], backbone["feature_std_min"])
         elif "top1" in record:
             target.values[(protocol, fraction)] = 100.0 * record["top1"]
+            if "recipe" in record:
+                target.recipes[(protocol, fraction)] = json.dumps(record["recipe"], sort_keys=True)
             if protocol == "knn":
                 target.knn_grids[fraction] = {
                     grid_point(key): 100.0 * value for key, value in record["grid"]["backbone"].items()

@@ -210,6 +210,16 @@ def test_an_export_never_overwrites_other_records_and_writes_nothing_then(runs):
     assert sorted(os.listdir(kept / "simclr_seed1")) == ["config.json"]
 
 
+def test_seeds_fine_tuned_with_different_recipes_are_marked(tmp_path):
+    for seed, optimizer in ((0, "sgd"), (1, "lars"), (2, "lars")):
+        write_run(
+            tmp_path / f"supervised_seed{seed}",
+            records=[record("finetune", 0.8, init="random", seed=seed, recipe={"optimizer": optimizer})],
+        )
+    assert "| 80.00 ± 0.00 (mixed recipes) |" in report.report([str(tmp_path / "supervised_seed*")])
+    assert "mixed" not in report.report([str(tmp_path / "supervised_seed[12]")])
+
+
 def test_a_pattern_naming_no_run_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no run directory"):

@@ -3,7 +3,8 @@
 A run directory holds what training and evaluation wrote: config.json, metrics.jsonl (the online probe, the
 wall time and images/s of the "run" lines) and offline_eval.jsonl (one line per protocol; the newest line of
 each protocol and label fraction counts). Its entries: the pretrained network (its method), the untrained
-network ("random init"), raw pixels, and the network fine-tuned from a random initialisation ("supervised").
+network ("random init"), raw pixels, and the network fine-tuned from a random initialisation ("supervised",
+followed by its recipe's optimiser when the record names one: "supervised (lars)").
 """
 
 import dataclasses
@@ -144,7 +145,10 @@ def representation(record: dict, method: str) -> str:
     if record.get("features") == "pixels":
         return "raw pixels"
     if record.get("init") == "random":
-        return "supervised" if record["protocol"] == "finetune" else "random init"
+        if record["protocol"] != "finetune":
+            return "random init"
+        optimizer = record.get("recipe", {}).get("optimizer")
+        return f"supervised ({optimizer})" if optimizer else "supervised"
     return method
 
 

@@ -213,11 +213,23 @@ def test_an_export_never_overwrites_other_records_and_writes_nothing_then(runs):
 def test_seeds_fine_tuned_with_different_recipes_are_marked(tmp_path):
     for seed, optimizer in ((0, "sgd"), (1, "lars"), (2, "lars")):
         write_run(
-            tmp_path / f"supervised_seed{seed}",
-            records=[record("finetune", 0.8, init="random", seed=seed, recipe={"optimizer": optimizer})],
+            tmp_path / f"pretrained_seed{seed}",
+            records=[record("finetune", 0.8, seed=seed, recipe={"optimizer": optimizer})],
         )
-    assert "| 80.00 ± 0.00 (mixed recipes) |" in report.report([str(tmp_path / "supervised_seed*")])
-    assert "mixed" not in report.report([str(tmp_path / "supervised_seed[12]")])
+    assert "| 80.00 ± 0.00 (mixed recipes) |" in report.report([str(tmp_path / "pretrained_seed*")])
+    assert "mixed" not in report.report([str(tmp_path / "pretrained_seed[12]")])
+
+
+def test_the_supervised_baseline_of_each_optimiser_is_its_own_row(tmp_path):
+    for seed in (0, 1):
+        for optimizer, top1 in (("sgd", 0.8), ("lars", 0.7)):
+            write_run(
+                tmp_path / f"supervised_{optimizer}_seed{seed}",
+                records=[record("finetune", top1, init="random", seed=seed, recipe={"optimizer": optimizer})],
+            )
+    rows = report.report([str(tmp_path / "supervised_*")]).splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| supervised (lars)", "| supervised (sgd)"]
+    assert [row.split(" | ")[5] for row in rows] == ["70.00 ± 0.00 |", "80.00 ± 0.00 |"]
 
 
 def test_a_pattern_naming_no_run_is_an_error(tmp_path):

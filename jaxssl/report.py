@@ -44,7 +44,8 @@ def best_knn(group: list[Entry], fraction: float) -> str:
         return ""
     keys = set.intersection(*(set(grid) for grid in grids))
     best = max(sorted(keys), key=lambda key: np.mean([grid[key] for grid in grids]))
-    return f"{mean_std([grid[best] for grid in grids])} (k={best[0]}, T={best[1]:g})"
+    missing = f", {len(grids)} of {len(group)} seeds" if len(grids) < len(group) else ""
+    return f"{mean_std([grid[best] for grid in grids])} (k={best[0]}, T={best[1]:g}{missing})"
 
 
 def fraction_title(fraction: float) -> str:
@@ -133,13 +134,16 @@ def metric_columns(groups, knn_points) -> list[tuple[str, object]]:
 
 
 def value_cell(group: list[Entry], protocol: str, fraction: float) -> str:
-    """Mean ± std of one protocol and fraction over the seeds, marked when the seeds trained it with
-    different recipes (a fine-tuning rerun with another optimiser in some of them, say)."""
-    cell = mean_std([entry.values.get((protocol, fraction)) for entry in group])
-    recipes = {
-        entry.recipes.get((protocol, fraction)) for entry in group if (protocol, fraction) in entry.values
-    }
-    return f"{cell} (mixed recipes)" if len(recipes) > 1 else cell
+    """Mean ± std of one protocol and fraction over the seeds that measured it, saying how many when not all
+    of the row's did, and marked when the seeds trained it with different recipes (a fine-tuning rerun with
+    another optimiser in some of them, say)."""
+    measured = [entry for entry in group if (protocol, fraction) in entry.values]
+    cell = mean_std([entry.values[(protocol, fraction)] for entry in measured])
+    if measured and len(measured) < len(group):
+        cell += f" ({len(measured)} of {len(group)} seeds)"
+    if len({entry.recipes.get((protocol, fraction)) for entry in measured}) > 1:
+        cell += " (mixed recipes)"
+    return cell
 
 
 def rank_cell(group: list[Entry]) -> str:

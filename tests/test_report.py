@@ -220,6 +220,18 @@ def test_seeds_fine_tuned_with_different_recipes_are_marked(tmp_path):
     assert "mixed" not in report.report([str(tmp_path / "pretrained_seed[12]")])
 
 
+def test_a_cell_that_not_every_seed_measured_says_how_many_did(tmp_path):
+    for seed in (0, 1, 2):
+        grid = {"20/0.07": 0.7 + seed / 100}
+        records = [
+            record("linear_lbfgs", 0.8, seed=seed),
+            record("knn", 0.7, seed=seed, grid={"backbone": grid}),
+        ]
+        write_run(tmp_path / f"simclr_seed{seed}", records=records[: 1 if seed == 2 else 2])
+    table = report.report([str(tmp_path / "simclr_seed*")])
+    assert "| 80.00 ± 0.00 | 70.50 ± 0.71 (k=20, T=0.07, 2 of 3 seeds) |" in table
+
+
 def test_the_supervised_baseline_of_each_optimiser_is_its_own_row(tmp_path):
     for seed in (0, 1):
         for optimizer, top1 in (("sgd", 0.8), ("lars", 0.7)):

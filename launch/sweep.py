@@ -6,12 +6,14 @@ protocols asked for, then the report table of the whole sweep. No hyperparameter
 
   # the semi-supervised table: pretraining + linear probe + fine-tuning at 1 %, 10 %, 100 % of the labels
   python launch/sweep.py --root=runs/semisup --config=configs/quickstart.py:method=simclr \
-      --config=configs/quickstart.py:method=byol --seeds=0,1,2 \
-      --eval="linear_lbfgs,finetune fraction=0.01 finetune.epochs=60" \
-      --eval="linear_lbfgs,finetune fraction=0.1" --eval="knn,linear_lbfgs,health,finetune"
-  # its supervised baseline: no pretraining, fine-tuning from a random initialisation
+      --config=configs/quickstart.py:method=byol --seeds=0,1,2 --eval="knn,linear_lbfgs,health,finetune" \
+      --eval="linear_lbfgs,finetune fraction=0.1 finetune.epochs=30" \
+      --eval="linear_lbfgs,finetune fraction=0.01 finetune.epochs=60"
+  # its supervised baseline: no pretraining, fine-tuning from a random initialisation (with SGD: add
+  # --grid=finetune.optimizer=sgd, which also names the run directories apart)
   python launch/sweep.py --root=runs/semisup --config=configs/quickstart.py:method=simclr --seeds=0,1,2 \
-      --no_pretrain --eval_init=random --eval="finetune fraction=0.01 finetune.epochs=60" ...
+      --no_pretrain --eval_init=random --eval="finetune" --eval="finetune fraction=0.1 finetune.epochs=30" \
+      --eval="finetune fraction=0.01 finetune.epochs=60"
 
 --eval takes "PROTOCOLS [fraction=F] [key=value ...]": comma-separated protocols of
 `python -m jaxssl.main --mode=evaluate`, the label fraction, and --config overrides for that evaluation

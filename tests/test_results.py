@@ -1,0 +1,23 @@
+"""The README's semi-supervised table is what the report tool makes of the records kept in results/semisup/
+(the run directories' config.json and logs, exported by `python -m jaxssl.report --export`)."""
+
+import os
+
+from jaxssl import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def readme_table(heading: str) -> str:
+    """The first markdown table after the README line that starts with `heading`."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        lines = f.read().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
+    end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[first:end]) + "\n"
+
+
+def test_the_semi_supervised_table_is_the_report_of_the_kept_records():
+    kept = os.path.join(ROOT, "results", "semisup", "*")
+    assert readme_table("### Semi-supervised") == report.report([kept])

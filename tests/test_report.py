@@ -195,9 +195,8 @@ def test_exported_records_report_the_same_table_and_grow_with_their_runs(runs):
     assert report.report([str(kept / "*")]) == report.report(patterns)
     with open(runs / "simclr_seed0" / "offline_eval.jsonl", "a") as f:
         f.write(json.dumps(record("linear_lbfgs", 0.9, fraction=0.1)) + "\n")
-    runs_lib.export_records(
-        runs_lib.run_directories(patterns), str(kept)
-    )  # a log that grew replaces its prefix
+    # a log that grew replaces its older copy, a prefix of it
+    runs_lib.export_records(runs_lib.run_directories(patterns), str(kept))
     assert "linear (L-BFGS) 10 %" in report.report([str(kept / "*")])
 
 

@@ -18,10 +18,11 @@ protocols asked for, then the report table of the whole sweep. No hyperparameter
 --eval takes "PROTOCOLS [fraction=F] [key=value ...]": comma-separated protocols of
 `python -m jaxssl.main --mode=evaluate`, the label fraction, and --config overrides for that evaluation
 only. Run directories are ROOT/<config>-<options>[_<key>-<value>...][_init-random]_seed<s>. Runs go one after
-another on this machine (a finished pretraining is a no-op when run again, and an evaluation whose protocol,
-fraction and initialisation are already in the run's offline_eval.jsonl is skipped), or --print writes the
-commands, one per line, for a cluster's job array. Then `python -m jaxssl.report ROOT/*` writes
-ROOT/report.md and ROOT/curves.png.
+another on this machine, or --print writes the commands, one per line, for a cluster's job array. A
+finished pretraining is a no-op when run again; an evaluation runs only the protocols whose fraction and
+initialisation its run's offline_eval.jsonl does not hold yet; a linear_sgd or finetune record of another
+recipe stops the sweep before anything runs, rather than leave two recipes in one run. Then
+`python -m jaxssl.report ROOT/*` writes ROOT/report.md and ROOT/curves.png.
 """
 
 import argparse
@@ -31,6 +32,16 @@ import os
 import shlex
 import subprocess
 import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # the configs import `configs.common`, as they do under `python -m jaxssl.main`
+
+from jaxssl.evaluation.supervised import Recipe  # noqa: E402
+
+RECIPE_PROTOCOLS = ("linear_sgd", "finetune")
 
 
 def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -72,20 +83,50 @@ def run_name(config: str, point: tuple, seed: int, init: str) -> str:
     return f"{name}_seed{seed}"
 
 
-def recorded(workdir: str, protocol: str, fraction: float, init: str) -> bool:
-    """Whether the run's offline_eval.jsonl already holds this protocol at this fraction and init."""
+def requested_config(config_arguments: list[str]):
+    """The config that `jaxssl.main` builds from these --config=FILE:OPTIONS and --config.KEY=VALUE."""
+    argv = ["sweep", *config_arguments]
+    flag_values = flags.FlagValues()
+    config_flags.DEFINE_config_file(
+        "config", None, "", flag_values=flag_values, lock_config=True, sys_argv=argv
+    )
+    flag_values(argv)
+    return flag_values.config
+
+
+def recorded(workdir: str, protocol: str, fraction: float, init: str, config=None) -> bool:
+    """Whether the run's offline_eval.jsonl already holds this protocol at this fraction and init. For a
+    protocol with a recipe (`config[protocol]`), a record of another recipe is an error, not a match."""
     path = os.path.join(workdir, "offline_eval.jsonl")
     if not os.path.exists(path):
         return False
     with open(path) as f:
         records = [json.loads(line) for line in f if line.strip()]
-    return any(
-        r.get("protocol") == protocol
+    matches = [
+        r
+        for r in records
+        if r.get("protocol") == protocol
         and float(r.get("label_fraction", 1.0)) == fraction
         and r.get("init") == init
         and r.get("features") == "network"
-        for r in records
-    )
+    ]
+    if matches and config is not None and protocol in RECIPE_PROTOCOLS:
+        wanted = Recipe(**config[protocol])
+        for record in matches:
+            if Recipe(**record["recipe"]) != wanted:
+                raise SystemExit(
+                    f"{path} holds {protocol} at fraction {fraction:g} with the recipe {record['recipe']}, "
+                    f"not the requested {dict(config[protocol])}: give the new recipe its own run directory "
+                    f"(--grid={protocol}.KEY=VALUE names it apart, or another --root)"
+                )
+    return bool(matches)
+
+
+def missing_protocols(command: list[str], workdir: str, spec: dict, init: str) -> list[str]:
+    """The protocols of an evaluation command that its run has not recorded yet (each one checked, so that
+    a record of another recipe stops the sweep whichever protocol comes first)."""
+    config = requested_config([argument for argument in command if argument.startswith("--config")])
+    return [p for p in spec["protocols"] if not recorded(workdir, p, spec["fraction"], init, config)]
 
 
 def commands(args) -> list[tuple[list[str], str, dict | None]]:
@@ -154,12 +195,18 @@ def main(argv=None) -> int:
         for command in [command for command, _, _ in planned] + [report]:
             print(shlex.join(["python", *command[1:]]))
         return 0
+    runs = []
     for command, workdir, spec in planned:
-        if spec is not None and all(
-            recorded(workdir, p, spec["fraction"], args.eval_init) for p in spec["protocols"]
-        ):
-            print(f"skip (recorded): {shlex.join(command)}", flush=True)
-            continue
+        if spec is not None:
+            missing = missing_protocols(command, workdir, spec, args.eval_init)
+            if not missing:
+                print(f"skip (recorded): {shlex.join(command)}", flush=True)
+                continue
+            command = [
+                f"--protocol={','.join(missing)}" if a.startswith("--protocol=") else a for a in command
+            ]
+        runs.append(command)
+    for command in runs:
         print(f"run: {shlex.join(command)}", flush=True)
         subprocess.run(command, check=True)
     subprocess.run(report, check=True)

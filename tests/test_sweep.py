@@ -59,18 +59,54 @@ def test_a_random_init_sweep_needs_no_pretraining_and_names_its_runs_apart(capsy
     assert "--workdir=r/simclr-tiny-1_init-random_seed0" in evaluation and "--eval_init=random" in evaluation
 
 
+def write_records(workdir, *records):
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "offline_eval.jsonl"), "w") as f:
+        f.writelines(json.dumps({"init": "checkpoint", "features": "network", **r}) + "\n" for r in records)
+
+
 def test_recorded_evaluations_are_found(tmp_path):
-    with open(tmp_path / "offline_eval.jsonl", "w") as f:
-        f.write(
-            json.dumps(
-                {"protocol": "knn", "label_fraction": 0.1, "init": "checkpoint", "features": "network"}
-            )
-            + "\n"
-        )
+    write_records(tmp_path, {"protocol": "knn", "label_fraction": 0.1})
     assert sweep.recorded(str(tmp_path), "knn", 0.1, "checkpoint")
     assert not sweep.recorded(str(tmp_path), "knn", 1.0, "checkpoint")
+    assert not sweep.recorded(str(tmp_path), "knn", 0.1, "random")
     assert not sweep.recorded(str(tmp_path), "finetune", 0.1, "checkpoint")
     assert not sweep.recorded(str(tmp_path / "missing"), "knn", 0.1, "checkpoint")
+
+
+QUICKSTART = ["--config=configs/quickstart.py:method=simclr", "--config.seed=0"]
+
+
+def test_a_recipe_record_matches_only_its_own_recipe(tmp_path):
+    config = sweep.requested_config([*QUICKSTART, "--config.finetune.epochs=30"])
+    assert config.finetune.epochs == 30
+    recipe = dict(config.finetune)
+    # A record written before a Recipe field existed holds that field's default and still matches.
+    old = {key: value for key, value in recipe.items() if key != "nesterov"}
+    for name, kept in (("now", recipe), ("old", old)):
+        workdir = str(tmp_path / name)
+        write_records(workdir, {"protocol": "finetune", "label_fraction": 0.1, "recipe": kept})
+        assert sweep.recorded(workdir, "finetune", 0.1, "checkpoint", config)
+    with pytest.raises(SystemExit, match=r"--grid=finetune\.KEY=VALUE"):
+        sweep.recorded(workdir, "finetune", 0.1, "checkpoint", sweep.requested_config(QUICKSTART))
+
+
+def test_a_sweep_runs_only_what_is_missing_and_refuses_a_second_recipe(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "root"
+    workdir = root / "quickstart-method-simclr_seed0"
+    base = [f"--root={root}", QUICKSTART[0], "--no_pretrain", "--eval=linear_lbfgs,finetune fraction=0.1"]
+    ran = []
+    monkeypatch.setattr(sweep.subprocess, "run", lambda command, check: ran.append(command))
+    finetune = dict(sweep.requested_config(QUICKSTART).finetune)
+    write_records(workdir, {"protocol": "finetune", "label_fraction": 0.1, "recipe": finetune})
+    assert sweep.main(base) == 0
+    (evaluation, report) = ran
+    assert "--protocol=linear_lbfgs" in evaluation and "jaxssl.report" in report
+
+    ran.clear()
+    with pytest.raises(SystemExit, match="holds finetune at fraction 0.1"):
+        sweep.main([*base[:-1], "--eval=linear_lbfgs,finetune fraction=0.1 finetune.epochs=30"])
+    assert ran == []  # refused before anything ran
 
 
 def test_a_tiny_sweep_trains_evaluates_and_reports(fashion_dir, tmp_path):

@@ -91,7 +91,7 @@ def test_a_recipe_record_matches_only_its_own_recipe(tmp_path):
         sweep.recorded(workdir, "finetune", 0.1, "checkpoint", sweep.requested_config(QUICKSTART))
 
 
-def test_a_sweep_runs_only_what_is_missing_and_refuses_a_second_recipe(tmp_path, monkeypatch, capsys):
+def test_a_sweep_runs_only_what_is_missing_and_refuses_a_second_recipe(tmp_path, monkeypatch):
     root = tmp_path / "root"
     workdir = root / "quickstart-method-simclr_seed0"
     base = [f"--root={root}", QUICKSTART[0], "--no_pretrain", "--eval=linear_lbfgs,finetune fraction=0.1"]

@@ -138,3 +138,24 @@ def test_hold_freezes_the_params_under_a_path_for_their_steps_only():
     everything = optim.hold(sgd, (("", 1),))
     updates, _ = everything.update(grads, everything.init(p), p)
     assert all(float(jnp.abs(u).max()) == 0.0 for u in jax.tree.leaves(updates))
+
+
+def test_a_method_frozen_layer_is_held_inside_the_run_optimizer_with_its_probe():
+    """The composition train runs: hold under with_probe, whose multi_transform hands the model optimizer the
+    whole {"model", "probe"} tree. (Without root="model" the prefixes matched nothing and DINO's last layer,
+    SwAV's prototypes and MoCo v3's patch projection were updated from the first step.)"""
+    p = {
+        "model": {"projector": {"last_layer": jnp.ones((2, 3)), "hidden": jnp.ones((2, 2))}},
+        "probe": {"k": jnp.ones(2)},
+    }
+    adamw = optim.make_optimizer("adamw", 0.1, weight_decay=0.1)
+    optimizer = optim.with_probe(optim.hold(adamw, (("projector/last_layer", 2),), root="model"), 1e-3)
+    grads = jax.tree.map(jnp.ones_like, p)
+    state = optimizer.init(p)
+    moved = []
+    for _ in range(3):
+        updates, state = optimizer.update(grads, state, p)
+        moved.append(bool(jnp.any(updates["model"]["projector"]["last_layer"] != 0)))
+        assert bool(jnp.all(updates["model"]["projector"]["hidden"] != 0))
+        assert bool(jnp.all(updates["probe"]["k"] != 0))
+    assert moved == [False, False, True]

@@ -63,7 +63,7 @@ def main():
             "config": args.config,
             "method": exp.method.name,
             "backbone": config.model.backbone,
-            "width_multiplier": config.model.width_multiplier,
+            "width_multiplier": config.model.get("width_multiplier"),
             "batch": args.batch,
             "views": len(exp.view_specs),
             "devices": jax.device_count(),

@@ -13,6 +13,53 @@ DATASETS = {
 }
 
 
+# A backbone family's options and their defaults, by name prefix (longest prefix first); each key is a keyword
+# of the family's builders in jaxssl.models (a test checks it). The ResNet block is the one every earlier run
+# has, so their identities are unchanged.
+MICRO_BACKBONES = {
+    "alexnet": "alexnet_micro",
+    "lenet": "lenet5",
+    "mobilenet": "mobilenet_v2_micro",
+    "resnet": "resnet_micro",
+    "vgg": "vgg_micro",
+    "vit": "vit_micro",
+    "wide_resnet": "wide_resnet_micro",
+}
+
+
+def family_of(backbone: str) -> str:
+    """The family of a backbone name, by prefix: "wide_resnet", "resnet", "vit", ..."""
+    for family in sorted(FAMILY_OPTIONS, key=len, reverse=True):
+        if backbone.startswith(family):
+            return family
+    raise ValueError(f"backbone {backbone!r} belongs to no family of {sorted(FAMILY_OPTIONS)}")
+
+
+def vit_patch_size(image_size: int) -> int:
+    """16 px patches on ImageNet-size crops (14 x 14 tokens at 224, 12 x 12 at 192), 8 on STL-10's 96 px, 4 on
+    16-32 px images."""
+    return 16 if image_size >= 160 else 8 if image_size >= 96 else 4
+
+
+def model_block(backbone: str, dataset: str, image_size: int) -> dict:
+    """config.model for `backbone` on `dataset` at `image_size`: its name and its family's options."""
+    family = family_of(backbone)
+    return dict(backbone=backbone, **FAMILY_OPTIONS[family](DATASETS[dataset], image_size))
+
+
+FAMILY_OPTIONS = {
+    "alexnet": lambda dataset, size: dict(stem=dataset["stem"], dropout=0.5),
+    "lenet": lambda dataset, size: dict(activation="tanh"),
+    "mobilenet": lambda dataset, size: dict(width_multiplier=1.0, stem=dataset["stem"]),
+    "resnet": lambda dataset, size: dict(width_multiplier=1.0, stem=dataset["stem"]),
+    "vgg": lambda dataset, size: dict(batch_norm=False, stem=dataset["stem"], dropout=0.5),
+    "wide_resnet": lambda dataset, size: dict(),
+    "vit": lambda dataset, size: dict(
+        patch_size=vit_patch_size(size), pool="cls", drop_path=0.0, pos_embed="learned"
+    ),
+}
+
+
 def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
     """'a=1,b=x' -> options over `defaults`, each value converted to its default's type.
 
@@ -44,7 +91,7 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     dataset = DATASETS[options.dataset]
     config = ml_collections.ConfigDict()
     config.seed = 0
-    config.model = dict(backbone=options.backbone, width_multiplier=1.0, stem=dataset["stem"])
+    config.model = model_block(options.backbone, options.dataset, dataset["image_size"])
     config.data = dict(
         dataset=options.dataset,
         data_dir="",
@@ -86,6 +133,10 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         min_crop_scale=0.08,
         optimizer="sgd",
         trust_coefficient=0.001,
+        b1=0.9,
+        b2=0.999,
+        layer_decay=1.0,
+        drop_path=-1.0,
     )
     config.finetune = dict(config.linear_sgd, epochs=30.0, base_lr=0.05)
     config.anchor = dict(top1=-1.0, protocol="", source="")
@@ -95,9 +146,13 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
 
 
 def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """A few seconds per run: micro backbone, small images and heads, a handful of steps (for tests)."""
-    config.model.backbone = "resnet_micro"
+    """A few seconds per run: the micro backbone of the config's family, small images and heads, a handful of
+    steps (for tests)."""
+    family = family_of(config.model.backbone)
+    if family not in MICRO_BACKBONES:
+        raise ValueError(f"the {family} family has no micro backbone for tiny configs")
     config.data.image_size = 16
+    config.model = model_block(MICRO_BACKBONES[family], config.data.dataset, config.data.image_size)
     config.train.update(batch_size=16, epochs=-1.0, steps=4, warmup_epochs=0.0)
     config.eval.update(
         every_steps=2,

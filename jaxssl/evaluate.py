@@ -10,6 +10,8 @@ Training on labelled examples (evaluation/supervised.py):
   finetune      the whole network with its own optimiser; from --eval_init=random, the supervised baseline
 Neither:
   gallery       a PNG of the views the config's augmentation makes of a few images (DIR/plots/augmentations*)
+  reconstruction  masked image models: a PNG of a few eval images, masked, and reconstructed
+                (DIR/plots/reconstruction_step<step>*.png)
 
 label_fraction < 1 trains probes and fine-tuning on a labelled subset of the training split (the kNN bank
 too): class-balanced and nested from config.eval.label_seed, or ImageNet's standard lists.
@@ -36,7 +38,7 @@ FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
 FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne")
 TRAINED_PROTOCOLS = ("linear_sgd", "finetune")
-PROTOCOLS = FROZEN_PROTOCOLS + TRAINED_PROTOCOLS + ("gallery",)
+PROTOCOLS = FROZEN_PROTOCOLS + TRAINED_PROTOCOLS + ("gallery", "reconstruction")
 DEFAULT_PROTOCOLS = ("knn", "linear_lbfgs", "health")
 DESCRIPTIONS = {
     "knn": "weighted cosine kNN (InstDisc), grid of k and T, frozen features of the labelled train examples",
@@ -46,9 +48,10 @@ DESCRIPTIONS = {
     "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
     "finetune": "fine-tuning of the whole network: SGD+Nesterov or LARS, cosine, crop+flip, centre-crop test",
     "gallery": "augmented views of the config's view preset",
+    "reconstruction": "eval images, masked as in pretraining, and the network's reconstruction of them",
 }
 GALLERY_IMAGES = 6
-KEY_SALTS = {"linear_sgd": 11, "finetune": 12, "health": 13, "gallery": 14}
+KEY_SALTS = {"linear_sgd": 11, "finetune": 12, "health": 13, "gallery": 14, "reconstruction": 15}
 
 
 def check_request(protocols, features: str, init: str, label_fraction: float) -> None:
@@ -63,7 +66,7 @@ def check_request(protocols, features: str, init: str, label_fraction: float) ->
         )
     if not 0.0 < label_fraction <= 1.0:
         raise ValueError(f"label_fraction must lie in (0, 1], got {label_fraction}")
-    if features == "pixels" and set(protocols) - {"knn", "linear_lbfgs", "health", "tsne"}:
+    if features == "pixels" and set(protocols) - set(FROZEN_PROTOCOLS):
         raise ValueError(
             "pixel features serve only the frozen-feature protocols: knn, linear_lbfgs, health, tsne"
         )
@@ -230,16 +233,13 @@ def health_record(found: dict, examples: int) -> dict:
 
 
 def trained_record(protocol: str, exp, state, config, labelled) -> dict:
-    """Trains a classifier on the labelled examples (frozen backbone for linear_sgd, the whole network for
-    finetune, from `state`'s backbone) and tests it on the eval split."""
+    """Trains a classifier on the labelled examples (frozen network for linear_sgd, the whole features path
+    for finetune, from `state`'s network) and tests it on the eval split."""
     block = config.linear_sgd if protocol == "linear_sgd" else config.finetune
     recipe = supervised.Recipe(**block)
-    model = state.params["model"]
     classifier = Classifier(
-        backbone=exp.method.network.backbone,
+        network=supervised.with_drop_path(exp.method.network, recipe.drop_path),
         num_classes=max(exp.info.num_classes, 1),
-        image_mean=tuple(exp.info.mean),
-        image_std=tuple(exp.info.std),
         train_backbone=protocol == "finetune",
     )
     train_batches = experiment_lib.labelled_batches(
@@ -260,7 +260,7 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
         channels=exp.info.image_shape[-1] or 3,
         mesh=exp.mesh,
         key=jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS[protocol]),
-        backbone={"params": model["backbone"], "batch_stats": state.batch_stats["backbone"]},
+        pretrained={"params": state.params["model"], "batch_stats": state.batch_stats},
     )
     return {**result, "recipe": dict(block)}
 
@@ -278,6 +278,21 @@ def gallery_record(exp, workdir: str, title: str) -> dict:
     return {"png": path, "views": len(specs), "images": GALLERY_IMAGES}
 
 
+def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
+    """Draws the first GALLERY_IMAGES eval images (centre view), masked as the method masks in pretraining,
+    and the network's reconstruction into DIR/plots/reconstruction_step<step>*.png."""
+    head = subsets.first(exp.eval_source, GALLERY_IMAGES)
+    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
+    images = augment.center_view(batch["image"][:, 0], exp.image_size)
+    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
+    rows = jax.jit(exp.method.reconstruct)(state.params["model"], images, key)
+    columns = [np.asarray(images), np.asarray(rows["masked"]), np.asarray(rows["reconstruction"])]
+    path = figure_path(workdir, f"reconstruction_step{int(state.step)}")
+    if jax.process_index() == 0:
+        plots.gallery_plot(batch["image"][:, 0], columns, path, title, ("input", "masked", "reconstruction"))
+    return {"png": path, "images": GALLERY_IMAGES}
+
+
 def header(config, exp, *, features: str, init: str, step, label_fraction: float, labelled) -> dict:
     """What every record says about where its number comes from."""
     return {
@@ -286,7 +301,7 @@ def header(config, exp, *, features: str, init: str, step, label_fraction: float
         "step": step,
         "method": exp.method.name,
         "backbone": config.model.backbone,
-        "width_multiplier": float(config.model.width_multiplier),
+        "width_multiplier": float(config.model.get("width_multiplier", 1.0)),
         "dataset": exp.info.name,
         "seed": exp.seed,
         "label_fraction": label_fraction,
@@ -317,6 +332,11 @@ def evaluate(
         seed=config.eval.label_seed,
         manual_dir=config.data.manual_dir or None,
     )
+    if "reconstruction" in protocols and (features != "network" or exp.method.reconstruct is None):
+        raise ValueError(
+            f"the reconstruction protocol needs a masked image model's network; {exp.method.name} "
+            f"({features} features) does not reconstruct"
+        )
     needs_network = features == "network" and set(protocols) != {"gallery"}
     state = network_state(exp, workdir, init) if needs_network else None
     common = header(
@@ -357,6 +377,8 @@ def evaluate(
             record(protocol, start, trained_record(protocol, exp, state, config, labelled))
         elif protocol == "gallery":
             record(protocol, start, gallery_record(exp, workdir, title))
+        elif protocol == "reconstruction":
+            record(protocol, start, reconstruction_record(exp, state, workdir, title))
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "offline_eval.jsonl"), "a") as f:

@@ -18,7 +18,6 @@ from jaxssl import step as step_lib
 from jaxssl.data import pipeline, sources
 from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS, Method, MethodContext
-from jaxssl.models import resnet
 from jaxssl.state import TrainState
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -74,24 +73,50 @@ class Experiment:
 
 
 def identity_of(config) -> dict:
-    """What makes two runs the same run: a workdir holding another identity is refused."""
+    """What makes two runs the same run: a workdir holding another identity is refused. The backbone's name
+    and its family's options (a ResNet's width_multiplier and stem: the keys every earlier run has)."""
+    options = without(config.model, "backbone")
+    if "width_multiplier" in options:
+        options["width_multiplier"] = float(options["width_multiplier"])
     return {
         "method": config.method.name,
         "backbone": config.model.backbone,
-        "width_multiplier": float(config.model.width_multiplier),
-        "stem": config.model.stem,
+        **options,
         "dataset": config.data.dataset,
         "image_size": int(config.data.image_size),
     }
+
+
+def backbone_kwargs(config, dtype) -> dict:
+    """The backbone builder's arguments: the family's options in config.model, the compute dtype, and the
+    image size where the family stores a grid for it (a ViT's position embeddings)."""
+    builder = models.BACKBONES[config.model.backbone]
+    kwargs = dict(without(config.model, "backbone"), dtype=dtype)
+    if "image_size" in inspect.signature(builder).parameters:
+        kwargs["image_size"] = int(config.data.image_size)
+    return kwargs
+
+
+def check_model(config) -> None:
+    """The backbone exists, config.model holds only options of its family, and they build a valid network
+    (constructing a module computes nothing)."""
+    builder = choose(config.model.backbone, models.BACKBONES, "backbone")
+    accepted = set(inspect.signature(builder).parameters) - {"dtype", "image_size"}
+    foreign = sorted(set(without(config.model, "backbone")) - accepted)
+    if foreign:
+        raise ValueError(
+            f"config.model.{foreign[0]} is not an option of backbone {config.model.backbone!r} (family "
+            f"{models.family_of(config.model.backbone)}); its options: {sorted(accepted)}. Other families' "
+            "options come with their own model block (configs/common.py model_block)"
+        )
+    builder(**backbone_kwargs(config, jnp.float32))
 
 
 def check_config(config) -> None:
     """Every name resolves, every block's keys are ones its function takes, every count is positive."""
     make_method = choose(config.method.name, METHODS, "method")
     check_kwargs(make_method, without(config.method, "name"), "method", provided=("context",))
-    make_backbone = choose(config.model.backbone, models.BACKBONES, "backbone")
-    check_kwargs(make_backbone, without(config.model, "backbone"), "model", provided=("dtype",))
-    check_name(config.model.stem, resnet.STEMS, "stem")
+    check_model(config)
     check_name(config.train.dtype, DTYPES, "dtype")
     preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
     check_kwargs(preset, without(config.augment, "preset"), "augment", provided=("size",))
@@ -196,7 +221,7 @@ def prepare(config) -> Experiment:
     if config.data.host_crop:
         specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
     dtype = DTYPES[config.train.dtype]
-    backbone = models.BACKBONES[config.model.backbone](**without(config.model, "backbone"), dtype=dtype)
+    backbone = models.BACKBONES[config.model.backbone](**backbone_kwargs(config, dtype))
     context = MethodContext(
         backbone=backbone,
         image_mean=info.mean,
@@ -210,7 +235,7 @@ def prepare(config) -> Experiment:
     learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
     model_optimizer = optim.make_optimizer(config.optim.name, learning_rate, **optimizer_kwargs(config))
     if method.frozen:
-        model_optimizer = optim.hold(model_optimizer, method.frozen)
+        model_optimizer = optim.hold(model_optimizer, method.frozen, root="model")
     optimizer = optim.with_probe(model_optimizer, config.optim.probe_lr)
     return Experiment(
         seed=config.seed,

@@ -22,15 +22,19 @@ import optax
 from jaxssl import augment, optim, schedules, sharding
 from jaxssl.models.classifier import Classifier
 
-RECIPE_OPTIMIZERS = ("sgd", "lars")
+RECIPE_OPTIMIZERS = ("sgd", "lars", "adamw")
+DROPOUT_SALT = 1 << 20  # the dropout stream of step s: fold_in(fold_in(key, s), DROPOUT_SALT)
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """How a supervised protocol trains. epochs: passes over the labelled examples. base_lr: the learning
     rate at batch 256, scaled linearly with batch_size. min_crop_scale: the smallest crop area fraction.
-    optimizer: "sgd" (momentum, L2 decay added to the gradient) or "lars" (You et al. 2017: each kernel's
-    update rescaled to trust_coefficient x lr x its norm, biases and norm parameters plain SGD)."""
+    optimizer: "sgd" (momentum, L2 decay added to the gradient), "lars" (You et al. 2017: each kernel's
+    update rescaled to trust_coefficient x lr x its norm, biases and norm parameters plain SGD) or "adamw"
+    (decoupled decay, betas b1, b2: MAE's fine-tuning, He et al. 2022, appendix A.3). layer_decay < 1:
+    layer-wise lr decay (optim.layer_decay_scales; ViTs only). drop_path >= 0 rebuilds the backbone with
+    that stochastic-depth rate for the protocol (-1 keeps the pretraining network's)."""
 
     epochs: float
     batch_size: int
@@ -42,6 +46,10 @@ class Recipe:
     min_crop_scale: float = 0.08
     optimizer: str = "sgd"
     trust_coefficient: float = 0.001
+    b1: float = 0.9
+    b2: float = 0.999
+    layer_decay: float = 1.0
+    drop_path: float = -1.0
 
     def steps(self, examples: int) -> int:
         return max(1, math.ceil(self.epochs * examples / self.batch_size))
@@ -62,9 +70,23 @@ class Recipe:
         )
 
 
-def optimizer_for(classifier: Classifier, recipe: Recipe, learning_rate) -> optax.GradientTransformation:
-    """The recipe's optimiser over the trainable params; a frozen backbone gets no update at all (no decay,
-    no momentum)."""
+def with_drop_path(network, rate: float):
+    """`network` with its backbone's stochastic-depth rate set to `rate`; unchanged for rate < 0."""
+    if rate < 0:
+        return network
+    if "drop_path" not in getattr(network.backbone, "__dataclass_fields__", {}):
+        raise ValueError(
+            f"drop_path={rate} in the recipe, but the backbone {type(network.backbone).__name__} has no drop "
+            "path (set drop_path=-1.0)"
+        )
+    return network.clone(backbone=network.backbone.clone(drop_path=rate))
+
+
+def optimizer_for(
+    classifier: Classifier, recipe: Recipe, learning_rate, params
+) -> optax.GradientTransformation:
+    """The recipe's optimiser over the trainable params (layer-wise lr decay when recipe.layer_decay < 1); a
+    frozen network gets no update at all (no decay, no momentum)."""
     trained = optim.make_optimizer(
         recipe.optimizer,
         learning_rate,
@@ -72,8 +94,14 @@ def optimizer_for(classifier: Classifier, recipe: Recipe, learning_rate) -> opta
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,
         trust_coefficient=recipe.trust_coefficient,
+        b1=recipe.b1,
+        b2=recipe.b2,
     )
-    frozen = () if classifier.train_backbone else ("backbone",)
+    if recipe.layer_decay < 1.0:
+        trained = optax.chain(
+            trained, optim.scale_by_layer(optim.layer_decay_scales(params, recipe.layer_decay))
+        )
+    frozen = () if classifier.train_backbone else ("network",)
     return optax.multi_transform(
         {"train": trained, "freeze": optax.set_to_zero()},
         lambda params: {name: "freeze" if name in frozen else "train" for name in params},
@@ -90,7 +118,8 @@ def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_ke
     """(state, batch) -> (state, metrics): one augmented view per example, cross-entropy, SGD."""
 
     def step(state, batch):
-        images = augment.make_views(jax.random.fold_in(base_key, state["step"]), batch["image"], (view,))[0]
+        key = jax.random.fold_in(base_key, state["step"])
+        images = augment.make_views(key, batch["image"], (view,))[0]
 
         def loss_fn(params):
             logits, updates = classifier.apply(
@@ -98,9 +127,10 @@ def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_ke
                 images,
                 train=True,
                 mutable=["batch_stats"],
+                rngs={"dropout": jax.random.fold_in(key, DROPOUT_SALT)},
             )
             loss, top1 = classification_loss(logits, batch["label"])
-            return loss, (updates["batch_stats"], top1)
+            return loss, (updates.get("batch_stats", {}), top1)
 
         (loss, (batch_stats, top1)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
@@ -115,14 +145,33 @@ def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_ke
     return step
 
 
-def initial_variables(classifier: Classifier, sample, key, backbone=None) -> dict:
-    """The classifier's params and batch statistics: fresh, with the backbone's replaced by `backbone`
-    ({"params", "batch_stats"} of a pretrained backbone) when given."""
+def pretrained_subtree(fresh, pretrained, where: str):
+    """The subtrees of `pretrained` at the keys of `fresh` (what the classifier's features path created),
+    each checked to have fresh's structure and shapes."""
+    if not fresh:
+        return fresh
+    missing = sorted(set(fresh) - set(pretrained))
+    if missing:
+        raise ValueError(f"the pretrained network has no {missing} in its {where}; it is another network")
+    chosen = {name: pretrained[name] for name in fresh}
+    shapes = lambda tree: jax.tree.map(jnp.shape, tree)  # noqa: E731
+    if jax.tree.structure(chosen) != jax.tree.structure(fresh) or shapes(chosen) != shapes(fresh):
+        raise ValueError(f"the pretrained {where} do not fit the classifier's network (another backbone?)")
+    return chosen
+
+
+def initial_variables(classifier: Classifier, sample, key, pretrained=None) -> dict:
+    """The classifier's params and batch statistics: fresh, with the network's replaced by the subtrees of
+    `pretrained` ({"params", "batch_stats"} of the pretrained network, all of it) that its features path
+    uses, when given."""
     variables = classifier.init(key, sample, train=False)
     params, batch_stats = dict(variables["params"]), dict(variables.get("batch_stats", {}))
-    if backbone is not None:
-        params["backbone"] = backbone["params"]
-        batch_stats["backbone"] = backbone["batch_stats"]
+    if pretrained is not None:
+        params["network"] = pretrained_subtree(params["network"], pretrained["params"], "params")
+        if "network" in batch_stats:
+            batch_stats["network"] = pretrained_subtree(
+                batch_stats["network"], pretrained["batch_stats"], "batch statistics"
+            )
     return {"params": params, "batch_stats": batch_stats}
 
 
@@ -156,25 +205,26 @@ def train_and_test(
     channels: int,
     mesh,
     key,
-    backbone=None,
+    pretrained=None,
 ) -> dict:
     """Trains `classifier` for recipe.steps(examples) steps on `train_batches` (host batches of
     recipe.batch_size labelled examples, at least that many), then tests it on `eval_batches`."""
     num_steps = recipe.steps(examples)
     learning_rate = recipe.learning_rate(examples)
-    optimizer = optimizer_for(classifier, recipe, learning_rate)
     init_key, step_key = jax.random.split(key)
     sample = jnp.zeros((2, image_size, image_size, channels), jnp.float32)
+    abstract = jax.eval_shape(lambda: classifier.init(init_key, sample, train=False))
+    optimizer = optimizer_for(classifier, recipe, learning_rate, abstract["params"])
 
-    def create(backbone):
-        variables = initial_variables(classifier, sample, init_key, backbone)
+    def create(pretrained):
+        variables = initial_variables(classifier, sample, init_key, pretrained)
         return {
             "step": jnp.zeros((), jnp.int32),
             **variables,
             "opt_state": optimizer.init(variables["params"]),
         }
 
-    state = jax.jit(create, out_shardings=sharding.replicated(mesh))(backbone)
+    state = jax.jit(create, out_shardings=sharding.replicated(mesh))(pretrained)
     step = jax.jit(
         make_step(classifier, optimizer, recipe.view(image_size, host_crop), step_key), donate_argnums=0
     )

@@ -22,7 +22,7 @@ def make(
 
     def loss(params, inputs: LossInputs):
         (out1, out2), batch_stats = forward_views(
-            network, params, inputs.batch_stats, inputs.views[:2], together=False
+            network, params, inputs.batch_stats, inputs.views[:2], together=False, key=inputs.key
         )
         value = losses.barlow_twins(out1["projection"], out2["projection"], lambd)
         return value, LossAux(

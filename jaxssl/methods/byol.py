@@ -30,7 +30,9 @@ def make(
     )
 
     def loss(params, inputs: LossInputs):
-        online, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views, together=False)
+        online, batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views, together=False, key=inputs.key
+        )
         targets, _ = forward_views(
             network, inputs.target["params"], inputs.target["batch_stats"], inputs.views[:2], together=False
         )

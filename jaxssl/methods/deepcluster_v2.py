@@ -63,7 +63,9 @@ def make(
             lambda: cluster(extra["memory"], inputs.key),
             lambda: (extra["centroids"], extra["assignments"]),
         )
-        outputs, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views)
+        outputs, batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views, key=inputs.key
+        )
         z = [losses.l2_normalize(out["projection"]) for out in outputs]
         scores = [[crop @ centroids[f"head{head}"].T for crop in z] for head in range(len(num_prototypes))]
         targets = [assignments[head, inputs.indices] for head in range(len(num_prototypes))]

@@ -51,7 +51,9 @@ def make(
 
     def loss(params, inputs: LossInputs):
         frozen = inputs.step < freeze_steps
-        student, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views)
+        student, batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views, key=inputs.key
+        )
         teacher, _ = forward_views(
             network, inputs.target["params"], inputs.target["batch_stats"], inputs.views[:NUM_GLOBAL_CROPS]
         )

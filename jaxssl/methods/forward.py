@@ -1,12 +1,24 @@
-"""How methods run their network on views in training mode: together, one by one, or in BatchNorm groups."""
+"""How methods run their network on views in training mode: together, one by one, or in BatchNorm groups.
+
+`key` is the online network's dropout stream (methods pass LossInputs.key): dropout and drop path act only
+where one is given, so the EMA target's forwards (no key) are deterministic, as DINO's teacher has no drop
+path (Caron et al. 2021, appendix). Group g of a call draws from fold_in(key, DROPOUT_SALT + g).
+"""
 
 import jax
 import jax.numpy as jnp
 
+DROPOUT_SALT = 1 << 16  # far above any view-group count; keeps the stream apart from the loss's own draws
 
-def forward(network, variables, images):
+
+def dropout_rngs(key, group: int) -> dict:
+    """The `rngs` of one forward: {"dropout": a key of its own} when `key` is given, else none."""
+    return {} if key is None else {"dropout": jax.random.fold_in(key, DROPOUT_SALT + group)}
+
+
+def forward(network, variables, images, rngs=None):
     """Training-mode outputs of `network` on one batch, and its updated BatchNorm statistics."""
-    outputs, updates = network.apply(variables, images, train=True, mutable=["batch_stats"])
+    outputs, updates = network.apply(variables, images, train=True, mutable=["batch_stats"], rngs=rngs or {})
     return outputs, updates.get("batch_stats", {})
 
 
@@ -15,7 +27,7 @@ def _rows(tree, start: int, count: int):
     return jax.tree.map(lambda x: x[start : start + count], tree)
 
 
-def forward_views(network, params, batch_stats, views, together: bool = True):
+def forward_views(network, params, batch_stats, views, together: bool = True, key=None):
     """Per-view outputs (a list, in view order) and the updated BatchNorm statistics.
 
     together=True: consecutive views of the same size run as one batch, so their BatchNorm statistics are
@@ -29,16 +41,19 @@ def forward_views(network, params, batch_stats, views, together: bool = True):
         else:
             groups.append([view])
     per_view = []
-    for group in groups:
+    for index, group in enumerate(groups):
         outputs, batch_stats = forward(
-            network, {"params": params, "batch_stats": batch_stats}, jnp.concatenate(group, axis=0)
+            network,
+            {"params": params, "batch_stats": batch_stats},
+            jnp.concatenate(group, axis=0),
+            dropout_rngs(key, index),
         )
         rows = group[0].shape[0]
         per_view.extend(_rows(outputs, index * rows, rows) for index in range(len(group)))
     return per_view, batch_stats
 
 
-def forward_in_groups(network, variables, images, num_groups: int):
+def forward_in_groups(network, variables, images, num_groups: int, key=None):
     """Outputs with BatchNorm statistics computed separately in `num_groups` consecutive groups of the batch.
 
     MoCo's per-device BatchNorm (He et al. 2020, section 3.3), made independent of the device count: the
@@ -48,6 +63,12 @@ def forward_in_groups(network, variables, images, num_groups: int):
     if batch % num_groups:
         raise ValueError(f"a batch of {batch} does not split into {num_groups} BatchNorm groups")
     grouped = images.reshape((num_groups, batch // num_groups) + images.shape[1:])
-    outputs, batch_stats = jax.vmap(lambda x: forward(network, variables, x))(grouped)
+    if key is None:
+        outputs, batch_stats = jax.vmap(lambda x: forward(network, variables, x))(grouped)
+    else:
+        keys = jnp.stack([dropout_rngs(key, group)["dropout"] for group in range(num_groups)])
+        outputs, batch_stats = jax.vmap(lambda x, k: forward(network, variables, x, {"dropout": k}))(
+            grouped, keys
+        )
     merge = lambda x: x.reshape((batch,) + x.shape[2:])  # noqa: E731
     return jax.tree.map(merge, outputs), jax.tree.map(lambda s: jnp.mean(s, axis=0), batch_stats)

@@ -39,7 +39,9 @@ def make(
         return losses.instdisc_nce(v, bank, indices, negatives, temperature, log_z), log_z
 
     def loss(params, inputs: LossInputs):
-        (out,), batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views[:1])
+        (out,), batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views[:1], key=inputs.key
+        )
         value, log_z = objective(out["projection"], inputs.extra, inputs.indices, inputs.key)
         bank = losses.memory_update(inputs.extra["bank"], inputs.indices, out["projection"], memory_momentum)
         return value, LossAux(

@@ -50,9 +50,10 @@ def make(
 
     def loss(params, inputs: LossInputs):
         queries, batch_stats = [], inputs.batch_stats
-        for view in inputs.views[:2]:
+        for index, view in enumerate(inputs.views[:2]):
+            dropout_key = jax.random.fold_in(inputs.key, 2 + index)  # 0 and 1 shuffle the keys' views
             outputs, batch_stats = forward_in_groups(
-                network, {"params": params, "batch_stats": batch_stats}, view, bn_groups
+                network, {"params": params, "batch_stats": batch_stats}, view, bn_groups, dropout_key
             )
             queries.append(outputs)
         key_views = sorted({k for _, k in directions})

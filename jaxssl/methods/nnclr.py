@@ -34,7 +34,9 @@ def make(
     check_queue_size(queue_size, context.global_batch, "nnclr queue_size")
 
     def loss(params, inputs: LossInputs):
-        (out1, out2), batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views[:2])
+        (out1, out2), batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views[:2], key=inputs.key
+        )
         support = inputs.extra["queue"]
         nn1 = losses.nearest_neighbours(out1["projection"], support)
         nn2 = losses.nearest_neighbours(out2["projection"], support)

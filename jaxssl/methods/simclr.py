@@ -24,7 +24,9 @@ def make(
     )
 
     def loss(params, inputs: LossInputs):
-        outputs, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views)
+        outputs, batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views, key=inputs.key
+        )
         z = [out["projection"] for out in outputs]
         pairs = [(g, v) for g in range(min(2, len(z))) for v in range(g + 1, len(z))]
         value = sum(losses.nt_xent(z[g], z[v], temperature) for g, v in pairs) / len(pairs)

@@ -30,7 +30,7 @@ def make(
 
     def loss(params, inputs: LossInputs):
         (out1, out2), batch_stats = forward_views(
-            network, params, inputs.batch_stats, inputs.views[:2], together=False
+            network, params, inputs.batch_stats, inputs.views[:2], together=False, key=inputs.key
         )
         loss_12 = losses.simsiam_loss(out1["prediction"], jax.lax.stop_gradient(out2["projection"]))
         loss_21 = losses.simsiam_loss(out2["prediction"], jax.lax.stop_gradient(out1["projection"]))

@@ -66,7 +66,9 @@ def make(
     def loss(params, inputs: LossInputs):
         frozen = inputs.step < freeze_steps
         kernel = params["predictor"]["kernel"]
-        outputs, batch_stats = forward_views(network, params, inputs.batch_stats, inputs.views)
+        outputs, batch_stats = forward_views(
+            network, params, inputs.batch_stats, inputs.views, key=inputs.key
+        )
         scores = [out["prediction"] for out in outputs]
         queue = inputs.extra.get("queue")
         use_queue = inputs.step >= queue_start_step

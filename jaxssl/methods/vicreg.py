@@ -24,7 +24,7 @@ def make(
 
     def loss(params, inputs: LossInputs):
         (out1, out2), batch_stats = forward_views(
-            network, params, inputs.batch_stats, inputs.views[:2], together=False
+            network, params, inputs.batch_stats, inputs.views[:2], together=False, key=inputs.key
         )
         value, terms = losses.vicreg(out1["projection"], out2["projection"], sim_coeff, std_coeff, cov_coeff)
         return value, LossAux(batch_stats=batch_stats, metrics=terms, features=out1["features"])

@@ -1,8 +1,16 @@
-"""Backbones and heads, written for one global array (no axis names, no device logic)."""
+"""Backbones and heads, written for one global array (no axis names, no device logic).
 
-from jaxssl.models import resnet
+Every backbone follows one contract: `__call__(x, train) -> (B, num_features)` float32 on normalised NHWC
+images, `feature_maps(x, train) -> {name: (B, h, w, C)}` its named intermediate maps in order (the last one
+what `__call__` pools, or flattens into its fully connected layers), a `num_features` property, float32
+parameters whatever the compute `dtype`, and dropout or drop path only where the caller passes a "dropout"
+PRNG stream. A family's options are its builders' keyword arguments (config.model holds them).
+"""
+
+from jaxssl.models import alexnet, lenet, mobilenet, resnet, vgg, vit, wide_resnet
 from jaxssl.models.heads import MLP
 from jaxssl.models.resnet import ResNet
+from jaxssl.models.vit import ViT
 
 BACKBONES = {
     "resnet10": resnet.resnet10,
@@ -10,14 +18,41 @@ BACKBONES = {
     "resnet34": resnet.resnet34,
     "resnet50": resnet.resnet50,
     "resnet_micro": resnet.resnet_micro,
+    "wide_resnet28_2": wide_resnet.wide_resnet28_2,
+    "wide_resnet28_8": wide_resnet.wide_resnet28_8,
+    "wide_resnet_micro": wide_resnet.wide_resnet_micro,
+    "vit_base": vit.vit_base,
+    "vit_small": vit.vit_small,
+    "vit_tiny": vit.vit_tiny,
+    "vit_micro": vit.vit_micro,
+    "lenet5": lenet.lenet5,
+    "alexnet": alexnet.alexnet,
+    "alexnet_micro": alexnet.alexnet_micro,
+    "vgg11": vgg.vgg11,
+    "vgg16": vgg.vgg16,
+    "vgg_micro": vgg.vgg_micro,
+    "mobilenet_v1": mobilenet.mobilenet_v1,
+    "mobilenet_v2": mobilenet.mobilenet_v2,
+    "mobilenet_v1_micro": mobilenet.mobilenet_v1_micro,
+    "mobilenet_v2_micro": mobilenet.mobilenet_v2_micro,
 }
+# Family of a backbone name, by prefix (longest first): what its options are, how config blocks are built.
+FAMILIES = ("alexnet", "lenet", "mobilenet", "resnet", "vgg", "vit", "wide_resnet")
 
 
-def make_backbone(name: str, **kwargs) -> ResNet:
-    """Builds the backbone registered as `name`; kwargs: width_multiplier, stem, dtype."""
+def family_of(name: str) -> str:
+    """The family a registered backbone name belongs to ("resnet", "vit", ...)."""
+    for family in sorted(FAMILIES, key=len, reverse=True):
+        if name.startswith(family):
+            return family
+    raise ValueError(f"backbone {name!r} belongs to no family of {sorted(FAMILIES)}")
+
+
+def make_backbone(name: str, **kwargs):
+    """Builds the backbone registered as `name` with its family's options (and dtype)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose from {sorted(BACKBONES)}")
     return BACKBONES[name](**kwargs)
 
 
-__all__ = ["BACKBONES", "MLP", "ResNet", "make_backbone"]
+__all__ = ["BACKBONES", "FAMILIES", "MLP", "ResNet", "ViT", "family_of", "make_backbone"]

@@ -1,4 +1,19 @@
-"""The network every SSL method trains: input normalisation, backbone, projector, optional predictor."""
+"""The network contract, and the network every joint-embedding method trains.
+
+Every network a method builds (`Method.network`) offers:
+  features(x, train) -> (B, D) float32   the representation of images x in [0, 1]: what kNN, the probes,
+                                         fine-tuning, health and export use, and nothing else
+  __call__(x, train, ...)                on a full-image batch in [0, 1] it creates every parameter
+                                         (experiment.init_state calls it once)
+and, where a crop policy, a dense head or a per-layer probe needs it,
+  feature_maps(x, train) -> {name: (B, h, w, C)}   the backbone's named intermediate maps, in order.
+
+A network owns its input path: its own normalisation, and whatever it makes of the image (an L channel,
+tiles, a patch grid, masked tokens) both in training and in `features`, so evaluation stays correct. It may
+hold no BatchNorm at all (then it has no "batch_stats" collection); dropout and drop path act in training
+only when the caller supplies a "dropout" PRNG stream (methods pass one for the online network; the EMA
+target and every evaluation run without it, deterministically).
+"""
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -22,6 +37,10 @@ class SSLNetwork(nn.Module):
         """Backbone representation of images in [0, 1]; what kNN and the linear probes evaluate."""
         return self.backbone(normalize(x, self.image_mean, self.image_std), train=train)
 
+    def feature_maps(self, x, train: bool):
+        """The backbone's named intermediate maps of images in [0, 1]."""
+        return self.backbone.feature_maps(normalize(x, self.image_mean, self.image_std), train=train)
+
     def __call__(self, x, train: bool):
         features = self.features(x, train)
         projection = self.projector(features, train=train)
@@ -29,3 +48,21 @@ class SSLNetwork(nn.Module):
         if self.predictor is not None:
             outputs["prediction"] = self.predictor(projection, train=train)
         return outputs
+
+
+class FeatureNetwork(nn.Module):
+    """A backbone behind the input normalisation, and nothing else: x in [0, 1] -> {"features"}. The network
+    of supervised training from scratch (and of any test that needs only the contract)."""
+
+    backbone: nn.Module
+    image_mean: tuple[float, ...]
+    image_std: tuple[float, ...]
+
+    def features(self, x, train: bool):
+        return self.backbone(normalize(x, self.image_mean, self.image_std), train=train)
+
+    def feature_maps(self, x, train: bool):
+        return self.backbone.feature_maps(normalize(x, self.image_mean, self.image_std), train=train)
+
+    def __call__(self, x, train: bool):
+        return {"features": self.features(x, train)}

@@ -1,6 +1,7 @@
 """ResNet backbones (He et al. 2016, "Deep Residual Learning for Image Recognition").
 
-The backbone maps NHWC images to pooled features (B, num_features); it has no classifier.
+The backbone maps NHWC images to pooled features (B, num_features); it has no classifier. `feature_maps`
+exposes the stem's and every stage's map.
 Written for one global array: under `jax.jit` with a sharded batch, BatchNorm statistics
 already cover the global batch, so there are no axis names here.
 """
@@ -139,14 +140,22 @@ class ResNet(nn.Module):
         return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     @nn.compact
-    def __call__(self, x, train: bool):
+    def feature_maps(self, x, train: bool) -> dict:
+        """{"stem": after the stem (and its max-pool), "stage<i>": after residual stage i}, in order."""
         block_cls = functools.partial(BLOCKS[self.block], dtype=self.dtype, bn_momentum=self.bn_momentum)
         x = self._stem(jnp.asarray(x, self.dtype), train)
+        maps = {"stem": x}
         for stage, num_blocks in enumerate(self.stage_sizes):
             for index in range(num_blocks):
                 stride = 2 if stage > 0 and index == 0 else 1
                 x = block_cls(self.width * 2**stage, stride, name=f"stage{stage}_block{index}")(x, train)
-        return jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+            maps[f"stage{stage}"] = x
+        return maps
+
+    def __call__(self, x, train: bool):
+        """The global average pool of the last stage's map."""
+        last = list(self.feature_maps(x, train).values())[-1]
+        return jnp.mean(last.astype(jnp.float32), axis=(1, 2))
 
 
 def _scaled_width(base_width: int, width_multiplier: float) -> int:

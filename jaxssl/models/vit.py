@@ -1,0 +1,330 @@
+"""Vision Transformer backbones (Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words").
+
+An image of H x W pixels is cut into L = (H / p) (W / p) non-overlapping p x p patches, each linearly
+projected to D channels (a Conv with kernel = stride = p, eq. 1 of the paper); a learned cls token is
+prepended, position embeddings are added, and `depth` pre-norm Transformer blocks follow (eq. 2-3):
+
+    z' = z + DropPath(MSA(LN(z))),      z = z' + DropPath(MLP(LN(z'))),
+
+then a final LayerNorm (eq. 4). The pooled output is the cls token, or the mean of the patch tokens.
+
+Parameter names follow timm's `VisionTransformer` (`patch_embed/proj`, `cls_token`, `pos_embed`,
+`blocks_{i}/{norm1, attn/qkv, attn/proj, norm2, mlp/fc1, mlp/fc2}`, `norm`), with the fused qkv, so an
+export is a renaming plus transposes. There is no classifier head.
+
+Initialisation follows MAE (He et al. 2022) and MoCo v3 (Chen et al. 2021), the self-supervised
+recipes this library trains: Xavier-uniform Dense kernels with zero biases, the patch projection
+Xavier-uniform as if it were the Dense of a flattened patch, the cls token and a learned position
+table normal / truncated normal with std 0.02, LayerNorm (1, 0). (timm's default is a truncated normal
+with std 0.02 for the Dense kernels; MAE and MoCo v3 report their results with Xavier uniform, which is
+also what big_vision's ViT uses.)
+
+Written for one global array, without axis names. Stochastic depth acts only when `train` is True and
+the caller supplied a "dropout" PRNG stream, so evaluation, EMA-target forwards and `init` with one key
+are deterministic.
+"""
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+POOLS = ("cls", "mean")
+POS_EMBEDS = ("learned", "sincos")
+
+dense_init = nn.initializers.xavier_uniform()
+# Xavier over the (p * p * C, D) view of the (p, p, C, D) kernel, as for the Dense it is equivalent to.
+patch_kernel_init = nn.initializers.variance_scaling(
+    1.0, "fan_avg", "uniform", in_axis=(0, 1, 2), out_axis=-1
+)
+token_init = nn.initializers.normal(0.02)
+pos_init = nn.initializers.truncated_normal(0.02)
+
+
+def sincos_1d(dim: int, positions: np.ndarray) -> np.ndarray:
+    """Vaswani et al. 2017, section 3.5, on one axis: [sin(pos w_k), cos(pos w_k)], w_k = 10000^(-k / (dim/2))."""
+    omega = 1.0 / 10000.0 ** (np.arange(dim // 2, dtype=np.float64) / (dim // 2))
+    angles = positions.reshape(-1, 1).astype(np.float64) * omega[None, :]
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+
+def sincos_2d(dim: int, grid: tuple[int, int]) -> np.ndarray:
+    """Fixed 2-D sin-cos position table (L, dim) for an (h, w) grid in row-major order.
+
+    The first dim / 2 channels encode the column, the last dim / 2 the row, each with `sincos_1d`: the
+    2-D form MAE and MoCo v3 use. Requires dim % 4 == 0.
+    """
+    rows, cols = np.meshgrid(np.arange(grid[0]), np.arange(grid[1]), indexing="ij")
+    table = np.concatenate([sincos_1d(dim // 2, cols), sincos_1d(dim // 2, rows)], axis=1)
+    return table.astype(np.float32)
+
+
+def _layer_norm(dtype: Any, name: str | None = None) -> nn.LayerNorm:
+    return nn.LayerNorm(epsilon=1e-6, dtype=dtype, param_dtype=jnp.float32, name=name)
+
+
+def _dense(features: int, dtype: Any, name: str) -> nn.Dense:
+    return nn.Dense(features, dtype=dtype, param_dtype=jnp.float32, kernel_init=dense_init, name=name)
+
+
+class PatchEmbed(nn.Module):
+    """Eq. 1's linear projection of flattened patches, as a Conv with kernel = stride = patch."""
+
+    patch_size: int
+    dim: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        return nn.Conv(
+            self.dim,
+            (self.patch_size, self.patch_size),
+            strides=(self.patch_size, self.patch_size),
+            padding="VALID",
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            kernel_init=patch_kernel_init,
+            name="proj",
+        )(x)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with a fused qkv projection (Vaswani et al. 2017, eq. 1):
+    softmax(q k^T / sqrt(d_head)) v per head, the logits and softmax in float32."""
+
+    dim: int
+    heads: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        batch, length, _ = x.shape
+        head_dim = self.dim // self.heads
+        qkv = _dense(3 * self.dim, self.dtype, "qkv")(x).reshape(batch, length, 3, self.heads, head_dim)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32) / math.sqrt(head_dim)
+        weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, length, self.dim)
+        return _dense(self.dim, self.dtype, "proj")(out)
+
+
+class Mlp(nn.Module):
+    """Two Dense layers with an exact (erf) GELU between them, as in the paper and timm."""
+
+    hidden: int
+    dim: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.gelu(_dense(self.hidden, self.dtype, "fc1")(x), approximate=False)
+        return _dense(self.dim, self.dtype, "fc2")(x)
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block (eq. 2-3) with per-example stochastic depth on both residual branches."""
+
+    dim: int
+    heads: int
+    mlp_ratio: float = 4.0
+    drop_path: float = 0.0
+    dtype: Any = jnp.float32
+
+    def _drop_path(self, branch, train: bool):
+        """Huang et al. 2016: zero a whole residual branch per example with probability `drop_path`, and
+        scale the survivors by 1 / keep. Identity unless training with a "dropout" rng."""
+        if not train or self.drop_path == 0.0 or not self.has_rng("dropout"):
+            return branch
+        keep = 1.0 - self.drop_path
+        shape = (branch.shape[0],) + (1,) * (branch.ndim - 1)
+        kept = jax.random.bernoulli(self.make_rng("dropout"), keep, shape)
+        return jnp.where(kept, branch / jnp.asarray(keep, branch.dtype), jnp.zeros_like(branch))
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        attn = Attention(self.dim, self.heads, self.dtype, name="attn")
+        mlp = Mlp(int(self.dim * self.mlp_ratio), self.dim, self.dtype, name="mlp")
+        x = x + self._drop_path(attn(_layer_norm(self.dtype, "norm1")(x)), train)
+        return x + self._drop_path(mlp(_layer_norm(self.dtype, "norm2")(x)), train)
+
+
+def drop_path_rates(rate: float, depth: int) -> list[float]:
+    """Stochastic-depth rate of each block, rising linearly from 0 to `rate` (DeiT, timm)."""
+    return [float(r) for r in np.linspace(0.0, rate, depth)]
+
+
+class ViT(nn.Module):
+    """ViT trunk: patch embedding, cls token, positions, `depth` blocks, final LayerNorm.
+
+    `image_size` is the (square) grid the position table is stored for; other input sizes get the stored
+    table resized (`position`). `__call__` returns float32 (B, dim); parameters are float32 whatever
+    `dtype` (the computation dtype) is.
+    """
+
+    image_size: int
+    patch_size: int
+    dim: int
+    depth: int
+    heads: int
+    mlp_ratio: float = 4.0
+    pool: str = "cls"
+    drop_path: float = 0.0
+    pos_embed: str = "learned"
+    dtype: Any = jnp.float32
+
+    def __post_init__(self):
+        for field in ("image_size", "patch_size", "dim", "depth", "heads"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{field} must be a positive int, got {value!r}")
+        if self.pool not in POOLS:
+            raise ValueError(f"unknown pool {self.pool!r}; choose from {list(POOLS)}")
+        if self.pos_embed not in POS_EMBEDS:
+            raise ValueError(f"unknown pos_embed {self.pos_embed!r}; choose from {list(POS_EMBEDS)}")
+        if self.image_size % self.patch_size:
+            raise ValueError(f"patch_size {self.patch_size} does not divide image_size {self.image_size}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
+        if self.pos_embed == "sincos" and self.dim % 4:
+            raise ValueError(f"2-D sin-cos positions need dim divisible by 4, got {self.dim}")
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {self.drop_path!r}")
+        if self.mlp_ratio <= 0 or int(self.dim * self.mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio must give a positive hidden width, got {self.mlp_ratio!r}")
+        super().__post_init__()
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the pooled output."""
+        return self.dim
+
+    @property
+    def grid(self) -> int:
+        """Side of the stored patch grid, image_size / patch_size."""
+        return self.image_size // self.patch_size
+
+    def setup(self):
+        self.patch_embed = PatchEmbed(self.patch_size, self.dim, self.dtype)
+        self.cls_token = self.param("cls_token", token_init, (1, 1, self.dim), jnp.float32)
+        length = 1 + self.grid**2
+        if self.pos_embed == "learned":
+            self.pos_table = self.param("pos_embed", pos_init, (1, length, self.dim), jnp.float32)
+        else:  # a constant: the cls position is zeros, as in MAE
+            table = np.zeros((1, length, self.dim), np.float32)
+            table[0, 1:] = sincos_2d(self.dim, (self.grid, self.grid))
+            self.pos_table = jnp.asarray(table)
+        self.blocks = [
+            Block(self.dim, self.heads, self.mlp_ratio, rate, self.dtype)
+            for rate in drop_path_rates(self.drop_path, self.depth)
+        ]
+        self.norm = _layer_norm(self.dtype)
+
+    def patch_tokens(self, x):
+        """(B, H, W, C) images -> (B, L, dim) patch projections in row-major patch order, no position."""
+        if x.shape[1] % self.patch_size or x.shape[2] % self.patch_size:
+            raise ValueError(f"patch_size {self.patch_size} does not divide the input size {x.shape[1:3]}")
+        tokens = self.patch_embed(jnp.asarray(x, self.dtype))
+        return tokens.reshape(tokens.shape[0], -1, self.dim)
+
+    def position(self, num_patches: int | tuple[int, int]):
+        """(1, L, dim) positions of the patch tokens for a square grid of `num_patches` (or an (h, w) grid).
+
+        The stored grid itself when the sizes match; otherwise the stored grid resized bicubically
+        (half-pixel centres, no antialiasing), as DINO does for its small crops. Shapes are static, so
+        each input size is one trace.
+        """
+        if isinstance(num_patches, int):
+            side = math.isqrt(num_patches)
+            if side * side != num_patches:
+                raise ValueError(f"{num_patches} patches are not a square grid; pass (h, w)")
+            num_patches = (side, side)
+        patches = self.pos_table[:, 1:]
+        if tuple(num_patches) != (self.grid, self.grid):
+            stored = patches.reshape(1, self.grid, self.grid, self.dim)
+            resized = jax.image.resize(stored, (1, *num_patches, self.dim), "bicubic", antialias=False)
+            patches = resized.reshape(1, -1, self.dim)
+        return patches.astype(self.dtype)
+
+    def embed(self, x):
+        """(B, H, W, C) -> (B, L, dim): patch projections plus their positions."""
+        grid = (x.shape[1] // self.patch_size, x.shape[2] // self.patch_size)
+        return self.patch_tokens(x) + self.position(grid)
+
+    def _prepend_cls(self, tokens):
+        cls = (self.cls_token + self.pos_table[:, :1]).astype(tokens.dtype)
+        return jnp.concatenate([jnp.broadcast_to(cls, (tokens.shape[0], 1, self.dim)), tokens], axis=1)
+
+    def encode(self, tokens, train: bool):
+        """(B, L', dim) embedded tokens (any subset) -> (B, 1 + L', dim): cls prepended, blocks, final norm."""
+        x = self._prepend_cls(jnp.asarray(tokens, self.dtype))
+        for block in self.blocks:
+            x = block(x, train)
+        return self.norm(x)
+
+    def __call__(self, x, train: bool):
+        encoded = self.encode(self.embed(x), train)
+        pooled = encoded[:, 0] if self.pool == "cls" else jnp.mean(encoded[:, 1:].astype(jnp.float32), axis=1)
+        return pooled.astype(jnp.float32)
+
+    def feature_maps(self, x, train: bool) -> dict[str, jax.Array]:
+        """{"block{i}": (B, h, w, dim)}: the patch tokens after each block on the patch grid (cls dropped);
+        the last map is taken after the final norm."""
+        h, w = x.shape[1] // self.patch_size, x.shape[2] // self.patch_size
+        tokens = self._prepend_cls(self.embed(x))
+        maps = {}
+        for index, block in enumerate(self.blocks):
+            tokens = block(tokens, train)
+            out = self.norm(tokens) if index == self.depth - 1 else tokens
+            maps[f"block{index}"] = out[:, 1:].reshape(x.shape[0], h, w, self.dim)
+        return maps
+
+
+def vit_micro(
+    image_size: int = 16,
+    patch_size: int = 4,
+    pool: str = "cls",
+    drop_path: float = 0.0,
+    pos_embed: str = "learned",
+    dtype: Any = jnp.float32,
+) -> ViT:
+    """dim 32, depth 2, 2 heads: for tests on 16 px images, compiles in seconds."""
+    return ViT(image_size, patch_size, 32, 2, 2, 4.0, pool, drop_path, pos_embed, dtype)
+
+
+def vit_tiny(
+    image_size: int = 224,
+    patch_size: int = 16,
+    pool: str = "cls",
+    drop_path: float = 0.0,
+    pos_embed: str = "learned",
+    dtype: Any = jnp.float32,
+) -> ViT:
+    """ViT-Ti (DeiT, Touvron et al. 2021): dim 192, depth 12, 3 heads."""
+    return ViT(image_size, patch_size, 192, 12, 3, 4.0, pool, drop_path, pos_embed, dtype)
+
+
+def vit_small(
+    image_size: int = 224,
+    patch_size: int = 16,
+    pool: str = "cls",
+    drop_path: float = 0.0,
+    pos_embed: str = "learned",
+    dtype: Any = jnp.float32,
+) -> ViT:
+    """ViT-S (DeiT): dim 384, depth 12, 6 heads."""
+    return ViT(image_size, patch_size, 384, 12, 6, 4.0, pool, drop_path, pos_embed, dtype)
+
+
+def vit_base(
+    image_size: int = 224,
+    patch_size: int = 16,
+    pool: str = "cls",
+    drop_path: float = 0.0,
+    pos_embed: str = "learned",
+    dtype: Any = jnp.float32,
+) -> ViT:
+    """ViT-B (Dosovitskiy et al. 2021, table 1): dim 768, depth 12, 12 heads."""
+    return ViT(image_size, patch_size, 768, 12, 12, 4.0, pool, drop_path, pos_embed, dtype)

@@ -5,6 +5,8 @@ Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
   python -m jaxssl.main --config=configs/simclr.py:dataset=cifar10 --workdir=runs/simclr_cifar10
   python -m jaxssl.main --config=configs/simclr.py:dataset=imagenet2012,backbone=resnet50,batch=4096,epochs=1000 \
       --config.data.manual_dir=/data/imagenet --workdir=runs/simclr_in1k
+  python -m jaxssl.main --config=configs/simclr.py:dataset=imagenet2012,backbone=vit_small,batch=4096,epochs=300 \
+      --config.data.manual_dir=/data/imagenet --workdir=runs/simclr_vit_small_in1k
 
 Recipe (paper, appendix B.9 and section B.1): LARS, lr = base_lr x batch / 256 (0.3 on ImageNet, 1.0 on
 CIFAR), weight decay 1e-6, 10 warm-up epochs then cosine, temperature 0.1 on ImageNet (batch 4096) and
@@ -12,6 +14,10 @@ CIFAR), weight decay 1e-6, 10 warm-up epochs then cosine, temperature 0.1 on Ima
 Anchors to reproduce against: ImageNet ResNet-50, 1000 epochs, linear top-1 69.3 % (paper, table 6);
 CIFAR-10 ResNet-50, linear top-1 94.0 % (paper, table B.5 / appendix B.9).
 Expected on Fashion-MNIST on a 2-core CPU: see configs/quickstart.py and the README results table.
+With a ViT backbone (backbone=vit_*): the SimCLR-on-ViT recipe of MoCo v3 (Chen et al. 2021, appendix, which
+trains every method it compares on ViTs with its own optimiser): AdamW, lr = 1.5e-4 x batch / 256, weight
+decay 0.1, 40 warm-up epochs, 300 epochs, temperature 0.2, a 3-layer projector (4096, 4096 -> 256), 2-D sin-cos
+positions. No anchor is quoted for it here.
 """
 
 from configs import common
@@ -46,7 +52,20 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.anchor = common.anchor(options.dataset, ANCHORS)
+    if common.family_of(options.backbone) == "vit":
+        vit_recipe(config)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(projector_hidden_dims=(32,), projection_dim=16)
     return common.lock(config)
+
+
+def vit_recipe(config) -> None:
+    """The ViT settings quoted in the docstring, over the ResNet ones."""
+    config.model.pos_embed = "sincos"
+    config.method.update(projector_hidden_dims=(4096, 4096), projection_dim=256, temperature=0.2)
+    config.optim = dict(
+        name="adamw", base_lr=1.5e-4, lr_scaling="linear", weight_decay=0.1, b1=0.9, b2=0.999, probe_lr=1e-3
+    )
+    config.train.warmup_epochs = 40.0
+    config.anchor = common.anchor("", {})

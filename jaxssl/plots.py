@@ -52,9 +52,11 @@ def tsne_plot(points: np.ndarray, labels: np.ndarray, path: str, title: str) -> 
     return _save(figure, path)
 
 
-def gallery_plot(originals: np.ndarray, views: list[np.ndarray], path: str, title: str) -> str:
+def gallery_plot(
+    originals: np.ndarray, views: list[np.ndarray], path: str, title: str, view_titles=None
+) -> str:
     """One row per image: the stored image (uint8 (N, H, W, C)), then each augmented view (float [0, 1]
-    (N, S, S, C), sizes may differ between views)."""
+    (N, S, S, C), sizes may differ between views), titled "view i" or by `view_titles`."""
     rows, columns = len(originals), 1 + len(views)
     figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
     for row in range(rows):
@@ -65,7 +67,8 @@ def gallery_plot(originals: np.ndarray, views: list[np.ndarray], path: str, titl
             axis.set_xticks([])
             axis.set_yticks([])
             if row == 0:
-                axis.set_title("stored" if column == 0 else f"view {column - 1}", fontsize=8)
+                names = view_titles or [f"view {index}" for index in range(len(views))]
+                axis.set_title("stored" if column == 0 else names[column - 1], fontsize=8)
     figure.suptitle(title, fontsize=9)
     return _save(figure, path)
 

@@ -1,5 +1,6 @@
 """Every method end to end through train.run (tiny configs), resume, and the state each one keeps."""
 
+import dataclasses
 import importlib
 import json
 import os
@@ -10,20 +11,30 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import augment, experiment, losses, models, optim, sharding, train
+from jaxssl import augment, experiment, losses, masking, models, optim, sharding, train
 from jaxssl.checkpoint import Checkpointer
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
 from tests.helpers import executables_of_a_run
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
-STATELESS = ["simsiam", "barlow_twins", "vicreg", "moco_v3"]
+STATELESS = ["simsiam", "barlow_twins", "vicreg", "moco_v3", "mae"]
+# Methods whose mechanism an end-to-end row above already runs: their own tests are at the loss level.
+LOSS_ONLY = ["simmim"]
+# The backbone of a method's end-to-end row when it is not the config's default: MoCo v3 trains a ViT (drop
+# path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
+# bit-exactly with its dropout stream.
+OPTIONS = {"moco_v3": "backbone=vit_small"}
 
 
-def tiny_config(method, fashion_dir, steps):
-    config = importlib.import_module(f"configs.{method}").get_config("dataset=fashion_mnist,tiny=1")
+def tiny_config(method, fashion_dir, steps, options=""):
+    config = importlib.import_module(f"configs.{method}").get_config(
+        ",".join(filter(None, ("dataset=fashion_mnist,tiny=1", options)))
+    )
     config.data.manual_dir = fashion_dir
     config.train.steps = steps
+    if config.model.backbone.startswith("vit"):
+        config.model.drop_path = 0.2
     return config
 
 
@@ -33,7 +44,7 @@ def assert_same_tree(a, b):
 
 
 def test_every_registered_method_is_covered_here():
-    assert set(STATEFUL + STATELESS) | {"simclr", "byol"} == set(METHODS)
+    assert set(STATEFUL + STATELESS + LOSS_ONLY) | {"simclr", "byol"} == set(METHODS)
 
 
 def read_lines(workdir):
@@ -46,7 +57,8 @@ def test_method_trains_and_resumes_exactly(method, fashion_dir, tmp_path):
     # In process: the command line itself is tested with SimCLR and BYOL (tests/test_train.py). Both runs
     # train the same 4 steps, so the second reuses the first one's compiled step.
     uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
-    final = train.run(tiny_config(method, fashion_dir, steps=4), uninterrupted)
+    config = tiny_config(method, fashion_dir, steps=4, options=OPTIONS.get(method, ""))
+    final = train.run(config, uninterrupted)
     train_lines = [line for line in read_lines(uninterrupted) if line["split"] == "train"]
     assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
     assert all(np.isfinite(line["loss"]) for line in train_lines)
@@ -56,13 +68,21 @@ def test_method_trains_and_resumes_exactly(method, fashion_dir, tmp_path):
     shutil.copytree(
         os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
     )
-    again = train.run(tiny_config(method, fashion_dir, steps=4), resumed)
+    again = train.run(config, resumed)
     runs = [(line["start_step"], line["step"]) for line in read_lines(resumed) if line["split"] == "run"]
     assert runs == [(2, 4)]
     assert_same_tree(again.params, final.params)
     assert_same_tree(again.extra, final.extra)
     if method in STATEFUL:
         assert jax.tree.leaves(again.extra), "a stateful method keeps state in TrainState.extra"
+    if method == "moco_v3":  # the random patch projection never moves (no update, no decay, no momentum)
+        exp = experiment.prepare(config)
+        initial = experiment.create_state(exp, experiment.state_layout(exp))
+        assert_same_tree(
+            final.params["model"]["backbone"]["patch_embed"],
+            initial.params["model"]["backbone"]["patch_embed"],
+        )
+        assert "backbone" not in final.batch_stats, "a ViT has no BatchNorm"
     if method == "swav":  # the prototypes stay on the unit sphere
         kernel = np.asarray(jax.device_get(final.params["model"]["predictor"]["kernel"]))
         np.testing.assert_allclose(np.linalg.norm(kernel, axis=0), 1.0, rtol=1e-5)
@@ -72,6 +92,11 @@ def test_method_trains_and_resumes_exactly(method, fashion_dir, tmp_path):
 def test_multicrop_step_compiles_once(method, fashion_dir):
     exp = experiment.prepare(tiny_config(method, fashion_dir, steps=3))
     assert len({spec.size for spec in exp.view_specs}) == 2, "the tiny config uses two crop sizes"
+    assert executables_of_a_run(exp, num_steps=3) == 1
+
+
+def test_mae_step_with_per_example_masks_compiles_once(fashion_dir):
+    exp = experiment.prepare(tiny_config("mae", fashion_dir, steps=3))
     assert executables_of_a_run(exp, num_steps=3) == 1
 
 
@@ -98,9 +123,9 @@ def test_fifo_queue_holds_the_newest_entries_in_order():
     assert int(memory["pointer"]) == 2
 
 
-def micro_method(name, batch=8, num_examples=32, **kwargs):
+def micro_method(name, batch=8, num_examples=32, backbone="resnet_micro", backbone_options=None, **kwargs):
     context = MethodContext(
-        backbone=models.make_backbone("resnet_micro"),
+        backbone=models.make_backbone(backbone, **(backbone_options or {})),
         image_mean=(0.5,),
         image_std=(0.25,),
         dtype=jnp.float32,
@@ -116,7 +141,8 @@ def micro_inputs(method, specs, step=0, batch=8, seed=0):
     images = jax.random.randint(key, (batch, 1, 16, 16, 1), 0, 256).astype(jnp.uint8)
     views = augment.make_views(key, images, specs)
     variables = method.network.init(jax.random.key(1), views[0], train=True)
-    target = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
+    variables = {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+    target = dict(variables)
     inputs = LossInputs(
         batch_stats=variables["batch_stats"],
         target=target if method.uses_target else {},
@@ -235,3 +261,55 @@ def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts(fashion_dir,
     for head, centroids in enumerate(after.extra["centroids"].values()):
         assert assignments[head].max() < centroids.shape[0]
         np.testing.assert_allclose(np.linalg.norm(centroids, axis=1), 1.0, rtol=1e-5)
+
+
+def test_drop_path_draws_from_the_loss_key_in_training_and_evaluation_is_deterministic():
+    method = micro_method(
+        "moco_v3",
+        backbone="vit_micro",
+        backbone_options=dict(drop_path=0.5),
+        projector_hidden_dims=(16,),
+        projection_dim=8,
+        predictor_hidden_dims=(16,),
+    )
+    variables, inputs = micro_inputs(method, augment.byol_views(16))
+    value = lambda key: float(method.loss(variables["params"], dataclasses.replace(inputs, key=key))[0])  # noqa: E731
+    assert value(jax.random.key(3)) == value(jax.random.key(3))
+    assert value(jax.random.key(3)) != value(jax.random.key(4))
+    features = lambda: method.network.apply(variables, inputs.views[0], train=False, method="features")  # noqa: E731
+    np.testing.assert_array_equal(features(), features())
+
+
+def test_simmim_scores_the_l1_error_of_the_masked_patches_only():
+    method = micro_method("simmim", backbone="vit_micro", mask_ratio=0.5, mask_patch_size=8)
+    variables, inputs = micro_inputs(method, augment.masked_image_views(16))
+    value, aux = method.loss(variables["params"], inputs)
+    mask = masking.block_mask(inputs.key, 8, 16, 4, 8, 0.5)
+    assert np.all(np.asarray(mask).sum(axis=1) == 8)  # 2 of the 4 coarse 8 px cells, 4 patches each
+    pred = method.network.apply(
+        variables, inputs.views[0], train=True, mask=mask, rngs={"dropout": inputs.key}
+    )
+    target = masking.patchify((inputs.views[0] - 0.5) / 0.25, 4)
+    expected = np.sum(np.abs(pred["pred"] - target) * np.asarray(mask)[:, :, None]) / (np.sum(mask) * 16)
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    assert aux.features.shape == (8, 32) and aux.batch_stats == {}
+    rows = method.reconstruct(variables["params"], inputs.views[0], inputs.key)
+    visible = np.asarray(masking.patchify(rows["reconstruction"], 4))[np.asarray(mask) == 0]
+    np.testing.assert_allclose(
+        visible, np.asarray(masking.patchify(inputs.views[0], 4))[np.asarray(mask) == 0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("mae", dict(mask_ratio=1.0), "mask_ratio"),
+        ("mae", dict(), "needs a ViT backbone"),
+        ("simmim", dict(mask_patch_size=6), "mask_patch"),
+        ("moco_v3", dict(freeze_patch_embedding=True), "needs a ViT backbone"),
+    ],
+)
+def test_masked_models_refuse_what_they_cannot_mask(name, kwargs, message):
+    backbone = "resnet_micro" if message == "needs a ViT backbone" else "vit_micro"
+    with pytest.raises(ValueError, match=message):
+        micro_method(name, backbone=backbone, **kwargs)

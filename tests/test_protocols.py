@@ -13,12 +13,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import mae as mae_config
 from configs import simclr as simclr_config
 from jaxssl import evaluate, sharding, train
 from jaxssl.data import ArraySource, pipeline
 from jaxssl.evaluation import supervised
 from jaxssl.models import resnet
 from jaxssl.models.classifier import Classifier
+from jaxssl.models.network import FeatureNetwork
 from tests.helpers import cli
 
 
@@ -43,7 +45,7 @@ def striped_source(count: int, seed: int) -> ArraySource:
 
 def run_classifier(backbone, train_backbone, recipe, mesh, train_source, eval_source, seed=0):
     classifier = Classifier(
-        backbone=backbone, num_classes=8, image_mean=(0.5,), image_std=(0.25,), train_backbone=train_backbone
+        network=FeatureNetwork(backbone, (0.5,), (0.25,)), num_classes=8, train_backbone=train_backbone
     )
     examples = len(train_source.labels)
     train_batches = pipeline.as_numpy(
@@ -83,19 +85,19 @@ def test_a_frozen_backbone_is_not_changed_by_the_probe():
     backbone = resnet.resnet_micro()
     recipe = supervised.Recipe(epochs=1, batch_size=16, base_lr=1.0, weight_decay=0.1)
     classifier = Classifier(
-        backbone=backbone, num_classes=8, image_mean=(0.5,), image_std=(0.25,), train_backbone=False
+        network=FeatureNetwork(backbone, (0.5,), (0.25,)), num_classes=8, train_backbone=False
     )
-    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64))
     variables = supervised.initial_variables(
         classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
     )
+    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
     state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
     step = jax.jit(supervised.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
     batch = {"image": striped_source(16, 2).images[:, None], "label": striped_source(16, 2).labels}
     new_state, _ = step(state, batch)
     for before, after in zip(
-        jax.tree.leaves((variables["params"]["backbone"], variables["batch_stats"]["backbone"])),
-        jax.tree.leaves((new_state["params"]["backbone"], new_state["batch_stats"]["backbone"])),
+        jax.tree.leaves((variables["params"]["network"], variables["batch_stats"]["network"])),
+        jax.tree.leaves((new_state["params"]["network"], new_state["batch_stats"]["network"])),
         strict=True,
     ):
         np.testing.assert_array_equal(before, after)
@@ -104,13 +106,13 @@ def test_a_frozen_backbone_is_not_changed_by_the_probe():
 
 def one_step_relative_updates(recipe, variables, classifier):
     """||update|| / ||kernel|| of every backbone kernel after one step of `recipe` on a fixed batch."""
-    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64))
+    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
     state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
     step = jax.jit(supervised.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
     source = striped_source(16, 2)
     new_state, _ = step(state, {"image": source.images[:, None], "label": source.labels})
-    before = jax.tree_util.tree_leaves_with_path(variables["params"]["backbone"])
-    after = jax.tree.leaves(new_state["params"]["backbone"])
+    before = jax.tree_util.tree_leaves_with_path(variables["params"]["network"])
+    after = jax.tree.leaves(new_state["params"]["network"])
     return np.array(
         [
             np.linalg.norm(new - old) / np.linalg.norm(old)
@@ -126,11 +128,7 @@ def test_lars_fine_tuning_moves_kernels_of_any_scale_by_the_same_fraction():
     shrinks 10x, the weight grows 10x); LARS's is trust_coefficient x lr x (1 + momentum) (Nesterov's
     first step) whatever the scale."""
     classifier = Classifier(
-        backbone=resnet.resnet_micro(),
-        num_classes=8,
-        image_mean=(0.5,),
-        image_std=(0.25,),
-        train_backbone=True,
+        network=FeatureNetwork(resnet.resnet_micro(), (0.5,), (0.25,)), num_classes=8, train_backbone=True
     )
     variables = supervised.initial_variables(
         classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
@@ -138,13 +136,13 @@ def test_lars_fine_tuning_moves_kernels_of_any_scale_by_the_same_fraction():
 
     def with_backbone(kernel_scale):
         """BatchNorm scales of one, so the residual branches (zero-initialised) pass gradients too."""
-        backbone = jax.tree_util.tree_map_with_path(
+        network = jax.tree_util.tree_map_with_path(
             lambda path, leaf: {"kernel": leaf * kernel_scale, "scale": jnp.ones_like(leaf)}.get(
                 path[-1].key, leaf
             ),
-            variables["params"]["backbone"],
+            variables["params"]["network"],
         )
-        return {**variables, "params": {**variables["params"], "backbone": backbone}}
+        return {**variables, "params": {**variables["params"], "network": network}}
 
     start, scaled = with_backbone(1.0), with_backbone(10.0)
     sgd = supervised.Recipe(epochs=1, batch_size=16, base_lr=1.0)
@@ -251,6 +249,33 @@ def test_the_supervised_baseline_from_the_command_line_learns_the_classes(fashio
     assert record["init"] == "random" and record["step"] == 0 and record["steps"] == 100
     assert record["top1"] >= 0.5  # ten brightness classes, chance 0.1
     assert not os.path.exists(os.path.join(workdir, "checkpoints"))
+
+
+def test_a_network_without_batchnorm_goes_through_every_protocol(fashion_dir, tmp_path):
+    """MAE's ViT has no BatchNorm and its own input path: kNN, both linear probes, health, fine-tuning (with
+    MAE's recipe: AdamW, layer-wise lr decay, drop path) and the reconstruction figure all read it through
+    the network contract."""
+    workdir = str(tmp_path / "mae")
+    config = mae_config.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    state = train.run(config, workdir)
+    assert state.batch_stats == {}
+    protocols = ("knn", "linear_lbfgs", "health", "linear_sgd", "finetune", "reconstruction")
+    records = evaluate.evaluate(config, workdir, protocols=protocols)
+    assert [r["protocol"] for r in records] == list(protocols)
+    by_protocol = {r["protocol"]: r for r in records}
+    for protocol in ("knn", "linear_lbfgs", "linear_sgd", "finetune"):
+        assert 0.0 <= by_protocol[protocol]["top1"] <= 1.0
+    assert by_protocol["finetune"]["recipe"]["layer_decay"] == 0.65
+    assert np.isfinite(by_protocol["finetune"]["final_train_loss"])
+    assert by_protocol["health"]["spaces"]["backbone"]["effective_rank"] >= 1.0
+    with open(by_protocol["reconstruction"]["png"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reconstruction_is_refused_for_a_method_that_does_not_reconstruct(trained_run, fashion_dir):
+    with pytest.raises(ValueError, match="does not reconstruct"):
+        evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=("reconstruction",))
 
 
 BAD_REQUESTS = {

@@ -168,11 +168,20 @@ def instdisc_views(size: int, min_crop_scale: float = 0.2) -> tuple[ViewSpec]:
     )
 
 
+def masked_image_views(
+    size: int, min_crop_scale: float = 0.2, max_crop_scale: float = 1.0
+) -> tuple[ViewSpec]:
+    """The single view of masked image modelling: a random resized crop and a horizontal flip, no colour
+    change (MAE, He et al. 2022, appendix A.1: area 0.2-1; SimMIM, Xie et al. 2022: 0.67-1)."""
+    return (ViewSpec(size=size, crop_scale=(min_crop_scale, max_crop_scale), jitter_prob=0.0, gray_prob=0.0),)
+
+
 VIEW_PRESETS = {
     "simclr": simclr_views,
     "byol": byol_views,
     "multicrop": multicrop_views,
     "instdisc": instdisc_views,
+    "masked": masked_image_views,
 }
 
 

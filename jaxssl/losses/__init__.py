@@ -5,6 +5,7 @@ from jaxssl.losses.contrastive import info_nce, l2_normalize, nearest_neighbours
 from jaxssl.losses.decorrelation import barlow_twins, vicreg
 from jaxssl.losses.distillation import dino, dino_center, teacher_temperature
 from jaxssl.losses.instdisc import instdisc_nce, instdisc_softmax, memory_update, nce_log_normalizer
+from jaxssl.losses.reconstruction import mae_loss, simmim_loss
 from jaxssl.losses.regression import byol_loss, simsiam_loss
 
 __all__ = [
@@ -17,10 +18,12 @@ __all__ = [
     "instdisc_nce",
     "instdisc_softmax",
     "l2_normalize",
+    "mae_loss",
     "memory_update",
     "nce_log_normalizer",
     "nearest_neighbours",
     "nt_xent",
+    "simmim_loss",
     "simsiam_loss",
     "sinkhorn",
     "spherical_kmeans",

@@ -101,7 +101,8 @@ jax.tree_util.register_dataclass(
 class Method:
     """A training objective and everything the generic step needs to run it.
 
-    name: registry name. network: the online SSLNetwork (the target, if any, shares its structure).
+    name: registry name. network: the online network, any network of the contract in models/network.py (the
+    target, if any, shares its structure).
     loss(params, inputs: LossInputs) -> (loss, LossAux), differentiated w.r.t. params only.
     target_decay(step, total_steps) -> tau for the EMA target, or None when the method has no target.
     init_extra(key) -> the method's initial own state (a pytree of arrays), or None when it has none.
@@ -113,6 +114,9 @@ class Method:
     DINO's last layer and SwAV's prototypes in the first epoch; DeepCluster-v2's whole network while its
     memory fills. A zero gradient is not enough: the weight decay would still act, scaled by LARS's trust
     ratio to trust / decay.
+    reconstruct(params, images, key) -> {"masked", "reconstruction"}: for masked image models, images in
+    [0, 1] (B, S, S, C) as the network sees them masked, and its reconstruction (the visible patches pasted
+    in), both in [0, 1]; what the reconstruction protocol draws. None for other methods.
     """
 
     name: str
@@ -122,6 +126,7 @@ class Method:
     init_extra: Callable[[jax.Array], Any] | None = None
     after_update: Callable[[Any], Any] | None = None
     frozen: tuple[tuple[str, int], ...] = ()
+    reconstruct: Callable[..., dict] | None = None
 
     @property
     def uses_target(self) -> bool:

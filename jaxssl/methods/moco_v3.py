@@ -8,6 +8,10 @@ from jaxssl import ema, losses
 from jaxssl.methods.forward import forward_views
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.heads import MLP
+from jaxssl.models.vit import ViT
+
+# Steps for which a frozen param is held: all of them (jnp int32 steps never reach it).
+FOREVER = 2**31 - 1
 
 
 def make(
@@ -18,6 +22,7 @@ def make(
     predictor_hidden_dims=(4096,),
     temperature: float = 1.0,
     base_momentum: float = 0.99,
+    freeze_patch_embedding: bool = False,
 ) -> Method:
     """No queue: the keys of the global batch are the negatives (algorithm 1). Query branch: backbone,
     projector (BN on every layer, the last without affine; 2 layers for ResNets as in the released code, 3 for
@@ -26,7 +31,15 @@ def make(
 
     Loss: ctr(q1, k2) + ctr(q2, k1) with ctr = 2 tau x the in-batch InfoNCE (the paper scales by 2 tau so the
     gradient does not depend on the temperature); tau is 1.0 for ResNets and 0.2 for ViTs.
+
+    freeze_patch_embedding: a ViT's patch projection stays at its random init for the whole run (section 4.2,
+    "random patch projection", the paper's remedy for the training instability of ViTs).
     """
+    if freeze_patch_embedding and not isinstance(context.backbone, ViT):
+        raise ValueError(
+            "freeze_patch_embedding needs a ViT backbone (it freezes the patch projection), got "
+            f"{type(context.backbone).__name__}"
+        )
     network = context.network(
         MLP(
             hidden_dims=tuple(projector_hidden_dims),
@@ -42,7 +55,9 @@ def make(
 
     def loss(params, inputs: LossInputs):
         views = inputs.views[:2]
-        (q1, q2), batch_stats = forward_views(network, params, inputs.batch_stats, views, together=False)
+        (q1, q2), batch_stats = forward_views(
+            network, params, inputs.batch_stats, views, together=False, key=inputs.key
+        )
         (k1, k2), _ = forward_views(
             network, inputs.target["params"], inputs.target["batch_stats"], views, together=False
         )
@@ -58,4 +73,5 @@ def make(
         network=network,
         loss=loss,
         target_decay=functools.partial(ema.cosine_tau, base_tau=base_momentum),
+        frozen=(("backbone/patch_embed", FOREVER),) if freeze_patch_embedding else (),
     )

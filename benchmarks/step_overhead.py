@@ -1,6 +1,8 @@
 """SSL step time against the bare forward+backward of the same backbone on the same views.
 
   python benchmarks/step_overhead.py --config=configs/quickstart.py:method=simclr --batch=256
+  python benchmarks/step_overhead.py --config=configs/quickstart.py:method=mae,backbone=vit_tiny \
+      --override=model.patch_size=4
 
 Prints one JSON line: the full step (augmentation, method loss with heads and target, probe, optimizer,
 EMA), on-device augmentation alone, and the backbone's forward+backward on the same number of views; the
@@ -17,13 +19,25 @@ from benchmarks.common import emit, load_config, seconds_per_call
 from jaxssl import augment, experiment, sharding
 
 
+def override(config, item: str) -> None:
+    """config[block][key] = value from 'block.key=value', the value converted to the field's type."""
+    path, _, value = item.partition("=")
+    block, _, key = path.partition(".")
+    config[block][key] = type(config[block][key])(value)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--override", action="append", default=[], help="block.key=value over the config (repeatable)"
+    )
     args = parser.parse_args()
     config = load_config(args.config)
+    for item in args.override:
+        override(config, item)
     config.train.batch_size = args.batch
     exp = experiment.prepare(config)
     state = experiment.create_state(exp, experiment.state_layout(exp))
@@ -61,6 +75,7 @@ def main():
         {
             "benchmark": "step_overhead",
             "config": args.config,
+            "overrides": args.override,
             "method": exp.method.name,
             "backbone": config.model.backbone,
             "width_multiplier": config.model.get("width_multiplier"),

@@ -32,6 +32,7 @@ from configs import (
     deepcluster_v2,
     dino,
     instdisc,
+    mae,
     moco_v2,
     moco_v3,
     nnclr,
@@ -48,6 +49,7 @@ METHOD_CONFIGS = {
     "deepcluster_v2": deepcluster_v2,
     "dino": dino,
     "instdisc": instdisc,
+    "mae": mae,
     "moco_v2": moco_v2,
     "moco_v3": moco_v3,
     "nnclr": nnclr,
@@ -64,6 +66,7 @@ EPOCHS_IN_BUDGET = {
     "deepcluster_v2": 4,
     "dino": 4,
     "instdisc": 8,
+    "mae": 12,
     "moco_v2": 5,
     "moco_v3": 5,
     "nnclr": 4,
@@ -72,6 +75,10 @@ EPOCHS_IN_BUDGET = {
     "swav": 4,
     "vicreg": 5,
 }
+# A ViT's 28 px image as 4 x 4 patches of 7 px: 16 tokens, a third of the 4 px grid's 49, so the joint-
+# embedding methods, which encode every token of two views, get a few epochs into the budget (ViT-Ti with
+# 4 px patches: 3.2 s per forward+backward of 512 images here).
+VIT_PATCH = 7
 HEAD_WIDTH = 512  # every hidden (and wider) head layer, for a 128-d backbone
 QUEUE_SIZE = 4096  # MoCo v2's and NNCLR's queues: 16 batches, the papers' 65,536 would be a full epoch
 
@@ -113,7 +120,10 @@ def get_config(arg=None):
     )
     if options.tiny:
         return config
-    config.model.width_multiplier = 0.25
+    if common.family_of(options.backbone) == "resnet":
+        config.model.width_multiplier = 0.25
+    if common.family_of(options.backbone) == "vit":
+        config.model.patch_size = VIT_PATCH
     shrink_method(config.method)
     if "min_crop_scale" in config.augment:
         config.augment.min_crop_scale = 0.2
@@ -143,6 +153,19 @@ def get_config(arg=None):
     config.finetune.update(
         epochs=3.0, base_lr=0.4, min_crop_scale=0.2, optimizer="lars", trust_coefficient=0.01
     )
+    if common.family_of(options.backbone) == "vit":
+        # One recipe for every ViT row (pretrained or from scratch), MAE's fine-tuning optimiser at this
+        # budget: AdamW, lr 1e-3 x batch / 256, weight decay 0.05, drop path 0.1, half an epoch of warm-up,
+        # no layer-wise decay (it would slow the first layers of the network trained from scratch).
+        config.finetune.update(
+            optimizer="adamw",
+            base_lr=1e-3,
+            weight_decay=0.05,
+            b2=0.999,
+            warmup_epochs=0.5,
+            layer_decay=1.0,
+            drop_path=0.1,
+        )
     config.linear_sgd.update(epochs=10.0, min_crop_scale=0.2)
     config.checkpoint.every_steps = 500
     return config

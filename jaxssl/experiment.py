@@ -164,6 +164,15 @@ def check_eval_config(config) -> None:
         for name in ("epochs", "batch_size", "base_lr"):
             if config[block][name] <= 0:
                 raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+        if not 0.0 < config[block].get("layer_decay", 1.0) <= 1.0:
+            raise ValueError(
+                f"config.{block}.layer_decay must lie in (0, 1], got {config[block].layer_decay}"
+            )
+        drop_path = config[block].get("drop_path", -1.0)
+        if drop_path != -1.0 and not 0.0 <= drop_path < 1.0:
+            raise ValueError(
+                f"config.{block}.drop_path must be -1 (the network's own) or in [0, 1), got {drop_path}"
+            )
         if config[block].get("optimizer", "sgd") not in supervised.RECIPE_OPTIMIZERS:
             raise ValueError(
                 f"config.{block}.optimizer must be one of {list(supervised.RECIPE_OPTIMIZERS)}, "

@@ -194,3 +194,34 @@ def test_evaluation_blocks_are_recipes_and_the_anchor_is_quoted_in_the_docstring
 
 def load_docstring(module_name: str) -> str:
     return importlib.import_module(f"configs.{module_name}").__doc__
+
+
+def test_a_resnet_run_keeps_the_identity_its_checkpoints_were_written_with():
+    config = load("simclr", "dataset=cifar10")
+    assert experiment.identity_of(config) == {
+        "method": "simclr",
+        "backbone": "resnet18",
+        "width_multiplier": 1.0,
+        "stem": "cifar",
+        "dataset": "cifar10",
+        "image_size": 32,
+    }
+    vit = experiment.identity_of(load("mae", "dataset=cifar10,backbone=vit_tiny"))
+    assert {vit["backbone"], vit["patch_size"], vit["pos_embed"]} == {"vit_tiny", 4, "sincos"}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (("model", "patch_size", 5), "patch_size 5 does not divide image_size 32"),
+        (("model", "pool", "max"), "unknown pool 'max'"),
+        (("finetune", "layer_decay", 1.5), "layer_decay must lie in"),
+        (("finetune", "drop_path", 1.0), "drop_path must be -1"),
+    ],
+)
+def test_a_vit_option_that_cannot_work_is_a_config_error(override, message):
+    config = load("mae", "dataset=cifar10,backbone=vit_tiny")
+    block, key, value = override
+    config[block][key] = value
+    with pytest.raises(ValueError, match=message):
+        experiment.check_config(config)

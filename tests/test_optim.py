@@ -159,3 +159,51 @@ def test_a_method_frozen_layer_is_held_inside_the_run_optimizer_with_its_probe()
         assert bool(jnp.all(updates["model"]["projector"]["hidden"] != 0))
         assert bool(jnp.all(updates["probe"]["k"] != 0))
     assert moved == [False, False, True]
+
+
+def test_no_decay_reaches_positions_tokens_norms_or_biases():
+    p = {
+        "backbone": {
+            "pos_embed": jnp.ones((1, 5, 4)),
+            "cls_token": jnp.ones((1, 1, 4)),
+            "blocks_0": {"attn": {"qkv": {"kernel": jnp.ones((4, 12)), "bias": jnp.ones(12)}}},
+            "norm": {"scale": jnp.ones(4)},
+        },
+        "decoder": {"mask_token": jnp.ones((1, 1, 4))},
+    }
+    mask = optim.decay_mask(p)
+    assert mask["backbone"]["blocks_0"]["attn"]["qkv"] == {"kernel": True, "bias": False}
+    assert not any(
+        [mask["backbone"]["pos_embed"], mask["backbone"]["cls_token"], mask["decoder"]["mask_token"]]
+    )
+    assert mask["backbone"]["norm"]["scale"] is False
+
+
+def test_layer_decay_scales_the_lr_of_each_vit_block_by_its_depth():
+    """BEiT / MAE: scale = decay ** (depth + 1 - layer id); the embedding is layer 0, block i layer i + 1, the
+    final norm and the head depth + 1."""
+    p = {
+        "network": {
+            "backbone": {
+                "patch_embed": {"proj": {"kernel": jnp.ones((2, 2, 1, 4))}},
+                "pos_embed": jnp.ones((1, 5, 4)),
+                "blocks_0": {"mlp": {"fc1": {"kernel": jnp.ones((4, 8))}}},
+                "blocks_1": {"mlp": {"fc1": {"kernel": jnp.ones((4, 8))}}},
+                "norm": {"scale": jnp.ones(4)},
+            }
+        },
+        "head": {"kernel": jnp.ones((4, 3))},
+    }
+    scales = optim.layer_decay_scales(p, 0.5)
+    backbone = scales["network"]["backbone"]
+    assert backbone["patch_embed"]["proj"]["kernel"] == backbone["pos_embed"] == 0.125
+    assert backbone["blocks_0"]["mlp"]["fc1"]["kernel"] == 0.25
+    assert backbone["blocks_1"]["mlp"]["fc1"]["kernel"] == 0.5
+    assert backbone["norm"]["scale"] == scales["head"]["kernel"] == 1.0
+    adamw = optax.chain(optim.make_optimizer("adamw", 0.1, weight_decay=0.0), optim.scale_by_layer(scales))
+    updates, _ = adamw.update(jax.tree.map(jnp.ones_like, p), adamw.init(p), p)
+    np.testing.assert_allclose(
+        updates["network"]["backbone"]["blocks_0"]["mlp"]["fc1"]["kernel"], -0.025, rtol=1e-4
+    )
+    with pytest.raises(ValueError, match="transformer blocks"):
+        optim.layer_decay_scales({"conv": {"kernel": jnp.ones((3, 3))}}, 0.5)

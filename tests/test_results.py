@@ -1,5 +1,6 @@
-"""The README's semi-supervised table is what the report tool makes of the records kept in results/semisup/
-(the run directories' config.json and logs, exported by `python -m jaxssl.report --export`)."""
+"""The README's semi-supervised and ViT tables are what the report tool makes of the records kept in
+results/semisup/ and results/vit/ (the run directories' config.json and logs, exported by
+`python -m jaxssl.report --export`)."""
 
 import os
 
@@ -21,3 +22,8 @@ def readme_table(heading: str) -> str:
 def test_the_semi_supervised_table_is_the_report_of_the_kept_records():
     kept = os.path.join(ROOT, "results", "semisup", "*")
     assert readme_table("### Semi-supervised") == report.report([kept])
+
+
+def test_the_vit_table_is_the_report_of_the_kept_records():
+    kept = os.path.join(ROOT, "results", "vit", "*")
+    assert readme_table("### ViTs on Fashion-MNIST") == report.report([kept])

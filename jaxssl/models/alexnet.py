@@ -39,9 +39,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxssl.models import layers
+
 STEMS = ("cifar", "imagenet")
 
-conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "truncated_normal")
 fc_kernel_init = nn.initializers.normal(0.01)
 
 
@@ -64,17 +65,7 @@ def adaptive_avg_pool(x, size: int):
 
 def conv(features: int, kernel: int, stride: int, dtype: Any, name: str, pad: int | None = None) -> nn.Conv:
     """A convolution with bias and `pad` zeros on each side (default kernel // 2, as torchvision's)."""
-    pad = kernel // 2 if pad is None else pad
-    return nn.Conv(
-        features,
-        (kernel, kernel),
-        strides=(stride, stride),
-        padding=((pad, pad), (pad, pad)),
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=conv_kernel_init,
-        name=name,
-    )
+    return layers.conv(features, kernel, stride, dtype, name, pad=pad, bias=True)
 
 
 def dense(features: int, dtype: Any, name: str) -> nn.Dense:

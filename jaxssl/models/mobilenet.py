@@ -43,9 +43,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxssl.models import layers
+
 STEMS = ("cifar", "imagenet")
 
-conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "truncated_normal")
 
 # Howard et al. Table 1: (pointwise output channels, depthwise stride) of each separable layer.
 V1_LAYERS = (
@@ -70,34 +71,6 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str, groups: int = 1) -> nn.Conv:
-    """A bias-free convolution padded like torchvision's; `groups=features` makes it depthwise."""
-    pad = kernel // 2
-    return nn.Conv(
-        features,
-        (kernel, kernel),
-        strides=(stride, stride),
-        padding=((pad, pad), (pad, pad)),
-        feature_group_count=groups,
-        use_bias=False,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=conv_kernel_init,
-        name=name,
-    )
-
-
-def _batch_norm(train: bool, momentum: float, dtype: Any, name: str) -> nn.BatchNorm:
-    return nn.BatchNorm(
-        use_running_average=not train,
-        momentum=momentum,
-        epsilon=1e-5,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        name=name,
-    )
-
-
 def _validate(stem: str, width_multiplier: float) -> None:
     if stem not in STEMS:
         raise ValueError(f"unknown stem {stem!r}; choose from {list(STEMS)}")
@@ -116,10 +89,10 @@ class SeparableBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         channels = x.shape[-1]
-        x = _conv(channels, 3, self.stride, self.dtype, "dw_conv", groups=channels)(x)
-        x = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "dw_bn")(x))
-        x = _conv(self.features, 1, 1, self.dtype, "pw_conv")(x)
-        return nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "pw_bn")(x))
+        x = layers.conv(channels, 3, self.stride, self.dtype, "dw_conv", groups=channels)(x)
+        x = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "dw_bn")(x))
+        x = layers.conv(self.features, 1, 1, self.dtype, "pw_conv")(x)
+        return nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "pw_bn")(x))
 
 
 class InvertedResidual(nn.Module):
@@ -137,20 +110,20 @@ class InvertedResidual(nn.Module):
         hidden = int(round(x.shape[-1] * self.expansion))
         y = x
         if self.expansion != 1:
-            y = _conv(hidden, 1, 1, self.dtype, "expand_conv")(y)
-            y = nn.relu6(_batch_norm(train, self.bn_momentum, self.dtype, "expand_bn")(y))
-        y = _conv(hidden, 3, self.stride, self.dtype, "dw_conv", groups=hidden)(y)
-        y = nn.relu6(_batch_norm(train, self.bn_momentum, self.dtype, "dw_bn")(y))
-        y = _conv(self.features, 1, 1, self.dtype, "project_conv")(y)
-        y = _batch_norm(train, self.bn_momentum, self.dtype, "project_bn")(y)
+            y = layers.conv(hidden, 1, 1, self.dtype, "expand_conv")(y)
+            y = nn.relu6(layers.batch_norm(train, self.bn_momentum, self.dtype, "expand_bn")(y))
+        y = layers.conv(hidden, 3, self.stride, self.dtype, "dw_conv", groups=hidden)(y)
+        y = nn.relu6(layers.batch_norm(train, self.bn_momentum, self.dtype, "dw_bn")(y))
+        y = layers.conv(self.features, 1, 1, self.dtype, "project_conv")(y)
+        y = layers.batch_norm(train, self.bn_momentum, self.dtype, "project_bn")(y)
         return x + y if self.stride == 1 and x.shape[-1] == self.features else y
 
 
 def _stem(module, x, train: bool, width: int, activation):
     """The first 3x3 convolution: stride 2 (imagenet) or 1 (cifar), BN, activation."""
     stride = 2 if module.stem == "imagenet" else 1
-    x = _conv(width, 3, stride, module.dtype, "stem_conv")(jnp.asarray(x, module.dtype))
-    return activation(_batch_norm(train, module.bn_momentum, module.dtype, "stem_bn")(x))
+    x = layers.conv(width, 3, stride, module.dtype, "stem_conv")(jnp.asarray(x, module.dtype))
+    return activation(layers.batch_norm(train, module.bn_momentum, module.dtype, "stem_bn")(x))
 
 
 def _run_blocks(x, blocks, train: bool) -> dict[str, jax.Array]:
@@ -240,8 +213,8 @@ class MobileNetV2(nn.Module):
                 blocks.append(InvertedResidual(features, stride, t, self.dtype, self.bn_momentum, name=name))
         maps = _run_blocks(x, blocks, train)
         last = f"stage{len(maps)}"
-        x = _conv(self.num_features, 1, 1, self.dtype, "head_conv")(maps[last])
-        maps[last] = nn.relu6(_batch_norm(train, self.bn_momentum, self.dtype, "head_bn")(x))
+        x = layers.conv(self.num_features, 1, 1, self.dtype, "head_conv")(maps[last])
+        maps[last] = nn.relu6(layers.batch_norm(train, self.bn_momentum, self.dtype, "head_bn")(x))
         return maps
 
     def __call__(self, x, train: bool):

@@ -12,41 +12,9 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxssl.models import layers
+
 STEMS = ("cifar", "imagenet")
-
-# He-normal with fan-out (He et al. 2015), as torchvision initialises ResNet convolutions.
-conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "truncated_normal")
-
-
-def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str) -> nn.Conv:
-    """A bias-free convolution padded like torchvision's (kernel // 2 on each side)."""
-    pad = kernel // 2
-    return nn.Conv(
-        features,
-        (kernel, kernel),
-        strides=(stride, stride),
-        padding=((pad, pad), (pad, pad)),
-        use_bias=False,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=conv_kernel_init,
-        name=name,
-    )
-
-
-def _batch_norm(
-    train: bool, momentum: float, dtype: Any, name: str, zero_scale: bool = False
-) -> nn.BatchNorm:
-    """BatchNorm; `zero_scale` starts the residual branch at zero (Goyal et al. 2017, section 5.1)."""
-    return nn.BatchNorm(
-        use_running_average=not train,
-        momentum=momentum,
-        epsilon=1e-5,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
-        name=name,
-    )
 
 
 class _ResidualBlock(nn.Module):
@@ -63,8 +31,8 @@ class _ResidualBlock(nn.Module):
         out_channels = self.filters * self.expansion
         if self.stride == 1 and x.shape[-1] == out_channels:
             return x
-        y = _conv(out_channels, 1, self.stride, self.dtype, "proj_conv")(x)
-        return _batch_norm(train, self.bn_momentum, self.dtype, "proj_bn")(y)
+        y = layers.conv(out_channels, 1, self.stride, self.dtype, "proj_conv")(x)
+        return layers.batch_norm(train, self.bn_momentum, self.dtype, "proj_bn")(y)
 
     @nn.compact
     def __call__(self, x, train: bool):
@@ -77,10 +45,10 @@ class BasicBlock(_ResidualBlock):
     expansion = 1
 
     def residual(self, x, train: bool):
-        y = _conv(self.filters, 3, self.stride, self.dtype, "conv1")(x)
-        y = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
-        y = _conv(self.filters, 3, 1, self.dtype, "conv2")(y)
-        return _batch_norm(train, self.bn_momentum, self.dtype, "bn2", zero_scale=True)(y)
+        y = layers.conv(self.filters, 3, self.stride, self.dtype, "conv1")(x)
+        y = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
+        y = layers.conv(self.filters, 3, 1, self.dtype, "conv2")(y)
+        return layers.batch_norm(train, self.bn_momentum, self.dtype, "bn2", zero_scale=True)(y)
 
 
 class BottleneckBlock(_ResidualBlock):
@@ -89,12 +57,12 @@ class BottleneckBlock(_ResidualBlock):
     expansion = 4
 
     def residual(self, x, train: bool):
-        y = _conv(self.filters, 1, 1, self.dtype, "conv1")(x)
-        y = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
-        y = _conv(self.filters, 3, self.stride, self.dtype, "conv2")(y)
-        y = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "bn2")(y))
-        y = _conv(self.filters * self.expansion, 1, 1, self.dtype, "conv3")(y)
-        return _batch_norm(train, self.bn_momentum, self.dtype, "bn3", zero_scale=True)(y)
+        y = layers.conv(self.filters, 1, 1, self.dtype, "conv1")(x)
+        y = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
+        y = layers.conv(self.filters, 3, self.stride, self.dtype, "conv2")(y)
+        y = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "bn2")(y))
+        y = layers.conv(self.filters * self.expansion, 1, 1, self.dtype, "conv3")(y)
+        return layers.batch_norm(train, self.bn_momentum, self.dtype, "bn3", zero_scale=True)(y)
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
@@ -133,10 +101,10 @@ class ResNet(nn.Module):
 
     def _stem(self, x, train: bool):
         if self.stem == "cifar":
-            x = _conv(self.width, 3, 1, self.dtype, "stem_conv")(x)
-            return nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
-        x = _conv(self.width, 7, 2, self.dtype, "stem_conv")(x)
-        x = nn.relu(_batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
+            x = layers.conv(self.width, 3, 1, self.dtype, "stem_conv")(x)
+            return nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
+        x = layers.conv(self.width, 7, 2, self.dtype, "stem_conv")(x)
+        x = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
         return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     @nn.compact

@@ -40,21 +40,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxssl.models import layers
 from jaxssl.models.alexnet import adaptive_avg_pool, conv, dense
 
 STEMS = ("cifar", "imagenet")
 WIDTHS = (64, 128, 256, 512, 512)
-
-
-def _batch_norm(train: bool, momentum: float, dtype: Any, name: str) -> nn.BatchNorm:
-    return nn.BatchNorm(
-        use_running_average=not train,
-        momentum=momentum,
-        epsilon=1e-5,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        name=name,
-    )
 
 
 class VGG(nn.Module):
@@ -99,7 +89,7 @@ class VGG(nn.Module):
     def _conv_bn_relu(self, x, train: bool, features: int, name: str):
         x = conv(features, 3, 1, self.dtype, f"conv{name}")(x)
         if self.batch_norm:
-            x = _batch_norm(train, self.bn_momentum, self.dtype, f"bn{name}")(x)
+            x = layers.batch_norm(train, self.bn_momentum, self.dtype, f"bn{name}")(x)
         return nn.relu(x)
 
     @nn.compact

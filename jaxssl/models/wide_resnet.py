@@ -36,34 +36,20 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxssl.models import layers
+
 # He-normal with fan-out: FixMatch's N(0, 1 / sqrt(0.5 k^2 f)) for a k x k conv with f filters.
 conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
-def _conv(features: int, kernel: int, stride: int, dtype: Any, name: str) -> nn.Conv:
-    pad = kernel // 2
-    return nn.Conv(
-        features,
-        (kernel, kernel),
-        strides=(stride, stride),
-        padding=((pad, pad), (pad, pad)),
-        use_bias=False,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=conv_kernel_init,
-        name=name,
-    )
+def conv(features: int, kernel: int, stride: int, dtype: Any, name: str) -> nn.Conv:
+    """FixMatch's convolution: bias-free, He-normal fan-out init (not truncated)."""
+    return layers.conv(features, kernel, stride, dtype, name, kernel_init=conv_kernel_init)
 
 
-def _batch_norm(train: bool, momentum: float, dtype: Any, name: str) -> nn.BatchNorm:
-    return nn.BatchNorm(
-        use_running_average=not train,
-        momentum=momentum,
-        epsilon=1e-3,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        name=name,
-    )
+def batch_norm(train: bool, momentum: float, dtype: Any, name: str) -> nn.BatchNorm:
+    """FixMatch's BatchNorm: epsilon 1e-3, as TensorFlow's default."""
+    return layers.batch_norm(train, momentum, dtype, name, epsilon=1e-3)
 
 
 class PreActBlock(nn.Module):
@@ -79,13 +65,13 @@ class PreActBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         act = functools.partial(nn.leaky_relu, negative_slope=self.negative_slope)
-        y = act(_batch_norm(train, self.bn_momentum, self.dtype, "bn1")(x))
+        y = act(batch_norm(train, self.bn_momentum, self.dtype, "bn1")(x))
         shortcut = y if self.activate_before_residual else x
-        y = _conv(self.filters, 3, self.stride, self.dtype, "conv1")(y)
-        y = act(_batch_norm(train, self.bn_momentum, self.dtype, "bn2")(y))
-        y = _conv(self.filters, 3, 1, self.dtype, "conv2")(y)
+        y = conv(self.filters, 3, self.stride, self.dtype, "conv1")(y)
+        y = act(batch_norm(train, self.bn_momentum, self.dtype, "bn2")(y))
+        y = conv(self.filters, 3, 1, self.dtype, "conv2")(y)
         if self.stride != 1 or x.shape[-1] != self.filters:
-            shortcut = _conv(self.filters, 1, self.stride, self.dtype, "shortcut_conv")(shortcut)
+            shortcut = conv(self.filters, 1, self.stride, self.dtype, "shortcut_conv")(shortcut)
         return shortcut + y
 
 
@@ -118,7 +104,7 @@ class WideResNet(nn.Module):
         block = functools.partial(
             PreActBlock, dtype=self.dtype, bn_momentum=self.bn_momentum, negative_slope=self.negative_slope
         )
-        x = _conv(self.base_width, 3, 1, self.dtype, "stem_conv")(jnp.asarray(x, self.dtype))
+        x = conv(self.base_width, 3, 1, self.dtype, "stem_conv")(jnp.asarray(x, self.dtype))
         maps = {"stem": x}
         blocks_per_stage = (self.depth - 4) // 6
         for stage in range(1, 4):
@@ -128,7 +114,7 @@ class WideResNet(nn.Module):
                 first = stage == 1 and index == 0
                 x = block(filters, stride, first, name=f"stage{stage}_block{index}")(x, train)
             maps[f"stage{stage}"] = x
-        x = _batch_norm(train, self.bn_momentum, self.dtype, "final_bn")(x)
+        x = batch_norm(train, self.bn_momentum, self.dtype, "final_bn")(x)
         maps["stage3"] = nn.leaky_relu(x, negative_slope=self.negative_slope)
         return maps
 

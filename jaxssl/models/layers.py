@@ -1,0 +1,55 @@
+"""Layer builders the convolutional backbones share: torchvision-padded convolutions and BatchNorm, with
+float32 parameters whatever the compute dtype."""
+
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+# He-normal with fan-out (He et al. 2015), truncated, as torchvision initialises its convolutions.
+he_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "truncated_normal")
+
+
+def conv(
+    features: int,
+    kernel: int,
+    stride: int,
+    dtype: Any,
+    name: str,
+    *,
+    pad: int | None = None,
+    groups: int = 1,
+    bias: bool = False,
+    kernel_init=he_fan_out,
+) -> nn.Conv:
+    """A square convolution with `pad` zeros on each side (kernel // 2 by default, torchvision's padding);
+    groups=features makes it depthwise."""
+    pad = kernel // 2 if pad is None else pad
+    return nn.Conv(
+        features,
+        (kernel, kernel),
+        strides=(stride, stride),
+        padding=((pad, pad), (pad, pad)),
+        feature_group_count=groups,
+        use_bias=bias,
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        kernel_init=kernel_init,
+        name=name,
+    )
+
+
+def batch_norm(
+    train: bool, momentum: float, dtype: Any, name: str, *, epsilon: float = 1e-5, zero_scale: bool = False
+) -> nn.BatchNorm:
+    """BatchNorm in training mode when `train` (batch statistics) else with its running averages;
+    `zero_scale` starts a residual branch at zero (Goyal et al. 2017, section 5.1)."""
+    return nn.BatchNorm(
+        use_running_average=not train,
+        momentum=momentum,
+        epsilon=epsilon,
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
+        name=name,
+    )

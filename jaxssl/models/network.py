@@ -24,12 +24,11 @@ def normalize(x, mean: tuple[float, ...], std: tuple[float, ...]):
     return (x - jnp.asarray(mean, x.dtype)) / jnp.asarray(std, x.dtype)
 
 
-class SSLNetwork(nn.Module):
-    """x in [0, 1] -> {"features": backbone output, "projection": z, "prediction": q(z) if a predictor}."""
+class FeatureNetwork(nn.Module):
+    """A backbone behind the input normalisation, and nothing else: x in [0, 1] -> {"features"}. The network
+    of supervised training from scratch (and of any test that needs only the contract)."""
 
     backbone: nn.Module
-    projector: nn.Module
-    predictor: nn.Module | None
     image_mean: tuple[float, ...]
     image_std: tuple[float, ...]
 
@@ -42,27 +41,20 @@ class SSLNetwork(nn.Module):
         return self.backbone.feature_maps(normalize(x, self.image_mean, self.image_std), train=train)
 
     def __call__(self, x, train: bool):
+        return {"features": self.features(x, train)}
+
+
+class SSLNetwork(FeatureNetwork):
+    """x in [0, 1] -> {"features": backbone output, "projection": z, "prediction": q(z) if a predictor}; its
+    features and feature maps are FeatureNetwork's."""
+
+    projector: nn.Module
+    predictor: nn.Module | None
+
+    def __call__(self, x, train: bool):
         features = self.features(x, train)
         projection = self.projector(features, train=train)
         outputs = {"features": features, "projection": projection}
         if self.predictor is not None:
             outputs["prediction"] = self.predictor(projection, train=train)
         return outputs
-
-
-class FeatureNetwork(nn.Module):
-    """A backbone behind the input normalisation, and nothing else: x in [0, 1] -> {"features"}. The network
-    of supervised training from scratch (and of any test that needs only the contract)."""
-
-    backbone: nn.Module
-    image_mean: tuple[float, ...]
-    image_std: tuple[float, ...]
-
-    def features(self, x, train: bool):
-        return self.backbone(normalize(x, self.image_mean, self.image_std), train=train)
-
-    def feature_maps(self, x, train: bool):
-        return self.backbone.feature_maps(normalize(x, self.image_mean, self.image_std), train=train)
-
-    def __call__(self, x, train: bool):
-        return {"features": self.features(x, train)}

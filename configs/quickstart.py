@@ -2,7 +2,8 @@ r"""Quickstart: any method's pretraining on Fashion-MNIST on a 2-core CPU in abo
 
 Fashion-MNIST is read from Debian's `dataset-fashion-mnist` IDX files (/usr/share/datasets/fashion-mnist/)
 or, if absent, from TFDS (`--config.data.download=True` on a networked machine). Options: method (any key of
-METHOD_CONFIGS below), backbone, epochs, batch, tiny.
+METHOD_CONFIGS below), backbone, epochs, batch, tiny, finetune (the supervised recipe: "lars", "adamw", or empty
+for the backbone family's default, AdamW for a ViT and LARS otherwise).
 
   python -m jaxssl.main --config=configs/quickstart.py:method=simclr --workdir=runs/quickstart_simclr
   python -m jaxssl.main --config=configs/quickstart.py:method=barlow_twins --workdir=runs/quickstart_barlow_twins
@@ -42,7 +43,8 @@ from configs import (
     vicreg,
 )
 
-DEFAULTS = dict(method="simclr", backbone="resnet10", epochs=0, batch=256, tiny=False)
+DEFAULTS = dict(method="simclr", backbone="resnet10", epochs=0, batch=256, tiny=False, finetune="")
+FINETUNE_RECIPES = ("lars", "adamw")
 METHOD_CONFIGS = {
     "barlow_twins": barlow_twins,
     "byol": byol,
@@ -113,6 +115,8 @@ def get_config(arg=None):
     options = common.parse_options(arg, DEFAULTS)
     if options.method not in METHOD_CONFIGS:
         raise ValueError(f"unknown method {options.method!r}; choose from {sorted(METHOD_CONFIGS)}")
+    if options.finetune not in ("", *FINETUNE_RECIPES):
+        raise ValueError(f"unknown finetune recipe {options.finetune!r}; choose from {FINETUNE_RECIPES}")
     epochs = options.epochs or EPOCHS_IN_BUDGET[options.method]
     config = METHOD_CONFIGS[options.method].get_config(
         f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={options.batch},"
@@ -153,10 +157,13 @@ def get_config(arg=None):
     config.finetune.update(
         epochs=3.0, base_lr=0.4, min_crop_scale=0.2, optimizer="lars", trust_coefficient=0.01
     )
-    if common.family_of(options.backbone) == "vit":
+    finetune = options.finetune or ("adamw" if common.family_of(options.backbone) == "vit" else "lars")
+    if finetune == "adamw":
         # One recipe for every ViT row (pretrained or from scratch), MAE's fine-tuning optimiser at this
         # budget: AdamW, lr 1e-3 x batch / 256, weight decay 0.05, drop path 0.1, half an epoch of warm-up,
-        # no layer-wise decay (it would slow the first layers of the network trained from scratch).
+        # no layer-wise decay (it would slow the first layers of the network trained from scratch). The CNN
+        # lineage table uses it too (without drop path): LARS's recipe, made for BatchNorm ResNets, left
+        # AlexNet and VGG-11 without BatchNorm at chance.
         config.finetune.update(
             optimizer="adamw",
             base_lr=1e-3,
@@ -164,8 +171,9 @@ def get_config(arg=None):
             b2=0.999,
             warmup_epochs=0.5,
             layer_decay=1.0,
-            drop_path=0.1,
         )
+        if common.family_of(options.backbone) == "vit":
+            config.finetune.drop_path = 0.1
     config.linear_sgd.update(epochs=10.0, min_crop_scale=0.2)
     config.checkpoint.every_steps = 500
     return config

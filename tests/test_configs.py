@@ -1,6 +1,6 @@
 """Every method config resolves, on every dataset and as `tiny`, into blocks that the run accepts.
 
-The checks mirror what `jaxssl.experiment.check_config` and the methods' `make` enforce before a run starts
+The checks mirror what `jaxssl.validate.check_config` and the methods' `make` enforce before a run starts
 (names registered, keys that the functions take, queues holding whole batches), without building a network or
 loading data, so that a wrong key or size fails here, for every dataset, in a fraction of a second.
 """
@@ -12,7 +12,7 @@ import re
 import pytest
 
 from configs import common
-from jaxssl import augment, experiment, optim, schedules
+from jaxssl import augment, experiment, optim, schedules, validate
 from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS
 
@@ -95,23 +95,23 @@ def test_method_keys_are_make_keywords(module_name, options):
     config = load(module_name, options)
     method = dict(config.method)
     make = registered_make(method.pop("name"))
-    experiment.check_kwargs(make, method, "method", provided=("context",))
+    validate.check_kwargs(make, method, "method", provided=("context",))
 
 
 @pytest.mark.parametrize("module_name, options", CASES)
 def test_model_block_holds_options_of_its_backbone_family(module_name, options):
-    experiment.check_model(load(module_name, options))
+    validate.check_model(load(module_name, options))
 
 
 def test_every_family_block_builds_its_micro_backbone_and_foreign_options_are_refused():
     config = load("simclr", "dataset=cifar10,tiny=true")
     for family, micro in common.MICRO_BACKBONES.items():
         config.model = common.model_block(micro, "cifar10", 16)
-        experiment.check_model(config)
+        validate.check_model(config)
         assert common.family_of(micro) == family
     config.model = dict(common.model_block("resnet_micro", "cifar10", 16), patch_size=4)
     with pytest.raises(ValueError, match=r"patch_size is not an option of backbone 'resnet_micro'"):
-        experiment.check_model(config)
+        validate.check_model(config)
 
 
 @pytest.mark.parametrize("module_name, options", CASES)
@@ -119,7 +119,7 @@ def test_augment_keys_build_the_views(module_name, options):
     config = load(module_name, options)
     kwargs = dict(config.augment)
     preset = augment.VIEW_PRESETS[kwargs.pop("preset")]
-    experiment.check_kwargs(preset, kwargs, "augment", provided=("size",))
+    validate.check_kwargs(preset, kwargs, "augment", provided=("size",))
     specs = preset(config.data.image_size, **kwargs)
     assert len(specs) >= 1
     assert all(spec.size <= config.data.image_size for spec in specs)
@@ -131,8 +131,8 @@ def test_optimizer_keys_and_learning_rate(module_name, options):
     assert config.optim.name in optim.OPTIMIZERS
     assert ("trust_coefficient" in config.optim) == (config.optim.name == "lars")
     assert config.optim.probe_lr == 1e-3
-    experiment.check_kwargs(
-        optim.make_optimizer, experiment.optimizer_kwargs(config), "optim", provided=("name", "learning_rate")
+    validate.check_kwargs(
+        optim.make_optimizer, validate.optimizer_kwargs(config), "optim", provided=("name", "learning_rate")
     )
     peak = schedules.scaled_learning_rate(
         config.optim.base_lr, config.train.batch_size, config.optim.lr_scaling
@@ -175,7 +175,7 @@ def _integers(tree):
 @pytest.mark.parametrize("module_name, options", CASES)
 def test_evaluation_blocks_are_recipes_and_the_anchor_is_quoted_in_the_docstring(module_name, options):
     config = load(module_name, options)
-    experiment.check_eval_config(config)
+    validate.check_eval_config(config)
     for block in ("linear_sgd", "finetune"):
         assert supervised.Recipe(**config[block]).steps(config.train.batch_size) >= 1
     anchor = config.anchor
@@ -224,4 +224,4 @@ def test_a_vit_option_that_cannot_work_is_a_config_error(override, message):
     block, key, value = override
     config[block][key] = value
     with pytest.raises(ValueError, match=message):
-        experiment.check_config(config)
+        validate.check_config(config)

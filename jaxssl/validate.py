@@ -1,0 +1,196 @@
+"""Every check of a config that can be made before anything is loaded, compiled or written.
+
+The keys of each config block are checked against the signature they feed, so a misspelled key fails with
+one clear message; every number must be finite, and the rates, temperatures and momenta must lie in their
+ranges (a NaN learning rate is a config error, not a NaN state found steps later).
+"""
+
+import inspect
+import math
+
+import jax.numpy as jnp
+
+from jaxssl import augment, models, optim
+from jaxssl.data import sources
+from jaxssl.evaluation import supervised
+from jaxssl.methods import METHODS
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
+    """ValueError when `kwargs` holds a key that `fn` does not take (or one the run provides itself)."""
+    accepted = set(inspect.signature(fn).parameters) - set(provided)
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in config.{where}; allowed: {sorted(accepted)}")
+
+
+def check_name(name: str, allowed, what: str) -> None:
+    if name not in allowed:
+        raise ValueError(f"unknown {what} {name!r}; choose from {sorted(allowed)}")
+
+
+def choose(name: str, registry: dict, what: str):
+    """registry[name], or a ValueError naming the choices."""
+    check_name(name, registry, what)
+    return registry[name]
+
+
+def backbone_kwargs(config, dtype) -> dict:
+    """The backbone builder's arguments: the family's options in config.model, the compute dtype, and the
+    image size where the family stores a grid for it (a ViT's position embeddings)."""
+    builder = models.BACKBONES[config.model.backbone]
+    kwargs = dict(without(config.model, "backbone"), dtype=dtype)
+    if "image_size" in inspect.signature(builder).parameters:
+        kwargs["image_size"] = int(config.data.image_size)
+    return kwargs
+
+
+def check_model(config) -> None:
+    """The backbone exists, config.model holds only options of its family, and they build a valid network
+    (constructing a module computes nothing)."""
+    builder = choose(config.model.backbone, models.BACKBONES, "backbone")
+    accepted = set(inspect.signature(builder).parameters) - {"dtype", "image_size"}
+    foreign = sorted(set(without(config.model, "backbone")) - accepted)
+    if foreign:
+        raise ValueError(
+            f"config.model.{foreign[0]} is not an option of backbone {config.model.backbone!r} (family "
+            f"{models.family_of(config.model.backbone)}); its options: {sorted(accepted)}. Other families' "
+            "options come with their own model block (configs/common.py model_block)"
+        )
+    builder(**backbone_kwargs(config, jnp.float32))
+
+
+def check_config(config) -> None:
+    """Every name resolves, every block's keys are ones its function takes, every count is positive."""
+    check_numbers(config)
+    make_method = choose(config.method.name, METHODS, "method")
+    check_kwargs(make_method, without(config.method, "name"), "method", provided=("context",))
+    check_model(config)
+    check_name(config.train.dtype, DTYPES, "dtype")
+    preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
+    check_kwargs(preset, without(config.augment, "preset"), "augment", provided=("size",))
+    check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
+    check_kwargs(optim.make_optimizer, optimizer_kwargs(config), "optim", provided=("name", "learning_rate"))
+    check_name(config.data.dataset, sources.DATASETS, "dataset")
+    check_eval_config(config)
+    for block, name in (
+        ("eval", "every_steps"),
+        ("checkpoint", "every_steps"),
+        ("checkpoint", "keep"),
+        ("train", "batch_size"),
+        ("eval", "batch_size"),
+        ("data", "image_size"),
+    ):
+        if config[block][name] <= 0:
+            raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+    if config.log_every_steps <= 0:
+        raise ValueError(f"config.log_every_steps must be positive, got {config.log_every_steps}")
+
+
+KNN_SPACES = ("backbone", "projector")
+EVAL_PROTOCOL_KEYS = (
+    "knn_ks",
+    "knn_temperatures",
+    "knn_spaces",
+    "label_seed",
+    "health_examples",
+    "tsne_examples",
+)
+
+
+def check_eval_config(config) -> None:
+    """The offline protocols' blocks: recipes whose keys Recipe takes, a kNN grid of positive k and T over
+    known feature spaces, positive example counts."""
+    missing = [block for block in ("linear_sgd", "finetune", "anchor") if block not in config]
+    missing += [f"eval.{name}" for name in EVAL_PROTOCOL_KEYS if name not in config.eval]
+    if missing:
+        raise ValueError(
+            f"the config has no {missing}: it was written before the evaluation protocols existed (an old "
+            "config.json?); pass --config=configs/<the run's config>.py:<its options> instead"
+        )
+    for block in ("linear_sgd", "finetune"):
+        check_kwargs(supervised.Recipe, dict(config[block]), block)
+        for name in ("epochs", "batch_size", "base_lr"):
+            if config[block][name] <= 0:
+                raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
+        if not 0.0 < config[block].get("layer_decay", 1.0) <= 1.0:
+            raise ValueError(
+                f"config.{block}.layer_decay must lie in (0, 1], got {config[block].layer_decay}"
+            )
+        drop_path = config[block].get("drop_path", -1.0)
+        if drop_path != -1.0 and not 0.0 <= drop_path < 1.0:
+            raise ValueError(
+                f"config.{block}.drop_path must be -1 (the network's own) or in [0, 1), got {drop_path}"
+            )
+        if config[block].get("optimizer", "sgd") not in supervised.RECIPE_OPTIMIZERS:
+            raise ValueError(
+                f"config.{block}.optimizer must be one of {list(supervised.RECIPE_OPTIMIZERS)}, "
+                f"got {config[block].optimizer!r}"
+            )
+    if not config.eval.knn_ks or min(config.eval.knn_ks) < 1:
+        raise ValueError(f"config.eval.knn_ks must be positive ints, got {config.eval.knn_ks}")
+    if not config.eval.knn_temperatures or min(config.eval.knn_temperatures) <= 0:
+        raise ValueError(f"config.eval.knn_temperatures must be positive, got {config.eval.knn_temperatures}")
+    spaces = tuple(config.eval.knn_spaces)
+    if "backbone" not in spaces or set(spaces) - set(KNN_SPACES):
+        raise ValueError(
+            f"config.eval.knn_spaces must hold 'backbone' and may hold 'projector', got {spaces}"
+        )
+    for name in ("health_examples", "tsne_examples"):
+        if config.eval[name] < 2:
+            raise ValueError(f"config.eval.{name} must be at least 2, got {config.eval[name]}")
+
+
+def without(block, key: str) -> dict:
+    return {k: v for k, v in block.items() if k != key}
+
+
+def optimizer_kwargs(config) -> dict:
+    """config.optim minus what the run resolves itself (name, the lr and its scaling, the probe's lr)."""
+    return {k: v for k, v in config.optim.items() if k not in ("name", "base_lr", "lr_scaling", "probe_lr")}
+
+
+def numbers_of(block, prefix: str = "config"):
+    """(dotted name, number) of every float or int in a config, lists and tuples included (bools excluded)."""
+    for key, value in block.items():
+        name = f"{prefix}.{key}"
+        if hasattr(value, "items"):
+            yield from numbers_of(value, name)
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                if isinstance(item, (int, float)) and not isinstance(item, bool):
+                    yield f"{name}[{index}]", item
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield name, value
+
+
+def number_range(name: str):
+    """(low, high, text) that a setting's last name part must lie in, or None when its name sets no range.
+    Learning rates and temperatures are positive; weight decay is not negative; momenta (EMA rates included:
+    tau, BYOL's and DINO's momentum, a centre's momentum) and Adam's betas lie in [0, 1]."""
+    leaf = name.rsplit(".", 1)[-1].split("[")[0]
+    if leaf.endswith("_epochs") or leaf.endswith("_steps"):
+        return None
+    if leaf.endswith("lr") or "temp" in leaf:
+        return 0.0, math.inf, "positive"
+    if leaf == "weight_decay":
+        return 0.0, math.inf, "at least 0"
+    if "momentum" in leaf or "tau" in leaf or leaf in ("b1", "b2"):
+        return 0.0, 1.0, "in [0, 1]"
+    return None
+
+
+def check_numbers(config) -> None:
+    """ValueError naming the first setting that is NaN or infinite, or outside its range (number_range)."""
+    for name, value in numbers_of(config):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} is {value}: every number in a config must be finite")
+        bounds = number_range(name)
+        if bounds is None:
+            continue
+        low, high, text = bounds
+        below = value <= low if text == "positive" else value < low
+        if below or value > high:
+            raise ValueError(f"{name} must be {text}, got {value}")

@@ -18,7 +18,6 @@ too): class-balanced and nested from config.eval.label_seed, or ImageNet's stand
 """
 
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -26,7 +25,7 @@ import time
 import jax
 import numpy as np
 
-from jaxssl import augment, plots
+from jaxssl import augment, jsonl, plots
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
@@ -40,13 +39,14 @@ FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne")
 TRAINED_PROTOCOLS = ("linear_sgd", "finetune")
 PROTOCOLS = FROZEN_PROTOCOLS + TRAINED_PROTOCOLS + ("gallery", "reconstruction")
 DEFAULT_PROTOCOLS = ("knn", "linear_lbfgs", "health")
+RECORDS = "offline_eval.jsonl"
 DESCRIPTIONS = {
     "knn": "weighted cosine kNN (InstDisc), grid of k and T, frozen features of the labelled train examples",
     "linear_lbfgs": "fast linear probe: L-BFGS logistic regression on cached standardised frozen features",
     "health": "representation health of the eval-split embedding: spread, RankMe, alignment, uniformity",
     "tsne": "t-SNE of eval-split backbone features coloured by class",
     "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
-    "finetune": "fine-tuning of the whole network: SGD+Nesterov or LARS, cosine, crop+flip, centre-crop test",
+    "finetune": "fine-tuning of the whole network: SGD+Nesterov, LARS or AdamW, cosine, crop+flip, centre-crop test",
     "gallery": "augmented views of the config's view preset",
     "reconstruction": "eval images, masked as in pretraining, and the network's reconstruction of them",
 }
@@ -339,6 +339,8 @@ def evaluate(
         )
     needs_network = features == "network" and set(protocols) != {"gallery"}
     state = network_state(exp, workdir, init) if needs_network else None
+    if jax.process_index() == 0:
+        jsonl.check_appendable(os.path.join(workdir, RECORDS))
     common = header(
         config,
         exp,
@@ -381,9 +383,30 @@ def evaluate(
             record(protocol, start, reconstruction_record(exp, state, workdir, title))
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
-        with open(os.path.join(workdir, "offline_eval.jsonl"), "a") as f:
-            for line in records:
-                f.write(json.dumps(line) + "\n")
-    for line in records:
-        logging.info("offline evaluation: %s", {k: v for k, v in line.items() if k != "grid"})
+        jsonl.append(os.path.join(workdir, RECORDS), records)
+    logging.info(
+        "offline evaluation of %s%s:\n%s\nrecords appended to %s",
+        title,
+        "" if state is None else f" at step {int(state.step)}" + (" (untrained)" if init == "random" else ""),
+        "\n".join(map(summary_of, records)),
+        os.path.join(workdir, RECORDS),
+    )
     return records
+
+
+def summary_of(record: dict) -> str:
+    """A protocol's headline numbers in one line: its top-1, or the health of the backbone's features, and
+    where its figure went."""
+    parts = [f"  {record['protocol']}:"]
+    if "top1" in record:
+        parts.append(f"top-1 {100 * record['top1']:.2f} %")
+    if record["protocol"] == "knn":
+        best = max(record["grid"]["backbone"].items(), key=lambda item: item[1])[0]
+        parts.append(f"(best k/T {best})")
+    if "spaces" in record:
+        backbone = record["spaces"]["backbone"]
+        parts.append(f"effective rank {backbone['effective_rank']:.1f}")
+        parts.append("COLLAPSED" if record["collapsed"] else "not collapsed")
+    if "png" in record:
+        parts.append(record["png"])
+    return " ".join(parts)

@@ -1,11 +1,12 @@
 """Metric lines to DIR/metrics.jsonl (appended, never rewritten) and TensorBoard events."""
 
-import json
 import math
 import os
 
 import numpy as np
 import tensorflow as tf  # TensorBoard event files; TF is already the input pipeline's dependency
+
+from jaxssl import jsonl
 
 
 class MetricWriter:
@@ -23,8 +24,7 @@ class MetricWriter:
         if not self.enabled:
             return
         values = {name: float(value) for name, value in scalars.items()}
-        with open(self.path, "a") as f:
-            f.write(json.dumps({"step": int(step), "split": split, **values}) + "\n")
+        jsonl.append(self.path, [{"step": int(step), "split": split, **values}])
         with self.summary_writer.as_default(step=int(step)):
             for name, value in values.items():
                 if math.isfinite(value):

@@ -16,8 +16,8 @@ import os
 import numpy as np
 from absl import app, flags
 
-from jaxssl import plots
-from jaxssl.runs import Entry, entries_of, export_records, grid_point, read_jsonl, run_directories
+from jaxssl import jsonl, plots
+from jaxssl.runs import Entry, entries_of, export_records, grid_point, run_directories
 
 PROTOCOL_TITLES = {
     "online_probe": "online probe",
@@ -211,7 +211,7 @@ def report(patterns, output: str = "", curves: str = "", knn_points=()) -> str:
             f.write(text)
     if curves:
         logged = {
-            os.path.basename(os.path.normpath(d)): read_jsonl(os.path.join(d, "metrics.jsonl"))
+            os.path.basename(os.path.normpath(d)): jsonl.read(os.path.join(d, "metrics.jsonl"))
             for d in directories
         }
         plots.curves_plot({name: lines for name, lines in logged.items() if lines}, curves)

@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 
+from jaxssl import jsonl
+
 # Settings that say how a run was watched or stored, not what it learned: never a reason for two rows.
 IGNORED_SETTINGS = (
     "seed",
@@ -50,13 +52,6 @@ class Entry:
     wall_seconds: float | None = None
     examples_per_s: float | None = None
     anchor: dict | None = None
-
-
-def read_jsonl(path: str) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:
@@ -182,8 +177,8 @@ def entries_of(run_dir: str) -> list[Entry]:
     if os.path.exists(os.path.join(run_dir, "config.json")):
         with open(os.path.join(run_dir, "config.json")) as f:
             config = json.load(f)
-    records = read_jsonl(os.path.join(run_dir, "offline_eval.jsonl"))
-    summary = training_summary(read_jsonl(os.path.join(run_dir, "metrics.jsonl")))
+    records = jsonl.read(os.path.join(run_dir, "offline_eval.jsonl"))
+    summary = training_summary(jsonl.read(os.path.join(run_dir, "metrics.jsonl")))
     first = records[0] if records else {}
     method = config.get("method", {}).get("name") or first.get("method", "?")
     settings = {k: v for k, v in flatten(config).items() if not k.startswith(IGNORED_SETTINGS)}

@@ -1,5 +1,6 @@
 """run(config, workdir): pretraining with periodic metrics, online evaluation and checkpoints."""
 
+import contextlib
 import logging
 import math
 import os
@@ -7,12 +8,14 @@ import signal
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tqdm
+from jax.experimental import multihost_utils
 
 from jaxssl import experiment as experiment_lib
+from jaxssl import lock, sharding
 from jaxssl import metrics as metrics_lib
-from jaxssl import sharding
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
 from jaxssl.data import sources, subsets
@@ -21,6 +24,11 @@ from jaxssl.evaluation import embed, health, knn
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the state of that step was not saved."""
+
+
+class NonFiniteStateError(FloatingPointError):
+    """An update left NaN or infinite values in the state (its loss, computed before the update, was finite);
+    that state was not saved."""
 
 
 def write_config(config, workdir: str) -> None:
@@ -56,13 +64,45 @@ class StopRequest:
         signal.signal(signal.SIGTERM, self._previous)
 
 
+def latest_good(last_saved: int | None) -> str:
+    """The checkpoint a rerun resumes, in words (every saved state was checked finite before its write)."""
+    return f"step {last_saved}" if last_saved else "none: a rerun starts afresh"
+
+
 def check_finite(step_metrics: list[tuple[int, dict]], last_saved: int | None) -> None:
     for step, values in step_metrics:
         if not math.isfinite(values["loss"]):
             raise NonFiniteLossError(
                 f"loss is {values['loss']} at step {step}; stopping without saving that state "
-                f"(latest checkpoint: step {last_saved})"
+                f"(latest checkpoint: {latest_good(last_saved)})"
             )
+
+
+def all_finite(tree) -> jax.Array:
+    """Whether every floating-point value in `tree` is finite (integer and key leaves are skipped)."""
+    floats = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in floats])) if floats else jnp.array(True)
+
+
+@jax.jit
+def finite_by_field(state) -> dict:
+    """{field of the TrainState: all_finite(field)}, computed on the devices."""
+    return {
+        name: all_finite(getattr(state, name))
+        for name in ("params", "batch_stats", "target", "opt_state", "extra")
+    }
+
+
+def check_state_finite(state, step: int, last_saved: int | None) -> None:
+    """NonFiniteStateError, before anything is written, when the state after `step` is not finite everywhere."""
+    bad = sorted(name for name, finite in jax.device_get(finite_by_field(state)).items() if not finite)
+    if bad:
+        raise NonFiniteStateError(
+            f"the update of step {step} left NaN or infinite values in {bad} (its loss was still finite); that "
+            "state was not saved. The latest checkpoint, checked finite when it was saved: "
+            f"{latest_good(last_saved)}. Lower the learning rate (config.optim.base_lr) or raise the warm-up, "
+            "then rerun to resume from it"
+        )
 
 
 def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -> dict:
@@ -114,13 +154,42 @@ def write_run_line(writer, start_step: int, end_step: int, global_batch: int, se
         )
 
 
+@contextlib.contextmanager
+def one_writer(workdir: str):
+    """Process 0 holds DIR's lock for the body (the workdir is shared on a pod); every process learns, in one
+    broadcast, whether it got it, so a busy directory stops them all at once."""
+    if jax.process_count() == 1:
+        with lock.hold(workdir):
+            yield
+        return
+    with contextlib.ExitStack() as held:
+        refusal = None
+        if jax.process_index() == 0:
+            try:
+                held.enter_context(lock.hold(workdir))
+            except lock.WorkdirBusyError as error:
+                refusal = error
+        if multihost_utils.broadcast_one_to_all(np.int32(refusal is not None)):
+            raise refusal or lock.WorkdirBusyError(
+                f"{workdir} is in use by another run (process 0 found it locked)"
+            )
+        yield
+
+
 def run(config, workdir: str):
     """Trains config's method until config's duration, resuming from DIR's newest readable checkpoint.
 
     Each call that trains appends a "run" line to metrics.jsonl: the steps it ran, its wall time (loading and
-    compiling included) and the examples per second over that time."""
+    compiling included) and the examples per second over that time. One run at a time may train in DIR
+    (jaxssl/lock.py)."""
     started = time.time()
     exp = experiment_lib.prepare(config)
+    with one_writer(workdir):
+        return train_with_lock_held(exp, config, workdir, started)
+
+
+def train_with_lock_held(exp, config, workdir: str, started: float):
+    """The body of `run`, with DIR's lock held."""
     checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
     checkpointer.check_identity()
     layout = experiment_lib.state_layout(exp)
@@ -183,6 +252,7 @@ def run(config, workdir: str):
                     done, "eval", online_eval(exp, compiled, state, bank_source, health_source, config.eval)
                 )
             if save_now:
+                check_state_finite(state, done, last_saved)
                 checkpointer.save(done, state, force=True)
                 last_saved = done
             progress.update(1)

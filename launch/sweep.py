@@ -27,7 +27,6 @@ recipe stops the sweep before anything runs, rather than leave two recipes in on
 
 import argparse
 import itertools
-import json
 import os
 import shlex
 import subprocess
@@ -39,6 +38,7 @@ from ml_collections import config_flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # the configs import `configs.common`, as they do under `python -m jaxssl.main`
 
+from jaxssl import jsonl  # noqa: E402
 from jaxssl.evaluation.supervised import Recipe  # noqa: E402
 
 RECIPE_PROTOCOLS = ("linear_sgd", "finetune")
@@ -98,10 +98,7 @@ def recorded(workdir: str, protocol: str, fraction: float, init: str, config=Non
     """Whether the run's offline_eval.jsonl already holds this protocol at this fraction and init. For a
     protocol with a recipe (`config[protocol]`), a record of another recipe is an error, not a match."""
     path = os.path.join(workdir, "offline_eval.jsonl")
-    if not os.path.exists(path):
-        return False
-    with open(path) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = jsonl.read(path)
     matches = [
         r
         for r in records

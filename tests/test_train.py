@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import jax
@@ -14,7 +15,7 @@ import pytest
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, experiment, sharding, train
+from jaxssl import evaluate, experiment, lock, sharding, train
 from jaxssl.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
 from jaxssl.methods import METHODS
 from tests.helpers import cli, executables_of_a_run
@@ -173,6 +174,7 @@ def test_workdir_of_another_method_is_refused_and_left_untouched(fashion_dir, tm
         path: os.path.getmtime(os.path.join(root, path))
         for root, _, files in os.walk(workdir)
         for path in files
+        if path != "lock"  # each command that may train takes the directory's lock (tested below)
     }
     with pytest.raises(WorkdirConflictError, match="byol"):
         train.run(tiny_config("byol", fashion_dir), workdir)
@@ -184,8 +186,43 @@ def test_workdir_of_another_method_is_refused_and_left_untouched(fashion_dir, tm
         path: os.path.getmtime(os.path.join(root, path))
         for root, _, files in os.walk(workdir)
         for path in files
+        if path != "lock"
     }
     assert after == before
+
+
+HOLD_THE_LOCK = (
+    "import sys, time; from jaxssl import lock\n"
+    "with lock.hold(sys.argv[1]):\n"
+    "    print('held', flush=True); time.sleep(600)"
+)
+
+
+def test_one_writer_per_run_directory_and_a_dead_writers_lock_is_taken_over(fashion_dir, tmp_path, caplog):
+    workdir = str(tmp_path / "busy")
+    config = tiny_config("simclr", fashion_dir, steps=2)
+    train.run(config, workdir)
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, workdir], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline() == "held\n"
+        before = read_metrics(workdir)
+        with pytest.raises(lock.WorkdirBusyError, match=rf"pid {other.pid} since"):
+            train.run(tiny_config("simclr", fashion_dir, steps=4), workdir)
+        assert read_metrics(workdir) == before and checkpoint_steps(workdir) == [2]
+        # Offline evaluation only reads a checkpoint: allowed while another process trains.
+        (record,) = evaluate.evaluate(config, workdir, protocols=("linear_lbfgs",))
+        assert record["step"] == 2
+    finally:
+        other.kill()  # SIGKILL: the lock's text stays behind, the OS releases the lock itself
+        other.wait()
+    caplog.set_level("WARNING")
+    train.run(tiny_config("simclr", fashion_dir, steps=4), workdir)
+    assert any(f"pid {other.pid}" in m and "taking over" in m for m in caplog.messages)
+    assert checkpoint_steps(workdir) == [2, 4]
+    with open(os.path.join(workdir, lock.LOCK_FILE)) as f:
+        assert f.read() == ""  # released cleanly: nothing for the next run to warn about
 
 
 def test_checkpoint_that_does_not_fit_the_state_is_refused_and_left_untouched(fashion_dir, tmp_path):
@@ -220,6 +257,46 @@ def test_non_finite_loss_stops_naming_the_step_without_saving(fashion_dir, tmp_p
     with pytest.raises(train.NonFiniteLossError, match="at step 3"):
         train.run(config, workdir)
     assert checkpoint_steps(workdir) == [2]
+
+
+@jax.custom_vjp
+def nan_gradient(x):
+    """0, with a NaN gradient: a term that keeps the loss finite and poisons the update."""
+    return jax.numpy.zeros(())
+
+
+nan_gradient.defvjp(lambda x: (jax.numpy.zeros(()), x), lambda x, g: (jax.numpy.full_like(x, jax.numpy.nan),))
+
+
+@functools.wraps(METHODS["simclr"])
+def nan_update_at_step_three(context, **kwargs):
+    method = METHODS["simclr"](context, **kwargs)
+
+    def loss(params, inputs):
+        value, aux = method.loss(params, inputs)
+        leaf = jax.tree.leaves(params)[0]
+        return value + jax.lax.cond(inputs.step == 2, nan_gradient, lambda x: jax.numpy.zeros(()), leaf), aux
+
+    return method.__class__(name="nan_update", network=method.network, loss=loss)
+
+
+def test_a_non_finite_update_on_a_checkpoint_step_is_never_saved(fashion_dir, tmp_path, monkeypatch):
+    # The loss of step 3 is finite (it is computed before the update); the state after it is NaN and step 3 is a
+    # checkpoint step. The error names the last good checkpoint, and a rerun resumes it.
+    monkeypatch.setitem(METHODS, "nan_update", nan_update_at_step_three)
+    config = tiny_config("simclr", fashion_dir)
+    config.method.name = "nan_update"
+    config.checkpoint.every_steps = 1
+    workdir = str(tmp_path / "nan_update")
+    with pytest.raises(
+        train.NonFiniteStateError, match=r"step 3 left NaN .*\['opt_state', 'params'\].*step 2\."
+    ):
+        train.run(config, workdir)
+    assert checkpoint_steps(workdir) == [1, 2]
+    restored = Checkpointer(workdir, keep=None, identity={}).restore_latest(
+        experiment.state_layout(experiment.prepare(config))
+    )
+    assert int(restored.step) == 2 and bool(train.all_finite(restored.params))
 
 
 def test_the_step_compiles_once(fashion_dir):
@@ -271,6 +348,21 @@ BAD_INPUTS = {
     ),
     "no duration": (lambda c: c.train.update(steps=-1, epochs=-1.0), ValueError, "set either"),
     "unknown optimizer": (lambda c: setattr(c.optim, "name", "lamb"), ValueError, "unknown optimizer"),
+    "NaN learning rate": (
+        lambda c: setattr(c.optim, "base_lr", float("nan")),
+        ValueError,
+        r"config.optim.base_lr is nan: every number in a config must be finite",
+    ),
+    "negative temperature": (
+        lambda c: setattr(c.method, "temperature", -0.1),
+        ValueError,
+        r"config.method.temperature must be positive, got -0.1",
+    ),
+    "momentum above 1": (
+        lambda c: setattr(c.optim, "momentum", 1.5),
+        ValueError,
+        r"config.optim.momentum must be in \[0, 1\]",
+    ),
 }
 
 

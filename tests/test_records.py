@@ -1,0 +1,96 @@
+"""The record files (metrics.jsonl, offline_eval.jsonl): a line torn by a kill, malformed lines, concurrent
+writers, a directory that cannot be written."""
+
+import json
+import logging
+import os
+import threading
+
+import pytest
+
+from configs import simclr
+from jaxssl import evaluate, jsonl, report
+
+TORN = '{"step": 7, "split": "tr'
+
+
+def write_lines(path, records, tail=""):
+    with open(path, "w") as f:
+        f.writelines(json.dumps(record) + "\n" for record in records)
+        f.write(tail)
+
+
+def test_a_torn_last_line_is_skipped_with_a_warning_naming_file_and_line(tmp_path, caplog):
+    path = str(tmp_path / "metrics.jsonl")
+    write_lines(path, [{"step": 1}, {"step": 2}], tail=TORN)
+    with caplog.at_level(logging.WARNING):
+        assert jsonl.read(path) == [{"step": 1}, {"step": 2}]
+    assert any(f"{path} line 3 is torn" in message for message in caplog.messages)
+
+
+@pytest.mark.parametrize("bad", ["not json", "[1, 2]"])
+def test_a_malformed_line_before_the_last_is_an_error_naming_file_and_line(tmp_path, bad):
+    path = str(tmp_path / "offline_eval.jsonl")
+    with open(path, "w") as f:
+        f.write(f'{{"step": 1}}\n{bad}\n{{"step": 3}}\n')
+    with pytest.raises(jsonl.MalformedRecordError, match=rf"{path} line 2 is not a JSON"):
+        jsonl.read(path)
+
+
+def test_appending_after_a_torn_line_keeps_the_fragment_aside_and_the_file_valid(tmp_path, caplog):
+    path = str(tmp_path / "metrics.jsonl")
+    write_lines(path, [{"step": 1}], tail=TORN)
+    with caplog.at_level(logging.WARNING):
+        jsonl.append(path, [{"step": 2}, {"step": 3}])
+    assert jsonl.read(path) == [{"step": 1}, {"step": 2}, {"step": 3}]
+    with open(path + ".torn") as f:
+        assert f.read() == TORN + "\n"
+    assert any("torn line" in message for message in caplog.messages)
+
+
+def test_concurrent_writers_never_interleave_their_lines(tmp_path):
+    path = str(tmp_path / "offline_eval.jsonl")
+    padding = "x" * 20000  # far beyond one page: an unlocked buffered write would be split
+
+    def writer(name):
+        for index in range(40):
+            jsonl.append(path, [{"writer": name, "index": index, "padding": padding}])
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = jsonl.read(path)
+    assert sorted((r["writer"], r["index"]) for r in records) == [(n, i) for n in "ab" for i in range(40)]
+
+
+def test_the_report_reads_a_run_whose_logs_a_kill_tore(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_lines(
+        str(run / "offline_eval.jsonl"),
+        [{"protocol": "linear_lbfgs", "features": "network", "init": "checkpoint", "top1": 0.8}],
+        tail='{"protocol": "knn", "top',
+    )
+    write_lines(str(run / "metrics.jsonl"), [{"step": 1, "split": "eval", "linear_top1": 0.5}], tail=TORN)
+    with open(run / "config.json", "w") as f:
+        json.dump({"method": {"name": "simclr"}, "seed": 0}, f)
+    table = report.report([str(run)])
+    assert "80.00" in table and "50.00" in table
+
+
+def test_a_directory_that_cannot_be_written_is_refused_before_computing(fashion_dir, tmp_path, monkeypatch):
+    # As root (CI), permissions do not stop a write: the check asks os.access, so refuse it for the run
+    # directory as a read-only mount or another user's directory would.
+    run = str(tmp_path / "read_only")
+    os.makedirs(run)
+    monkeypatch.setattr(jsonl.os, "access", lambda path, mode: path != run)
+    monkeypatch.setattr(evaluate, "frozen_records", lambda *args: pytest.fail("computed before the check"))
+    config = simclr.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    with pytest.raises(PermissionError, match="read_only cannot be written.*nothing was computed"):
+        evaluate.evaluate(config, run, features="pixels")
+    jsonl.check_appendable(
+        str(tmp_path / "new_run" / "offline_eval.jsonl")
+    )  # created later: its parent is writable

@@ -63,10 +63,14 @@ FAMILY_OPTIONS = {
 def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
     """'a=1,b=x' -> options over `defaults`, each value converted to its default's type.
 
-    Unknown names and values of the wrong type raise ValueError naming what is allowed."""
+    Unknown names and values of the wrong type raise ValueError naming what is allowed. `tiny` sets its own
+    batch and duration (make_tiny), so it refuses an explicit batch= or epochs=; a backbone= with it picks the
+    family whose micro backbone the tiny run trains."""
     options = dict(defaults)
+    given = set()
     for item in filter(None, (arg or "").split(",")):
         name, sep, value = item.partition("=")
+        given.add(name)
         if not sep or name not in defaults:
             raise ValueError(f"config option {item!r} is not name=value with a name in {sorted(defaults)}")
         default = defaults[name]
@@ -81,6 +85,12 @@ def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
                 raise ValueError(
                     f"config option {name} takes a {type(default).__name__}, got {value!r}"
                 ) from None
+    overridden = sorted(given & {"batch", "epochs"})
+    if options.get("tiny") and overridden:
+        raise ValueError(
+            f"tiny=true sets its own batch and steps (configs/common.py make_tiny): drop {overridden}, or "
+            "override config.train after it (--config.train.batch_size=...)"
+        )
     return ml_collections.ConfigDict(options)
 
 
@@ -97,6 +107,7 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         data_dir="",
         manual_dir="",
         download=False,
+        skip_bad_files=False,
         image_size=dataset["image_size"],
         host_crop=dataset["host_crop"],
         prefetch=2,

@@ -118,12 +118,13 @@ def get_config(arg=None):
     if options.finetune not in ("", *FINETUNE_RECIPES):
         raise ValueError(f"unknown finetune recipe {options.finetune!r}; choose from {FINETUNE_RECIPES}")
     epochs = options.epochs or EPOCHS_IN_BUDGET[options.method]
-    config = METHOD_CONFIGS[options.method].get_config(
-        f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={options.batch},"
-        f"tiny={options.tiny}"
-    )
     if options.tiny:
-        return config
+        return METHOD_CONFIGS[options.method].get_config(
+            f"dataset=fashion_mnist,backbone={options.backbone},tiny=1"
+        )
+    config = METHOD_CONFIGS[options.method].get_config(
+        f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={options.batch}"
+    )
     if common.family_of(options.backbone) == "resnet":
         config.model.width_multiplier = 0.25
     if common.family_of(options.backbone) == "vit":

@@ -15,6 +15,7 @@ import time
 
 import jax
 import orbax.checkpoint as ocp
+from etils import epath
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -80,12 +81,8 @@ class Checkpointer:
 
     def _saved_tree(self, step: int):
         """The saved state's tree of array metadata, or None when the metadata cannot be read."""
-        try:
-            return (
-                ocp.StandardCheckpointer()
-                .metadata(os.path.join(self.directory, str(step), "state"))
-                .item_metadata
-            )
+        try:  # the item's own handler: a Checkpointer would look for a step's metadata file in the item
+            return ocp.StandardCheckpointHandler().metadata(epath.Path(self.directory, str(step), "state"))
         except Exception:  # unreadable metadata: restore_latest reports the checkpoint and sets it aside
             return None
 

@@ -76,6 +76,7 @@ def prepare(config) -> Experiment:
         data_dir=config.data.data_dir or None,
         manual_dir=config.data.manual_dir or None,
         download=config.data.download,
+        skip_bad_files=config.data.get("skip_bad_files", False),
     )
     train_source, info = sources.load(config.data.dataset, "train", **data_args)
     eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)

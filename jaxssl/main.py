@@ -68,7 +68,23 @@ def saved_config(workdir: str) -> ml_collections.ConfigDict:
     if not os.path.exists(path):
         raise app.UsageError(f"{path} does not exist: pass --config")
     with open(path) as f:
-        return ml_collections.ConfigDict(json.load(f))
+        try:
+            return ml_collections.ConfigDict(json.load(f))
+        except ValueError as error:
+            raise app.UsageError(
+                f"{path} is not a readable config ({error}); pass the run's --config=configs/<method>.py:<options>"
+            ) from None
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with an override of a key the config does not have (--config.train.bacth_size=8)
+    reported in one line with ml_collections' suggestion rather than as three chained tracebacks."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as error:
+        message = str(error).strip("'\"").replace("\\'", "'").replace("\\n", " ")
+        overrides = [arg for arg in argv[1:] if arg.startswith("--config.")]
+        raise SystemExit(f"error: no such config key in {' '.join(overrides)}: {message}") from None
 
 
 def main(argv):
@@ -104,4 +120,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -24,6 +24,7 @@ IGNORED_SETTINGS = (
     "data.manual_dir",
     "data.data_dir",
     "data.download",
+    "data.skip_bad_files",
     "data.prefetch",
     "anchor.",
     "linear_sgd.",

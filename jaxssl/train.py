@@ -1,5 +1,6 @@
 """run(config, workdir): pretraining with periodic metrics, online evaluation and checkpoints."""
 
+import collections
 import contextlib
 import logging
 import math
@@ -49,6 +50,17 @@ def write_config(config, workdir: str) -> None:
     os.replace(path + ".tmp", path)
 
 
+def write_skipped_files(source, workdir: str) -> None:
+    """DIR/skipped_files.txt lists the image folder's files this run leaves out (config.data.skip_bad_files),
+    one 'path: why' per line; absent when none are."""
+    skipped = getattr(source, "skipped", ())
+    if skipped:
+        logging.warning("training without %d unreadable files, listed in skipped_files.txt", len(skipped))
+        with open(os.path.join(workdir, "skipped_files.txt.tmp"), "w") as f:
+            f.write("".join(line + "\n" for line in skipped))
+        os.replace(os.path.join(workdir, "skipped_files.txt.tmp"), os.path.join(workdir, "skipped_files.txt"))
+
+
 class StopRequest:
     """Set by SIGTERM: the loop saves a checkpoint at the current step and returns."""
 
@@ -62,6 +74,22 @@ class StopRequest:
 
     def restore(self):
         signal.signal(signal.SIGTERM, self._previous)
+
+
+class StepsInFlight:
+    """Bounds the steps dispatched but not yet computed: beyond `limit`, the host waits for the oldest one's
+    loss. JAX dispatches asynchronously, so without a bound the host runs ahead as fast as batches arrive (the
+    progress bar's rate and ETA then describe dispatch, not computation) and queues input batches in device
+    memory."""
+
+    def __init__(self, limit: int = 2):
+        self.limit = limit
+        self.losses = collections.deque()
+
+    def add(self, loss) -> None:
+        self.losses.append(loss)
+        while len(self.losses) > self.limit:
+            self.losses.popleft().block_until_ready()
 
 
 def latest_good(last_saved: int | None) -> str:
@@ -197,6 +225,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     is_main = jax.process_index() == 0
     if is_main:
         write_config(config, workdir)
+        write_skipped_files(exp.train_source, workdir)
     writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
 
     if state is None:
@@ -227,6 +256,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     )
 
     stop = StopRequest()
+    in_flight = StepsInFlight()
     pending = []
     progress = tqdm.tqdm(
         total=exp.total_steps, initial=start_step, disable=not is_main, unit="step", dynamic_ncols=True
@@ -235,6 +265,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
         for step in range(start_step, exp.total_steps):
             state, step_metrics = train_step(state, sharding.to_global(next(batches), exp.mesh))
             pending.append((step + 1, step_metrics))
+            in_flight.add(step_metrics["loss"])
             done = step + 1
             stopping = stop.requested  # read once: a signal landing mid-iteration waits for the next step
             finished = done == exp.total_steps

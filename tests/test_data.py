@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from jaxssl import data
-from jaxssl.data import sources
+from jaxssl import data, train
+from jaxssl.data import files, sources
 
 FAST_FAILURE_S = 5.0
 
@@ -422,3 +422,57 @@ def test_eval_central_crop_geometry():
     source = _array_source(num=2, size=16)
     batch = _batches(data.eval_dataset(source, batch_size=2, host_resize=14))[0]
     np.testing.assert_array_equal(batch["image"][:, 0], source.images[:, 1:15, 1:15])
+
+
+def _folder_with_bad_files(root, rng):
+    for name in ("a.png", "b.jpg", "c.png"):
+        _write_image(str(root / "train" / "cat" / name), _random_image(rng))
+    good = tf.io.encode_jpeg(_random_image(rng, 64, 64), quality=95).numpy()
+    (root / "train" / "cat" / "d_truncated.jpg").write_bytes(good[: len(good) // 2])  # a valid JPEG header
+    (root / "train" / "cat" / "e_text.png").write_text("not an image at all")
+    (root / "train" / "cat" / "f_empty.jpg").write_bytes(b"")
+
+
+def test_bad_files_of_an_image_folder_are_named_before_anything_compiles(tmp_path):
+    _folder_with_bad_files(tmp_path, np.random.default_rng(0))
+    with pytest.raises(files.BadImageFileError) as caught:
+        data.load("folder", "train", manual_dir=str(tmp_path))
+    message = str(caught.value)
+    assert message.startswith("3 of 6 files")
+    assert "d_truncated.jpg: it does not decode" in message
+    assert "e_text.png: not a JPEG or PNG (it starts with bytes 6e6f7420616e2069)" in message
+    assert "f_empty.jpg: empty" in message and "--config.data.skip_bad_files=True" in message
+    train, info = data.load("folder", "train", manual_dir=str(tmp_path), skip_bad_files=True)
+    assert [os.path.basename(p) for p in train.paths] == ["a.png", "b.jpg", "c.png"]
+    assert [line.split(": ")[0].rsplit("/", 1)[1] for line in train.skipped] == [
+        "d_truncated.jpg",
+        "e_text.png",
+        "f_empty.jpg",
+    ]
+    assert info.train_examples == 3
+
+
+def test_a_run_lists_the_files_it_skipped(tmp_path):
+    source = data.FileSource(("/d/a.png",), np.zeros(1, np.int32), skipped=("/d/b.png: empty",))
+    train.write_skipped_files(source, str(tmp_path))
+    assert (tmp_path / "skipped_files.txt").read_text() == "/d/b.png: empty\n"
+
+
+def test_mixed_grayscale_and_colour_files_are_decoded_to_colour_whatever_comes_first(tmp_path):
+    rng = np.random.default_rng(0)
+    _write_image(str(tmp_path / "1_gray.jpg"), _random_image(rng, channels=1))
+    _write_image(str(tmp_path / "2_gray.png"), _random_image(rng, channels=1))
+    _write_image(str(tmp_path / "3_colour.jpg"), _random_image(rng))
+    assert files.header_channels(str(tmp_path / "1_gray.jpg")) == (1, None)
+    assert files.header_channels(str(tmp_path / "3_colour.jpg")) == (3, None)
+    source, info = data.load("folder", "train", manual_dir=str(tmp_path))
+    assert source.channels == 3 and info.image_shape[-1] == 3
+    batch = next(data.as_numpy(data.eval_dataset(source, batch_size=3, host_resize=16)))
+    assert batch["image"].shape == (3, 1, 16, 16, 3)
+
+
+def test_an_empty_class_folder_is_reported(tmp_path):
+    _write_image(str(tmp_path / "train" / "cat" / "a.png"), _random_image(np.random.default_rng(0)))
+    os.makedirs(tmp_path / "train" / "dog")
+    with pytest.raises(data.DatasetNotFoundError, match=r"train/dog holds no .* images"):
+        data.load("folder", "train", manual_dir=str(tmp_path))

@@ -18,9 +18,11 @@ from jaxssl.methods.memory import fifo_enqueue, random_queue
 from tests.helpers import executables_of_a_run
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
-STATELESS = ["simsiam", "barlow_twins", "vicreg", "moco_v3", "mae"]
-# Methods whose mechanism an end-to-end row above already runs: their own tests are at the loss level.
-LOSS_ONLY = ["simmim"]
+STATELESS = ["moco_v3", "mae"]
+# Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
+# tests/test_train.py, MAE's masked step here): their own tests are at the loss level (the formulas against
+# numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring below).
+LOSS_ONLY = ["simmim", "simsiam", "barlow_twins", "vicreg"]
 # The backbone of a method's end-to-end row when it is not the config's default: MoCo v3 trains a ViT (drop
 # path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
 # bit-exactly with its dropout stream.
@@ -278,6 +280,18 @@ def test_drop_path_draws_from_the_loss_key_in_training_and_evaluation_is_determi
     assert value(jax.random.key(3)) != value(jax.random.key(4))
     features = lambda: method.network.apply(variables, inputs.views[0], train=False, method="features")  # noqa: E731
     np.testing.assert_array_equal(features(), features())
+
+
+@pytest.mark.parametrize("name", ["simsiam", "barlow_twins", "vicreg"])
+def test_a_two_view_method_trains_every_part_of_its_network(name):
+    method = micro_method(name, projector_hidden_dims=(16,), projection_dim=8)
+    variables, inputs = micro_inputs(method, augment.simclr_views(16))
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
+    assert np.isfinite(value) and aux.features.shape == (8, 16)
+    for part, tree in grads.items():  # backbone, projector (and SimSiam's predictor)
+        norms = [float(jnp.linalg.norm(leaf)) for leaf in jax.tree.leaves(tree)]
+        assert all(np.isfinite(norms)) and max(norms) > 0, part
+    assert not jax.tree.all(jax.tree.map(jnp.array_equal, aux.batch_stats, variables["batch_stats"]))
 
 
 def test_simmim_scores_the_l1_error_of_the_masked_patches_only():

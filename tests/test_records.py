@@ -1,5 +1,5 @@
 """The record files (metrics.jsonl, offline_eval.jsonl): a line torn by a kill, malformed lines, concurrent
-writers, a directory that cannot be written."""
+writers, a directory that cannot be written; and the bound on the training steps in flight."""
 
 import json
 import logging
@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from configs import simclr
-from jaxssl import evaluate, jsonl, report
+from jaxssl import evaluate, jsonl, report, train
 
 TORN = '{"step": 7, "split": "tr'
 
@@ -94,3 +94,19 @@ def test_a_directory_that_cannot_be_written_is_refused_before_computing(fashion_
     jsonl.check_appendable(
         str(tmp_path / "new_run" / "offline_eval.jsonl")
     )  # created later: its parent is writable
+
+
+def test_the_host_waits_for_steps_beyond_the_in_flight_bound():
+    waited = []
+
+    class Loss:
+        def __init__(self, step):
+            self.step = step
+
+        def block_until_ready(self):
+            waited.append(self.step)
+
+    in_flight = train.StepsInFlight(limit=2)
+    for step in range(1, 6):
+        in_flight.add(Loss(step))
+        assert waited == list(range(1, max(step - 2, 0) + 1))  # step s waits for step s - 2 to be computed

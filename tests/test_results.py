@@ -1,6 +1,6 @@
 """The README's semi-supervised and ViT tables are what the report tool makes of the records kept in
 results/semisup/ and results/vit/ (the run directories' config.json and logs, exported by
-`python -m jaxssl.report --export`)."""
+`python -m jaxssl.report --export`), and the README's main command works as root and as a user."""
 
 import os
 
@@ -27,3 +27,12 @@ def test_the_semi_supervised_table_is_the_report_of_the_kept_records():
 def test_the_vit_table_is_the_report_of_the_kept_records():
     kept = os.path.join(ROOT, "results", "vit", "*")
     assert readme_table("### ViTs on Fashion-MNIST") == report.report([kept])
+
+
+def test_the_main_command_runs_for_root_without_sudo_and_for_a_user_with_it():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    main_command = readme.split("## The two commands", 1)[1].split("```bash\n", 1)[1].splitlines()[0]
+    assert main_command.startswith("$(command -v sudo) apt-get install -y dataset-fashion-mnist && ")
+    with open(os.path.join(ROOT, ".ci", "run")) as f:
+        assert "sudo" not in f.read()

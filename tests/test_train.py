@@ -397,6 +397,9 @@ def test_locked_config_refuses_misspelled_keys_and_wrong_types():
         simclr_config.get_config("datset=cifar10")
     with pytest.raises(ValueError, match="takes a int"):
         simclr_config.get_config("batch=big")
+    with pytest.raises(ValueError, match=r"tiny=true sets its own batch and steps.*drop \['batch'\]"):
+        simclr_config.get_config("batch=64,tiny=1")
+    assert simclr_config.get_config("backbone=vit_small,tiny=1").model.backbone == "vit_micro"
 
 
 def test_command_line_rejects_a_misspelled_override_before_writing(tmp_path):
@@ -408,7 +411,7 @@ def test_command_line_rejects_a_misspelled_override_before_writing(tmp_path):
     )
     result = subprocess.run(command, **options)
     assert result.returncode != 0
-    assert "bacth_size" in result.stderr
+    assert 'Did you mean "batch_size"' in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists(workdir)
 
 

@@ -9,6 +9,17 @@ import tensorflow as tf
 from jaxssl.data.records import DatasetNotFoundError, FileSource
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+JPEG_MAGIC, PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+# Up to this many files a folder's images are decoded in full before a run (a truncated JPEG has a valid
+# header); beyond it only their headers are read.
+FULL_DECODE_LIMIT = 2000
+HEADER_BYTES = 65536  # a JPEG's frame header (its channel count) lies after its EXIF block, within this
+
+
+class BadImageFileError(ValueError):
+    """Files of an image folder that cannot be read as images; each is named with why."""
+
+
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -77,6 +88,11 @@ def list_images(folder: str, class_index: dict[str, int], channels: int) -> File
                     f"({sorted(class_index)})"
                 )
             files = image_files(os.path.join(folder, name))
+            if not files:
+                raise DatasetNotFoundError(
+                    f"class folder {os.path.join(folder, name)} holds no {'/'.join(IMAGE_EXTENSIONS)} images: "
+                    "add its images, or remove the folder (it would be a class without examples)"
+                )
             paths += files
             labels += [class_index[name]] * len(files)
     if not paths:
@@ -92,3 +108,85 @@ def stored_shape(path: str) -> tuple[int, int, int]:
     shape = tf.image.extract_jpeg_shape(raw) if tf.io.is_jpeg(raw) else tf.shape(tf.io.decode_png(raw))
     height, width, channels = (int(size) for size in shape.numpy())
     return height, width, channels
+
+
+def jpeg_channels(head: bytes) -> int | None:
+    """The number of components in a JPEG's start-of-frame segment (1 grayscale, 3 colour), or None when it is
+    not within `head`: markers are walked segment by segment from after the start-of-image marker."""
+    position = 2
+    while position + 9 < len(head):
+        if head[position] != 0xFF:
+            return None
+        marker = head[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return head[position + 9]
+        position += 2 + int.from_bytes(head[position + 2 : position + 4], "big")
+    return None
+
+
+def header_channels(path: str, head_bytes: int = HEADER_BYTES) -> tuple[int | None, str | None]:
+    """(stored channels, None) of a readable JPEG or PNG from its first bytes, or (None, why it is not one).
+    Channels is None for a JPEG whose frame header lies beyond `head_bytes`."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(head_bytes)
+    except OSError as error:
+        return None, f"unreadable ({error.strerror})"
+    if not head:
+        return None, "empty"
+    if head.startswith(PNG_MAGIC):
+        if len(head) < 26:
+            return None, "a truncated PNG header"
+        return (1 if head[25] in (0, 4) else 3), None  # colour type 0 gray, 4 gray + alpha
+    if head.startswith(JPEG_MAGIC):
+        return jpeg_channels(head), None
+    return None, f"not a JPEG or PNG (it starts with bytes {head[:8].hex()})"
+
+
+def decode_problem(path: str) -> str | None:
+    """Why TensorFlow cannot decode the whole file, or None."""
+    try:
+        tf.io.decode_image(tf.io.read_file(path), expand_animations=False).numpy()
+    except (tf.errors.OpError, ValueError) as error:
+        return f"it does not decode ({getattr(error, 'message', str(error)).splitlines()[0]})"
+    return None
+
+
+def check_images(
+    source: FileSource, *, skip_bad_files: bool, decode: bool, channels_needed: bool
+) -> tuple[FileSource, int]:
+    """(source without its bad files, which it lists as `skipped`; 3 if any file is colour, else 1).
+
+    Every file's header is read (readable, non-empty, JPEG or PNG: its first 32 bytes, or HEADER_BYTES when
+    `channels_needed`, where a JPEG's channel count lies); with `decode`, every file is decoded in full too.
+    A bad file raises BadImageFileError naming it, unless skip_bad_files."""
+    keep, skipped, colour = [], [], False
+    head_bytes = HEADER_BYTES if channels_needed else 32
+    for index, path in enumerate(source.paths):
+        channels, problem = header_channels(path, head_bytes)
+        if problem is None and decode:
+            problem = decode_problem(path)
+        if problem is not None:
+            skipped.append(f"{path}: {problem}")
+            continue
+        keep.append(index)
+        colour = colour or channels != 1  # a JPEG whose frame header was not found counts as colour
+    if skipped and (not skip_bad_files or not keep):
+        listed = "\n  ".join(skipped[:10]) + (
+            f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        )
+        raise BadImageFileError(
+            f"{len(skipped)} of {len(source.paths)} files of the image folder are not images this run can "
+            f"read:\n  {listed}\nRemove them, or set --config.data.skip_bad_files=True to train without them "
+            "(the run lists them in DIR/skipped_files.txt)"
+        )
+    kept = FileSource(
+        tuple(source.paths[i] for i in keep),
+        source.labels[np.asarray(keep, int)],
+        source.channels,
+        skipped=tuple(skipped),
+    )
+    return kept, 3 if colour else 1

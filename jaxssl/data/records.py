@@ -39,11 +39,13 @@ class FileSource:
     """A split of encoded image files (JPEG or PNG) with int32 labels (N,), -1 when unlabelled.
 
     channels: every file is decoded to this many channels (1 grayscale, 3 RGB) so batches have one shape.
+    skipped: the folder's files left out as unreadable ('path: why'; config.data.skip_bad_files).
     """
 
     paths: tuple[str, ...]
     labels: np.ndarray
     channels: int = 3
+    skipped: tuple[str, ...] = ()
 
     def __post_init__(self):
         if len(self.paths) != len(self.labels) or self.channels not in (1, 3):

@@ -6,6 +6,7 @@ an offline machine gets a DatasetNotFoundError within seconds that says how to p
 
 import dataclasses
 import functools
+import logging
 import os
 import socket
 import threading
@@ -13,7 +14,15 @@ import threading
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxssl.data.files import find_idx, list_images, read_idx, stored_shape, subfolders
+from jaxssl.data.files import (
+    FULL_DECODE_LIMIT,
+    check_images,
+    find_idx,
+    list_images,
+    read_idx,
+    stored_shape,
+    subfolders,
+)
 from jaxssl.data.records import ArraySource, DatasetInfo, DatasetNotFoundError, FileSource
 from jaxssl.data.subsets import take
 
@@ -124,8 +133,22 @@ def _load_fashion_mnist(
         ) from None
 
 
+def _checked(source: FileSource, skip_bad_files: bool, channels_needed: bool) -> tuple[FileSource, int]:
+    """check_images before anything compiles, decoding every file where the folder is small."""
+    decode = len(source.paths) <= FULL_DECODE_LIMIT
+    if not decode:
+        logging.info("checking the headers of %d image files", len(source.paths))
+    return check_images(source, skip_bad_files=skip_bad_files, decode=decode, channels_needed=channels_needed)
+
+
 def _load_imagenet(
-    split: str, *, info: DatasetInfo, data_dir: str | None, manual_dir: str | None, download: bool
+    split: str,
+    *,
+    info: DatasetInfo,
+    data_dir: str | None,
+    manual_dir: str | None,
+    download: bool,
+    skip_bad_files: bool,
 ) -> tuple[FileSource, DatasetInfo]:
     """ILSVRC-2012 from an image folder: manual_dir/{train,val}/<wnid>/*.JPEG, labels = sorted wnid index."""
     del data_dir, download
@@ -138,13 +161,15 @@ def _load_imagenet(
     if not manual_dir or not all(os.path.isdir(folder) for folder in folders.values()):
         raise DatasetNotFoundError(f"no ImageNet folder at manual_dir={manual_dir!r}. {layout}.")
     class_index = {name: i for i, name in enumerate(subfolders(folders["train"]))}
-    return list_images(folders[split], class_index, channels=3), info
+    source, _ = _checked(list_images(folders[split], class_index, channels=3), skip_bad_files, False)
+    return source, info
 
 
 def _load_folder(
-    split: str, *, data_dir: str | None, manual_dir: str | None, download: bool
+    split: str, *, data_dir: str | None, manual_dir: str | None, download: bool, skip_bad_files: bool
 ) -> tuple[FileSource, DatasetInfo]:
-    """An image folder: train/ (+ test/ or val/ for eval) or flat; with class sub-folders or without."""
+    """An image folder: train/ (+ test/ or val/ for eval) or flat; with class sub-folders or without. Images
+    are decoded to RGB when any training file is in colour, else to grayscale (mixed folders are converted)."""
     del data_dir, download
     if not manual_dir or not os.path.isdir(manual_dir):
         raise DatasetNotFoundError(
@@ -158,11 +183,12 @@ def _load_folder(
     eval_folders = [os.path.join(manual_dir, sub) for sub in ("test", "val")]
     eval_folder = next((folder for folder in eval_folders if os.path.isdir(folder)), train_folder)
     class_index = {name: i for i, name in enumerate(subfolders(train_folder))}
-    train = list_images(train_folder, class_index, channels=3)
-    height, width, stored_channels = stored_shape(train.paths[0])
-    channels = 1 if stored_channels == 1 else 3
+    train, channels = _checked(list_images(train_folder, class_index, channels=3), skip_bad_files, True)
+    height, width, _ = stored_shape(train.paths[0])
     train = dataclasses.replace(train, channels=channels)
-    held_out = train if eval_folder == train_folder else list_images(eval_folder, class_index, channels)
+    held_out = train
+    if eval_folder != train_folder:
+        held_out, _ = _checked(list_images(eval_folder, class_index, channels), skip_bad_files, False)
     info = DatasetInfo(
         "folder",
         len(class_index),
@@ -213,6 +239,7 @@ DATASETS = {
     ),
     "folder": _load_folder,
 }
+IMAGE_FOLDER_DATASETS = ("imagenet2012", "folder")
 
 
 def load(
@@ -222,18 +249,23 @@ def load(
     data_dir: str | None = None,
     manual_dir: str | None = None,
     download: bool = False,
+    skip_bad_files: bool = False,
 ) -> tuple[ArraySource | FileSource, DatasetInfo]:
     """The `split` ("train" or "eval") of dataset `name` and its DatasetInfo.
 
     data_dir: the TFDS data directory (TFDS's default when None). manual_dir: local files (IDX files, image
-    folders). download: let TFDS download and prepare a missing dataset (needs network).
+    folders). download: let TFDS download and prepare a missing dataset (needs network). skip_bad_files:
+    leave out an image folder's unreadable files (listed in the source's `skipped`) rather than refuse them.
     Info split sizes are the published ones for the named datasets and counted files for "folder".
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
-    return DATASETS[name](split, data_dir=data_dir, manual_dir=manual_dir, download=download)
+    options = dict(data_dir=data_dir, manual_dir=manual_dir, download=download)
+    if name in IMAGE_FOLDER_DATASETS:
+        options["skip_bad_files"] = skip_bad_files
+    return DATASETS[name](split, **options)
 
 
 def subset(source: ArraySource | FileSource, *, num_examples: int, seed: int) -> ArraySource | FileSource:

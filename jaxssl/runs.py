@@ -172,12 +172,20 @@ def newest_records(records: list[dict]) -> dict:
     return newest
 
 
+def read_config(path: str) -> dict:
+    """A run's config.json as a dict ({} when absent); a file that does not parse is an error naming it."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except ValueError as error:
+            raise jsonl.MalformedRecordError(f"{path} is not a readable config ({error})") from None
+
+
 def entries_of(run_dir: str) -> list[Entry]:
     """The entries of one run directory."""
-    config = {}
-    if os.path.exists(os.path.join(run_dir, "config.json")):
-        with open(os.path.join(run_dir, "config.json")) as f:
-            config = json.load(f)
+    config = read_config(os.path.join(run_dir, "config.json"))
     records = jsonl.read(os.path.join(run_dir, "offline_eval.jsonl"))
     summary = training_summary(jsonl.read(os.path.join(run_dir, "metrics.jsonl")))
     first = records[0] if records else {}

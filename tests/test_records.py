@@ -7,9 +7,10 @@ import os
 import threading
 
 import pytest
+from absl import app
 
 from configs import simclr
-from jaxssl import evaluate, jsonl, report, train
+from jaxssl import evaluate, jsonl, main, report, train
 
 TORN = '{"step": 7, "split": "tr'
 
@@ -110,3 +111,13 @@ def test_the_host_waits_for_steps_beyond_the_in_flight_bound():
     for step in range(1, 6):
         in_flight.add(Loss(step))
         assert waited == list(range(1, max(step - 2, 0) + 1))  # step s waits for step s - 2 to be computed
+
+
+def test_a_corrupt_config_json_is_named(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"method": {"name": "simc')
+    with pytest.raises(jsonl.MalformedRecordError, match=rf"{run}/config.json is not a readable config"):
+        report.report([str(run)])
+    with pytest.raises(app.UsageError, match=rf"{run}/config.json is not a readable config"):
+        main.saved_config(str(run))

@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, experiment, lock, sharding, train
+from jaxssl import evaluate, experiment, jsonl, lock, sharding, train
 from jaxssl.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
 from jaxssl.methods import METHODS
 from tests.helpers import cli, executables_of_a_run
@@ -98,9 +99,31 @@ def test_resume_from_an_earlier_checkpoint_is_bit_exact(method, fashion_dir, tmp
     assert_same_tree(again, final)
 
 
-def test_sigkill_then_same_command_reaches_the_uninterrupted_parameters(fashion_dir, tmp_path):
+def record_files_parse(workdir) -> int:
+    """Reads the record files of a run (a torn last line is allowed, skipped); returns the newest train step."""
+    with open(os.path.join(workdir, "config.json")) as f:
+        json.load(f)
+    steps = [
+        line["step"]
+        for line in jsonl.read(os.path.join(workdir, "metrics.jsonl"))
+        if line["split"] == "train"
+    ]
+    return max(steps, default=0)
+
+
+def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupted_parameters(
+    fashion_dir, tmp_path
+):
+    # Fault injection: each launch is killed (SIGKILL) a random time after it logs a new step, so the kills
+    # land during steps, checkpoint saves, metric writes and online evaluations (every 10 steps). After each
+    # kill every record file parses; the last launch runs to the end. JAXSSL_FAULT_KILLS and JAXSSL_FAULT_SEED
+    # ask for more kills or other points.
+    kills, rng = (
+        int(os.environ.get("JAXSSL_FAULT_KILLS", 3)),
+        random.Random(os.environ.get("JAXSSL_FAULT_SEED", 0)),
+    )
     killed, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
-    overrides = ["--config.train.steps=40", "--config.eval.every_steps=40", "--config.log_every_steps=20"]
+    overrides = ["--config.train.steps=30", "--config.eval.every_steps=10"]
     args = [
         "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
         f"--workdir={killed}",
@@ -108,24 +131,32 @@ def test_sigkill_then_same_command_reaches_the_uninterrupted_parameters(fashion_
         *overrides,
     ]
     command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    process = subprocess.Popen(command, **options)
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.path.isdir(os.path.join(killed, "checkpoints", "4")):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    newest = 0
+    for _ in range(kills):
+        process = subprocess.Popen(command, **options)
+        deadline = time.time() + 120
+        while process.poll() is None and time.time() < deadline:
+            if os.path.exists(os.path.join(killed, "metrics.jsonl")) and record_files_parse(killed) > newest:
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.5))
+        process.send_signal(signal.SIGKILL)
+        if process.wait() == 0:
+            break  # it finished before the kill
+        newest = record_files_parse(killed)
     assert subprocess.run(command, **options).returncode == 0
-    config = tiny_config("simclr", fashion_dir, steps=40)
-    config.eval.every_steps, config.log_every_steps = 40, 20
+    assert record_files_parse(killed) == 30
+    config = tiny_config("simclr", fashion_dir, steps=30)
+    config.eval.every_steps = 10
     final = train.run(config, reference)
     restored = experiment.prepare(config)
-
     layout = experiment.state_layout(restored)
     checkpointer = Checkpointer(killed, keep=3, identity=restored.identity)
     state = checkpointer.restore_latest(layout)
     checkpointer.close()
-    assert int(state.step) == 40
+    assert int(state.step) == 30
     assert_same_tree(state.params, final.params)
+    assert_same_tree(state.opt_state, final.opt_state)
 
 
 def test_sigterm_saves_a_checkpoint_and_stops(fashion_dir, tmp_path):

@@ -121,3 +121,14 @@ def test_a_corrupt_config_json_is_named(tmp_path):
         report.report([str(run)])
     with pytest.raises(app.UsageError, match=rf"{run}/config.json is not a readable config"):
         main.saved_config(str(run))
+
+
+def test_an_offline_evaluation_ends_with_its_headline_numbers():
+    knn = {"protocol": "knn", "top1": 0.843, "grid": {"backbone": {"20/0.07": 0.843, "5/0.07": 0.80}}}
+    health = {"protocol": "health", "spaces": {"backbone": {"effective_rank": 30.25}}, "collapsed": False}
+    tsne = {"protocol": "tsne", "png": "DIR/plots/tsne_step4.png"}
+    assert [evaluate.summary_of(r) for r in (knn, health, tsne)] == [
+        "  knn: top-1 84.30 % (best k/T 20/0.07)",
+        "  health: effective rank 30.2 not collapsed",
+        "  tsne: DIR/plots/tsne_step4.png",
+    ]

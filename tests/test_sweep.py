@@ -72,6 +72,9 @@ def test_recorded_evaluations_are_found(tmp_path):
     assert not sweep.recorded(str(tmp_path), "knn", 0.1, "random")
     assert not sweep.recorded(str(tmp_path), "finetune", 0.1, "checkpoint")
     assert not sweep.recorded(str(tmp_path / "missing"), "knn", 0.1, "checkpoint")
+    with open(tmp_path / "offline_eval.jsonl", "a") as f:
+        f.write('{"protocol": "linear_lbfgs", "lab')  # a line torn by a kill: skipped with a warning
+    assert sweep.recorded(str(tmp_path), "knn", 0.1, "checkpoint")
 
 
 QUICKSTART = ["--config=configs/quickstart.py:method=simclr", "--config.seed=0"]

@@ -234,6 +234,7 @@ def test_one_writer_per_run_directory_and_a_dead_writers_lock_is_taken_over(fash
     caplog.set_level("WARNING")
     train.run(tiny_config("simclr", fashion_dir, steps=4), workdir)
     assert any(f"pid {other.pid}" in m and "taking over" in m for m in caplog.messages)
+    assert not any("Metadata file does not exist" in m for m in caplog.messages)  # the restore of step 2
     assert checkpoint_steps(workdir) == [2, 4]
     with open(os.path.join(workdir, lock.LOCK_FILE)) as f:
         assert f.read() == ""  # released cleanly: nothing for the next run to warn about

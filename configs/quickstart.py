@@ -117,11 +117,11 @@ def get_config(arg=None):
         raise ValueError(f"unknown method {options.method!r}; choose from {sorted(METHOD_CONFIGS)}")
     if options.finetune not in ("", *FINETUNE_RECIPES):
         raise ValueError(f"unknown finetune recipe {options.finetune!r}; choose from {FINETUNE_RECIPES}")
-    epochs = options.epochs or EPOCHS_IN_BUDGET[options.method]
     if options.tiny:
         return METHOD_CONFIGS[options.method].get_config(
             f"dataset=fashion_mnist,backbone={options.backbone},tiny=1"
         )
+    epochs = options.epochs or EPOCHS_IN_BUDGET[options.method]
     config = METHOD_CONFIGS[options.method].get_config(
         f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={options.batch}"
     )

@@ -184,12 +184,8 @@ def write_run_line(writer, start_step: int, end_step: int, global_batch: int, se
 
 @contextlib.contextmanager
 def one_writer(workdir: str):
-    """Process 0 holds DIR's lock for the body (the workdir is shared on a pod); every process learns, in one
-    broadcast, whether it got it, so a busy directory stops them all at once."""
-    if jax.process_count() == 1:
-        with lock.hold(workdir):
-            yield
-        return
+    """Process 0 holds DIR's lock for the body (the workdir is shared on a pod); on a pod every process learns,
+    in one broadcast, whether it got it, so a busy directory stops them all at once."""
     with contextlib.ExitStack() as held:
         refusal = None
         if jax.process_index() == 0:
@@ -197,7 +193,10 @@ def one_writer(workdir: str):
                 held.enter_context(lock.hold(workdir))
             except lock.WorkdirBusyError as error:
                 refusal = error
-        if multihost_utils.broadcast_one_to_all(np.int32(refusal is not None)):
+        busy = refusal is not None
+        if jax.process_count() > 1:
+            busy = bool(multihost_utils.broadcast_one_to_all(np.int32(busy)))
+        if busy:
             raise refusal or lock.WorkdirBusyError(
                 f"{workdir} is in use by another run (process 0 found it locked)"
             )

@@ -112,7 +112,7 @@ def check_eval_config(config) -> None:
         )
     for block in ("linear_sgd", "finetune"):
         check_kwargs(supervised.Recipe, dict(config[block]), block)
-        for name in ("epochs", "batch_size", "base_lr"):
+        for name in ("epochs", "batch_size"):  # base_lr: check_numbers
             if config[block][name] <= 0:
                 raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
         if not 0.0 < config[block].get("layer_decay", 1.0) <= 1.0:
@@ -131,7 +131,7 @@ def check_eval_config(config) -> None:
             )
     if not config.eval.knn_ks or min(config.eval.knn_ks) < 1:
         raise ValueError(f"config.eval.knn_ks must be positive ints, got {config.eval.knn_ks}")
-    if not config.eval.knn_temperatures or min(config.eval.knn_temperatures) <= 0:
+    if not config.eval.knn_temperatures:  # each positive: check_numbers
         raise ValueError(f"config.eval.knn_temperatures must be positive, got {config.eval.knn_temperatures}")
     spaces = tuple(config.eval.knn_spaces)
     if "backbone" not in spaces or set(spaces) - set(KNN_SPACES):

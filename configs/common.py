@@ -183,6 +183,20 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return config
 
 
+def tile_layout(image_size: int, grid: int, fill: float, max_jitter: int) -> dict:
+    """Tile size and jitter of a pretext task's grid on `image_size` px views: tiles fill the fraction `fill`
+    of their cell's side (the rest is the gap between tiles), and move by at most `max_jitter` px while
+    staying inside the cell."""
+    cell = image_size // grid
+    tile = max(1, int(cell * fill))
+    return dict(tile_size=tile, jitter=min(max_jitter, (cell - tile) // 2))
+
+
+def pretext_eval(config: ml_collections.ConfigDict) -> None:
+    """A pretext network has no projector: kNN reads the backbone only."""
+    config.eval.knn_spaces = ("backbone",)
+
+
 def anchor(dataset: str, anchors: dict) -> dict:
     """The published number a run on `dataset` reproduces against: anchors maps a dataset name to (top-1 %,
     protocol, source); top1 -1 when there is none. The report prints it beside our mean."""

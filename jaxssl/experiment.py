@@ -103,6 +103,7 @@ def prepare(config) -> Experiment:
         dtype=dtype,
         num_examples=train_examples,
         global_batch=global_batch,
+        image_size=size,
     )
     method = METHODS[config.method.name](context, **validate.without(config.method, "name"))
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)

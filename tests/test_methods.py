@@ -18,11 +18,12 @@ from jaxssl.methods.memory import fifo_enqueue, random_queue
 from tests.helpers import executables_of_a_run
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
-STATELESS = ["moco_v3", "mae"]
+STATELESS = ["moco_v3", "mae", "rotnet"]
 # Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
-# tests/test_train.py, MAE's masked step here): their own tests are at the loss level (the formulas against
-# numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring below).
-LOSS_ONLY = ["simmim", "simsiam", "barlow_twins", "vicreg"]
+# tests/test_train.py, MAE's masked step and RotNet's labels made inside the loss here): their own tests are
+# at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
+# below, the tile tasks in tests/test_pretext.py).
+LOSS_ONLY = ["simmim", "simsiam", "barlow_twins", "vicreg", "jigsaw", "relative_patch"]
 # The backbone of a method's end-to-end row when it is not the config's default: MoCo v3 trains a ViT (drop
 # path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
 # bit-exactly with its dropout stream.
@@ -134,6 +135,7 @@ def micro_method(name, batch=8, num_examples=32, backbone="resnet_micro", backbo
         dtype=jnp.float32,
         num_examples=num_examples,
         global_batch=batch,
+        image_size=16,
     )
     return METHODS[name](context, **kwargs)
 

@@ -171,8 +171,10 @@ def instdisc_views(size: int, min_crop_scale: float = 0.2) -> tuple[ViewSpec]:
 def masked_image_views(
     size: int, min_crop_scale: float = 0.2, max_crop_scale: float = 1.0
 ) -> tuple[ViewSpec]:
-    """The single view of masked image modelling: a random resized crop and a horizontal flip, no colour
-    change (MAE, He et al. 2022, appendix A.1: area 0.2-1; SimMIM, Xie et al. 2022: 0.67-1)."""
+    """The single view of masked image modelling and of the pretext tasks (the "masked" and "crop_flip"
+    presets): a random resized crop and a horizontal flip, no colour change (MAE, He et al. 2022, appendix
+    A.1: area 0.2-1; SimMIM, Xie et al. 2022: 0.67-1; RotNet, Jigsaw and relative patch position crop and
+    flip only)."""
     return (ViewSpec(size=size, crop_scale=(min_crop_scale, max_crop_scale), jitter_prob=0.0, gray_prob=0.0),)
 
 
@@ -182,6 +184,7 @@ VIEW_PRESETS = {
     "multicrop": multicrop_views,
     "instdisc": instdisc_views,
     "masked": masked_image_views,
+    "crop_flip": masked_image_views,
 }
 
 

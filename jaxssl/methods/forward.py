@@ -16,9 +16,12 @@ def dropout_rngs(key, group: int) -> dict:
     return {} if key is None else {"dropout": jax.random.fold_in(key, DROPOUT_SALT + group)}
 
 
-def forward(network, variables, images, rngs=None):
-    """Training-mode outputs of `network` on one batch, and its updated BatchNorm statistics."""
-    outputs, updates = network.apply(variables, images, train=True, mutable=["batch_stats"], rngs=rngs or {})
+def forward(network, variables, images, rngs=None, method=None):
+    """Training-mode outputs of `network` (of its `method`, by default `__call__`) on one batch, and its
+    updated BatchNorm statistics."""
+    outputs, updates = network.apply(
+        variables, images, train=True, mutable=["batch_stats"], rngs=rngs or {}, method=method
+    )
     return outputs, updates.get("batch_stats", {})
 
 

@@ -18,6 +18,7 @@ class MethodContext:
     backbone: the feature extractor. image_mean, image_std: per-channel input normalisation.
     dtype: compute dtype of the heads. num_examples: size of the training split (memory banks).
     global_batch: examples per step over all devices and processes (queue sizes must be multiples of it).
+    image_size: side of the square views the network is trained on (where tiles or patches are cut).
     """
 
     backbone: nn.Module
@@ -26,6 +27,7 @@ class MethodContext:
     dtype: Any
     num_examples: int
     global_batch: int
+    image_size: int
 
     @property
     def steps_per_epoch(self) -> float:

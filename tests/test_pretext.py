@@ -1,0 +1,212 @@
+"""The pretext transforms against loops, the permutation set, and the pretext methods at the loss level."""
+
+import importlib
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import common
+from jaxssl import augment, losses
+from jaxssl.augment import pretext
+from jaxssl.methods.tile_task import TILE_KEY_SALT
+from tests.test_methods import micro_inputs, micro_method
+
+# The (row, column) step from the centre cell to each neighbour label, as Doersch et al. (2015) number them.
+NEIGHBOUR_STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+def random_images(batch=3, size=28, channels=1, seed=0):
+    return np.random.default_rng(seed).random((batch, size, size, channels), dtype=np.float32)
+
+
+def test_rotations_stack_each_quarter_turn_of_the_batch_with_its_label():
+    images = random_images(batch=3, size=5, channels=2)
+    rotated, labels = pretext.rotations(jnp.asarray(images))
+    assert rotated.shape == (12, 5, 5, 2)
+    for k, b in itertools.product(range(4), range(3)):
+        np.testing.assert_array_equal(rotated[k * 3 + b], np.rot90(images[b], k, axes=(0, 1)))
+        assert labels[k * 3 + b] == k
+    # A quarter turn counter-clockwise moves the top-right corner to the top-left.
+    np.testing.assert_array_equal(rotated[3, 0, 0], images[0, 0, -1])
+
+
+def test_rotations_refuse_a_non_square_batch():
+    with pytest.raises(ValueError, match="square"):
+        pretext.rotations(jnp.zeros((2, 4, 6, 1)))
+
+
+def min_hamming(permutations):
+    distances = (permutations[:, None, :] != permutations[None, :, :]).sum(-1)
+    return distances[~np.eye(len(permutations), dtype=bool)].min()
+
+
+def test_permutation_set_is_deterministic_distinct_and_far_apart():
+    hundred = pretext.permutation_set(100, 9, 2)
+    assert hundred.shape == (100, 9) and hundred.dtype == np.int32
+    np.testing.assert_array_equal(hundred[0], np.arange(9))  # starts from the identity
+    assert all(sorted(row) == list(range(9)) for row in hundred.tolist())
+    assert len({tuple(row) for row in hundred.tolist()}) == 100
+    assert min_hamming(hundred) == 6  # what greedy max-min reaches (the docstring's figure)
+    pretext.permutation_set.cache_clear()
+    np.testing.assert_array_equal(pretext.permutation_set(100, 9, 2), hundred)
+
+
+def test_permutation_set_refuses_what_cannot_exist():
+    with pytest.raises(ValueError, match="only 24 permutations"):
+        pretext.permutation_set(25, 4, 2)
+    with pytest.raises(ValueError, match="Hamming distance >= 3"):
+        pretext.permutation_set(24, 4, 3)  # all 24 of 4 cells include pairs one swap apart
+    assert min_hamming(pretext.permutation_set(24, 4, 2)) == 2
+
+
+def test_tile_grid_refuses_tiles_and_jitter_that_leave_their_cell():
+    with pytest.raises(ValueError, match="do not fit"):
+        pretext.TileGrid(28, 3, 10, 0)
+    with pytest.raises(ValueError, match="at most 1"):
+        pretext.TileGrid(28, 3, 7, 2)
+    layout = pretext.TileGrid(29, 3, 7, 1)  # 9 px cells, the 2 spare pixels split around the grid
+    np.testing.assert_array_equal(layout.centred_origins()[[0, 4, 8]], [[2, 2], [11, 11], [20, 20]])
+
+
+def crop(image, origin, tile):
+    return image[origin[0] : origin[0] + tile, origin[1] : origin[1] + tile]
+
+
+def test_jigsaw_tile_i_is_the_tile_of_cell_permutation_i():
+    images = random_images(batch=4, size=28, channels=3)
+    layout = pretext.TileGrid(28, 3, 7, 1)
+    permutations = pretext.permutation_set(10, 9, 2)
+    key = jax.random.key(5)
+    tiles, labels = pretext.jigsaw(key, jnp.asarray(images), permutations, layout)
+    origins = np.asarray(pretext.jittered_origins(jax.random.split(key)[1], 4, layout))
+    assert tiles.shape == (4, 9, 7, 7, 3) and labels.dtype == jnp.int32
+    for b in range(4):
+        for i, cell in enumerate(permutations[int(labels[b])]):
+            row, col = divmod(int(cell), 3)
+            assert (
+                abs(origins[b, cell, 0] - (row * 9 + 1)) <= 1
+                and abs(origins[b, cell, 1] - (col * 9 + 1)) <= 1
+            )
+            np.testing.assert_array_equal(tiles[b, i], crop(images[b], origins[b, cell], 7))
+    labels_of = lambda seed: pretext.jigsaw(jax.random.key(seed), images, permutations, layout)[1]  # noqa: E731
+    assert len(set(np.concatenate([labels_of(seed) for seed in range(8)]).tolist())) > 5
+
+
+def test_patch_pair_is_the_centre_and_the_neighbour_its_label_names():
+    images = random_images(batch=16, size=28, channels=1)
+    layout = pretext.TileGrid(28, 3, 6, 0)  # no jitter: every patch at its cell's centre
+    patches, labels = pretext.patch_pair(jax.random.key(2), jnp.asarray(images), layout)
+    assert patches.shape == (16, 2, 6, 6, 1)
+    for b in range(16):
+        np.testing.assert_array_equal(patches[b, 0], images[b, 10:16, 10:16])  # cell (1, 1) starts at 9 + 1
+        step_row, step_col = NEIGHBOUR_STEPS[int(labels[b])]
+        top, left = 10 + 9 * step_row, 10 + 9 * step_col
+        np.testing.assert_array_equal(patches[b, 1], images[b, top : top + 6, left : left + 6])
+    assert len(set(np.asarray(labels).tolist())) > 4
+
+
+def test_colour_projection_removes_the_green_magenta_component():
+    patches = jnp.asarray(np.random.default_rng(0).random((2, 2, 4, 4, 3), dtype=np.float32))
+    projected = pretext.defend_colors(jax.random.key(0), patches, "project")
+    np.testing.assert_allclose(np.tensordot(projected, pretext.GREEN_MAGENTA, axes=1), 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.mean(projected, -1), np.mean(patches, -1), atol=1e-6)  # gray is kept
+    gray = jnp.ones((1, 1, 4, 4, 1))
+    np.testing.assert_array_equal(pretext.defend_colors(jax.random.key(0), gray, "drop"), gray)
+    with pytest.raises(ValueError, match="colour defence"):
+        pretext.defend_colors(jax.random.key(0), patches, "shift")
+
+
+def test_colour_dropping_keeps_one_channel_and_whispers_the_others():
+    patches = np.random.default_rng(1).random((3, 2, 8, 8, 3), dtype=np.float32)
+    dropped = np.asarray(pretext.defend_colors(jax.random.key(4), jnp.asarray(patches), "drop"))
+    kept_channels = set()
+    for b, t in itertools.product(range(3), range(2)):
+        kept = [c for c in range(3) if np.array_equal(dropped[b, t, ..., c], patches[b, t, ..., c])]
+        assert len(kept) == 1
+        kept_channels.add(kept[0])
+        spread = patches[b, t, ..., kept[0]].std()
+        for other in set(range(3)) - set(kept):
+            np.testing.assert_allclose(
+                dropped[b, t, ..., other].mean(), patches[b, t, ..., kept[0]].mean(), atol=0.01
+            )
+            assert dropped[b, t, ..., other].std() < spread / 50
+    assert len(kept_channels) > 1
+
+
+@pytest.mark.parametrize("module_name", ["jigsaw", "relative_patch"])
+@pytest.mark.parametrize("dataset", [name for name in common.DATASETS if name != "folder"])
+def test_every_pretext_config_cuts_tiles_that_fit_its_images(module_name, dataset):
+    for tiny in ("false", "true"):
+        config = importlib.import_module(f"configs.{module_name}").get_config(
+            f"dataset={dataset},tiny={tiny}"
+        )
+        grid = config.method.get("grid", 3)
+        layout = pretext.TileGrid(config.data.image_size, grid, config.method.tile_size, config.method.jitter)
+        assert layout.tile >= 3 and layout.cell - layout.tile >= 1, "a gap between tiles"
+
+
+def test_rotnet_scores_all_four_rotations_of_each_image():
+    method = micro_method("rotnet")
+    variables, inputs = micro_inputs(method, pretext_views())
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
+    rotated, labels = pretext.rotations(inputs.views[0])
+    outputs = method.network.apply(variables, rotated, train=True, mutable=["batch_stats"])[0]
+    expected, top1 = losses.pretext_cross_entropy(outputs["logits"], labels)
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    np.testing.assert_allclose(aux.metrics["rotation_top1"], top1)
+    np.testing.assert_allclose(aux.features, outputs["features"][:8], rtol=1e-6)  # the unrotated rows
+    assert_every_part_trains(grads)
+
+
+def assert_every_part_trains(grads):
+    """Backbone and head both get gradient (not every leaf: the residual branches' last BatchNorm scale starts
+    at zero, so their convolutions get none in the first step)."""
+    assert set(grads) == {"backbone", "head"}
+    for part, tree in grads.items():
+        assert max(float(jnp.linalg.norm(leaf)) for leaf in jax.tree.leaves(tree)) > 0, part
+
+
+def pretext_views():
+    return augment.VIEW_PRESETS["crop_flip"](16, min_crop_scale=0.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "task"),
+    [
+        ("jigsaw", dict(num_permutations=24, tile_size=4, jitter=0, head_hidden_dims=(16,)), "jigsaw"),
+        ("relative_patch", dict(tile_size=3, jitter=1, head_hidden_dims=(16,)), "relative_patch"),
+    ],
+)
+def test_a_tile_task_classifies_the_tiles_its_transform_cut(name, kwargs, task):
+    method = micro_method(name, **kwargs)
+    variables, inputs = micro_inputs(method, pretext_views())
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
+    layout = pretext.TileGrid(16, 3, kwargs["tile_size"], kwargs["jitter"])
+    cut_key = jax.random.split(jax.random.fold_in(inputs.key, TILE_KEY_SALT))[0]
+    if name == "jigsaw":
+        tiles, labels = pretext.jigsaw(cut_key, inputs.views[0], pretext.permutation_set(24, 9, 2), layout)
+    else:
+        tiles, labels = pretext.patch_pair(cut_key, inputs.views[0], layout)
+    logits = method.network.apply(variables, tiles, train=True, method="classify", mutable=["batch_stats"])[0]
+    np.testing.assert_allclose(value, losses.pretext_cross_entropy(logits, labels)[0], rtol=1e-5)
+    assert set(aux.metrics) == {f"{task}_ce", f"{task}_top1"}
+    assert aux.features.shape == (8, 16)  # the whole view's backbone features, for the online probe
+    assert_every_part_trains(grads)
+    assert not jax.tree.all(jax.tree.map(jnp.array_equal, aux.batch_stats, variables["batch_stats"]))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("jigsaw", dict(num_permutations=24, tile_size=6, jitter=0), "do not fit"),
+        ("jigsaw", dict(num_permutations=24, grid=2, tile_size=6, jitter=0, min_distance=5), "distance >= 5"),
+        ("relative_patch", dict(tile_size=4, jitter=1), "moves 4 px tiles"),
+        ("relative_patch", dict(tile_size=3, jitter=0, colors="rgb"), "colour defence"),
+    ],
+)
+def test_pretext_methods_refuse_bad_sizes_when_made(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        micro_method(name, **kwargs)

@@ -129,6 +129,7 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         label_seed=0,
         health_examples=2048,
         tsne_examples=2000,
+        layer_features=9216,
     )
     # The supervised protocols (SimCLR, Chen et al. 2020, appendix B.5 and B.6): SGD with Nesterov
     # momentum, lr = base_lr x batch / 256, cosine decay, no weight decay, random crop + flip. The linear
@@ -175,6 +176,7 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         knn_temperatures=(0.07, 0.5),
         health_examples=32,
         tsne_examples=32,
+        layer_features=64,
     )
     config.linear_sgd.update(epochs=1.0, batch_size=16)
     config.finetune.update(epochs=1.0, batch_size=16)

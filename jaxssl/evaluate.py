@@ -5,6 +5,7 @@ On frozen features (one embedding pass serves them all):
   linear_lbfgs  the fast linear probe: L-BFGS logistic regression on cached, standardised features
   health        spread, effective rank (RankMe), alignment and uniformity, and whether it collapsed
   tsne          a PNG of a t-SNE of eval-split embeddings coloured by class (DIR/plots/tsne_step<step>.png)
+  layers        the pretext papers' per-layer probes: L-BFGS on each feature map, pooled (evaluation/layers.py)
 Training on labelled examples (evaluation/supervised.py):
   linear_sgd    the papers' linear probe: SGD with Nesterov momentum on the frozen backbone, crop + flip
   finetune      the whole network with its own optimiser; from --eval_init=random, the supervised baseline
@@ -30,14 +31,14 @@ from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.data import subsets
-from jaxssl.evaluation import embed, health, knn, linear, supervised
+from jaxssl.evaluation import embed, health, knn, layers, linear, supervised
 from jaxssl.models.classifier import Classifier
 
 FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
 FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne")
 TRAINED_PROTOCOLS = ("linear_sgd", "finetune")
-PROTOCOLS = FROZEN_PROTOCOLS + TRAINED_PROTOCOLS + ("gallery", "reconstruction")
+PROTOCOLS = FROZEN_PROTOCOLS + ("layers",) + TRAINED_PROTOCOLS + ("gallery", "reconstruction")
 DEFAULT_PROTOCOLS = ("knn", "linear_lbfgs", "health")
 RECORDS = "offline_eval.jsonl"
 DESCRIPTIONS = {
@@ -45,12 +46,16 @@ DESCRIPTIONS = {
     "linear_lbfgs": "fast linear probe: L-BFGS logistic regression on cached standardised frozen features",
     "health": "representation health of the eval-split embedding: spread, RankMe, alignment, uniformity",
     "tsne": "t-SNE of eval-split backbone features coloured by class",
+    "layers": "per-layer linear probes: L-BFGS on each backbone feature map, average-pooled to a fixed size",
     "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
     "finetune": "fine-tuning of the whole network: SGD+Nesterov, LARS or AdamW, cosine, crop+flip, centre-crop test",
     "gallery": "augmented views of the config's view preset",
     "reconstruction": "eval images, masked as in pretraining, and the network's reconstruction of them",
 }
 GALLERY_IMAGES = 6
+LAYER_FEATURES = (
+    9216  # the per-layer probes' pooled size when config.eval.layer_features is absent (old runs)
+)
 KEY_SALTS = {"linear_sgd": 11, "finetune": 12, "health": 13, "gallery": 14, "reconstruction": 15}
 
 
@@ -114,18 +119,42 @@ def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
             split: pixel_features(experiment_lib.eval_batches(exp, source, batch))
             for split, source in (("train", labelled), ("eval", exp.eval_source))
         }
-    args = (state.params["model"], state.batch_stats)
     with_projection = "projector" in config.eval.knn_spaces
-    compiled = embed.compile_embed(
-        step_lib.make_embed_fn(exp.method.network, exp.image_size, with_projection), exp.mesh
+    result = embed_splits(
+        exp,
+        state,
+        labelled,
+        batch,
+        step_lib.make_embed_fn(exp.method.network, exp.image_size, with_projection),
     )
-    result = {
-        split: embed.embed_split(compiled, args, experiment_lib.eval_batches(exp, source, batch), exp.mesh)
-        for split, source in (("train", labelled), ("eval", exp.eval_source))
-    }
     if with_pairs:
         result["pairs"] = view_pairs(exp, state, config)
     return result
+
+
+def embed_splits(exp, state, labelled, batch: int, embed_fn) -> dict:
+    """{"train", "eval"}: embed_fn's outputs on the labelled train examples and on the eval split."""
+    compiled = embed.compile_embed(embed_fn, exp.mesh)
+    args = (state.params["model"], state.batch_stats)
+    return {
+        split: embed.embed_split(compiled, args, experiment_lib.eval_batches(exp, source, batch), exp.mesh)
+        for split, source in (("train", labelled), ("eval", exp.eval_source))
+    }
+
+
+def layers_protocol_record(exp, state, config, labelled) -> dict:
+    """The per-layer probes of the network's feature maps (evaluation/layers.py)."""
+    max_features = config.eval.get("layer_features", LAYER_FEATURES)
+    embed_fn = layers.make_layer_embed_fn(exp.method.network, exp.image_size, max_features)
+    found = embed_splits(exp, state, labelled, config.eval.batch_size, embed_fn)
+    return layers.layers_record(
+        found["train"],
+        found["eval"],
+        num_classes=max(exp.info.num_classes, 1),
+        l2=config.eval.linear_l2,
+        steps=config.eval.linear_steps,
+        max_features=max_features,
+    )
 
 
 def view_pairs(exp, state, config) -> dict:
@@ -377,6 +406,8 @@ def evaluate(
         start = time.time()
         if protocol in TRAINED_PROTOCOLS:
             record(protocol, start, trained_record(protocol, exp, state, config, labelled))
+        elif protocol == "layers":
+            record(protocol, start, layers_protocol_record(exp, state, config, labelled))
         elif protocol == "gallery":
             record(protocol, start, gallery_record(exp, workdir, title))
         elif protocol == "reconstruction":
@@ -400,6 +431,8 @@ def summary_of(record: dict) -> str:
     parts = [f"  {record['protocol']}:"]
     if "top1" in record:
         parts.append(f"top-1 {100 * record['top1']:.2f} %")
+    if "layers" in record:
+        parts.append(", ".join(f"{name} {100 * top1:.2f} %" for name, top1 in record["layers"].items()))
     if record["protocol"] == "knn":
         best = max(record["grid"]["backbone"].items(), key=lambda item: item[1])[0]
         parts.append(f"(best k/T {best})")

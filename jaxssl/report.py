@@ -56,7 +56,20 @@ def columns_of(groups) -> list[tuple[str, float]]:
     """(protocol, fraction) columns some row has: the whole label set first, then the fractions ascending."""
     present = {key for group in groups for entry in group for key in entry.values}
     fractions = sorted({fraction for _, fraction in present}, key=lambda f: (f != 1.0, f))
-    return [(protocol, f) for f in fractions for protocol in PROTOCOL_TITLES if (protocol, f) in present]
+    layers = list(
+        dict.fromkeys(p for group in groups for e in group for p, _ in e.values if p.startswith("layer "))
+    )
+    return [
+        (protocol, f)
+        for f in fractions
+        for protocol in (*PROTOCOL_TITLES, *layers)
+        if (protocol, f) in present
+    ]
+
+
+def title_of(protocol: str) -> str:
+    """A column's title: the protocol's, or "linear <layer>" for a per-layer probe."""
+    return PROTOCOL_TITLES.get(protocol, protocol.replace("layer ", "linear ", 1))
 
 
 def describe_settings(settings: dict) -> tuple[str, str, str]:
@@ -128,7 +141,7 @@ def metric_columns(groups, knn_points) -> list[tuple[str, object]]:
             columns.append((PROTOCOL_TITLES[protocol] + suffix, lambda g, f=fraction: best_knn(g, f)))
         else:
             columns.append(
-                (PROTOCOL_TITLES[protocol] + suffix, lambda g, p=protocol, f=fraction: value_cell(g, p, f))
+                (title_of(protocol) + suffix, lambda g, p=protocol, f=fraction: value_cell(g, p, f))
             )
     return columns
 

@@ -221,6 +221,9 @@ def entries_of(run_dir: str) -> list[Entry]:
             target.collapsed = bool(record.get("collapsed", False))
             if "feature_std_mean" in backbone:
                 target.spread = (backbone["feature_std_mean"], backbone["feature_std_min"])
+        elif protocol == "layers":
+            for layer, top1 in record["layers"].items():
+                target.values[(f"layer {layer}", fraction)] = 100.0 * top1
         elif "top1" in record:
             target.values[(protocol, fraction)] = 100.0 * record["top1"]
             if "recipe" in record:

@@ -138,6 +138,8 @@ def check_eval_config(config) -> None:
         raise ValueError(
             f"config.eval.knn_spaces must hold 'backbone' and may hold 'projector', got {spaces}"
         )
+    if config.eval.get("layer_features", 1) < 1:
+        raise ValueError(f"config.eval.layer_features must be positive, got {config.eval.layer_features}")
     for name in ("health_examples", "tsne_examples"):
         if config.eval[name] < 2:
             raise ValueError(f"config.eval.{name} must be at least 2, got {config.eval[name]}")

@@ -11,6 +11,7 @@ import pytest
 from configs import common
 from jaxssl import augment, losses
 from jaxssl.augment import pretext
+from jaxssl.evaluation import layers
 from jaxssl.methods.tile_task import TILE_KEY_SALT
 from tests.test_methods import micro_inputs, micro_method
 
@@ -210,3 +211,12 @@ def test_a_tile_task_classifies_the_tiles_its_transform_cut(name, kwargs, task):
 def test_pretext_methods_refuse_bad_sizes_when_made(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         micro_method(name, **kwargs)
+
+
+def test_a_feature_map_is_pooled_to_the_largest_grid_within_the_budget():
+    assert layers.pooled_side(13, 256, 9216) == 6  # AlexNet's conv5 in Zhang et al.'s protocol: 6 x 6 x 256
+    assert layers.pooled_side(27, 192, 9216) == 6 and layers.pooled_side(4, 2048, 1000) == 1
+    feature_map = jnp.arange(2 * 4 * 4 * 3, dtype=jnp.float32).reshape(2, 4, 4, 3)
+    pooled = layers.pool_map(feature_map, 12)  # 2 x 2 x 3
+    expected = np.asarray(feature_map).reshape(2, 2, 2, 2, 2, 3).mean(axis=(2, 4)).reshape(2, 12)
+    np.testing.assert_allclose(pooled, expected)

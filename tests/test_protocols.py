@@ -196,7 +196,7 @@ def read_records(workdir):
 
 
 def test_frozen_feature_protocols_write_one_record_each(trained_run, fashion_dir):
-    protocols = ("knn", "linear_lbfgs", "health", "tsne", "gallery")
+    protocols = ("knn", "linear_lbfgs", "health", "tsne", "layers", "gallery")
     records = evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=protocols)
     assert [r["protocol"] for r in records] == list(protocols)
     assert read_records(trained_run)[-len(protocols) :] == json.loads(json.dumps(records))
@@ -204,7 +204,7 @@ def test_frozen_feature_protocols_write_one_record_each(trained_run, fashion_dir
         assert (
             r["step"] == 4 and r["init"] == "checkpoint" and r["label_fraction"] == 1.0 and r["description"]
         )
-    knn_record, linear_record, health_record, tsne_record, gallery_record = records
+    knn_record, linear_record, health_record, tsne_record, layers_record, gallery_record = records
     assert set(knn_record["grid"]) == {"backbone", "projector"}
     assert set(knn_record["grid"]["backbone"]) == {"1/0.07", "1/0.5", "5/0.07", "5/0.5"}
     assert knn_record["top1"] == max(knn_record["grid"]["backbone"].values())
@@ -212,6 +212,10 @@ def test_frozen_feature_protocols_write_one_record_each(trained_run, fashion_dir
     backbone_health = health_record["spaces"]["backbone"]
     assert {"effective_rank", "alignment", "uniformity", "feature_std_mean"} <= set(backbone_health)
     assert 1.0 <= backbone_health["effective_rank"] <= 32
+    # One probe per map of the micro ResNet, each pooled to at most 64 values: 16 x 16 x 8 and 8 x 8 x 16 to
+    # 2 x 2.
+    assert layers_record["dims"] == {"stem": 32, "stage0": 32, "stage1": 64}
+    assert all(0.0 <= top1 <= 1.0 for top1 in layers_record["layers"].values())
     for record in (tsne_record, gallery_record):
         with open(record["png"], "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -260,7 +264,7 @@ def test_a_network_without_batchnorm_goes_through_every_protocol(fashion_dir, tm
     config.data.manual_dir = fashion_dir
     state = train.run(config, workdir)
     assert state.batch_stats == {}
-    protocols = ("knn", "linear_lbfgs", "health", "linear_sgd", "finetune", "reconstruction")
+    protocols = ("knn", "linear_lbfgs", "health", "layers", "linear_sgd", "finetune", "reconstruction")
     records = evaluate.evaluate(config, workdir, protocols=protocols)
     assert [r["protocol"] for r in records] == list(protocols)
     by_protocol = {r["protocol"]: r for r in records}
@@ -269,6 +273,7 @@ def test_a_network_without_batchnorm_goes_through_every_protocol(fashion_dir, tm
     assert by_protocol["finetune"]["recipe"]["layer_decay"] == 0.65
     assert np.isfinite(by_protocol["finetune"]["final_train_loss"])
     assert by_protocol["health"]["spaces"]["backbone"]["effective_rank"] >= 1.0
+    assert list(by_protocol["layers"]["layers"]) == ["block0", "block1"]  # the micro ViT's blocks
     with open(by_protocol["reconstruction"]["png"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -271,3 +271,13 @@ def test_lines_of_the_first_offline_evaluation_are_read_as_their_protocols(tmp_p
         "feature std mean / min",
     ]
     assert "| 84.25 | 82.11 | 0.052 / 0.011 |" in fixed
+
+
+def test_per_layer_probes_are_columns_in_the_network_order(tmp_path):
+    for seed in (0, 1):
+        layers = {"conv1": 0.30 + seed / 100, "conv2": 0.40, "conv5": 0.35}
+        records = [record("linear_lbfgs", 0.5, seed=seed), record("layers", seed=seed, layers=layers)]
+        write_run(tmp_path / f"rotnet_seed{seed}", records=records)
+    table = report.report([str(tmp_path / "rotnet_seed*")])
+    assert "| linear (L-BFGS) | linear conv1 | linear conv2 | linear conv5 |" in table
+    assert "| 50.00 ± 0.00 | 30.50 ± 0.71 | 40.00 ± 0.00 | 35.00 ± 0.00 |" in table

@@ -99,6 +99,10 @@ class MAENetwork(nn.Module):
         """The ViT's pooled output on all patches of images in [0, 1]; what the probes evaluate."""
         return self.backbone(normalize(x01, self.image_mean, self.image_std), train=train)
 
+    def feature_maps(self, x01, train: bool):
+        """The ViT's per-block patch-token maps of images in [0, 1] (the per-layer probes)."""
+        return self.backbone.feature_maps(normalize(x01, self.image_mean, self.image_std), train=train)
+
     def __call__(self, x01, train: bool, ids_keep=None, ids_restore=None):
         if (ids_keep is None) != (ids_restore is None):
             raise ValueError("pass both ids_keep and ids_restore, or neither")
@@ -134,6 +138,10 @@ class SimMIMNetwork(nn.Module):
     def features(self, x01, train: bool):
         """The ViT's pooled output on all patches of images in [0, 1]; what the probes evaluate."""
         return self.backbone(normalize(x01, self.image_mean, self.image_std), train=train)
+
+    def feature_maps(self, x01, train: bool):
+        """The ViT's per-block patch-token maps of images in [0, 1] (the per-layer probes)."""
+        return self.backbone.feature_maps(normalize(x01, self.image_mean, self.image_std), train=train)
 
     def __call__(self, x01, train: bool, mask: jax.Array | None = None):
         x = normalize(x01, self.image_mean, self.image_std)

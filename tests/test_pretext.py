@@ -220,3 +220,58 @@ def test_a_feature_map_is_pooled_to_the_largest_grid_within_the_budget():
     pooled = layers.pool_map(feature_map, 12)  # 2 x 2 x 3
     expected = np.asarray(feature_map).reshape(2, 2, 2, 2, 2, 3).mean(axis=(2, 4)).reshape(2, 12)
     np.testing.assert_allclose(pooled, expected)
+
+
+# sRGB primaries and white in CIE L*a*b* (D65), from the CIE formulas (Lindbloom's calculator gives the same).
+KNOWN_LAB = {
+    (1.0, 0.0, 0.0): (53.2408, 80.0925, 67.2032),
+    (0.0, 1.0, 0.0): (87.7347, -86.1827, 83.1793),
+    (0.0, 0.0, 1.0): (32.2970, 79.1875, -107.8602),
+    (1.0, 1.0, 1.0): (100.0, 0.0, 0.0),
+    (0.0, 0.0, 0.0): (0.0, 0.0, 0.0),
+    (0.5, 0.5, 0.5): (53.3890, 0.0, 0.0),
+}
+
+
+def test_rgb_to_lab_gives_the_cie_values_of_known_colours_and_lab_to_rgb_inverts_it():
+    rgb = np.array(list(KNOWN_LAB), np.float32)
+    np.testing.assert_allclose(augment.rgb_to_lab(rgb), np.array(list(KNOWN_LAB.values())), atol=2e-3)
+    colours = np.random.default_rng(0).random((1000, 3), dtype=np.float32)
+    np.testing.assert_allclose(augment.lab_to_rgb(augment.rgb_to_lab(colours)), colours, atol=2e-5)
+    np.testing.assert_array_equal(
+        augment.lab_to_rgb(jnp.array([[50.0, 120.0, -120.0]])).clip(0, 1).shape, (1, 3)
+    )
+    with pytest.raises(ValueError, match="3 colour channels"):
+        augment.rgb_to_lab(np.zeros((2, 1)))
+
+
+def test_ab_bins_soft_encoding_and_rebalancing_weights():
+    bins = pretext.ab_bins()
+    assert bins.shape == (261, 2) and np.all(bins % 10 == 0)
+    assert {(0.0, 0.0), (80.0, 70.0), (-90.0, 80.0), (80.0, -110.0)} <= set(map(tuple, bins.tolist()))
+    ab = jnp.array([[0.0, 0.0], [12.0, -3.0], [80.0, 67.0]])
+    encoded = np.asarray(pretext.soft_encode(ab, bins))
+    np.testing.assert_allclose(encoded.sum(-1), 1.0, rtol=1e-6)
+    assert np.all((encoded > 0).sum(-1) == 5)
+    # A value on a bin centre: that bin and its 4 axis neighbours at distance 10, weights 1 : e^(-2) each.
+    centre = encoded[0][np.argmin(np.abs(bins).sum(1))]
+    np.testing.assert_allclose(centre, 1.0 / (1.0 + 4.0 * np.exp(-100.0 / 50.0)), rtol=1e-5)
+    uniform = pretext.rebalancing_weights(jnp.ones(len(bins)), bins)
+    np.testing.assert_allclose(uniform, 1.0, rtol=1e-4)
+    prior = np.full(len(bins), 1e-3)
+    prior[0] = 1.0  # one common colour
+    weights = np.asarray(pretext.rebalancing_weights(jnp.asarray(prior), bins))
+    distances = ((bins[:, None] - bins[None]) ** 2).sum(-1)
+    kernel = np.exp(-distances / 50.0)
+    smoothed = (kernel / kernel.sum(1, keepdims=True)) @ (prior / prior.sum())
+    smoothed /= smoothed.sum()
+    expected = 1.0 / (0.5 * smoothed + 0.5 / len(bins))
+    np.testing.assert_allclose(weights, expected / (smoothed * expected).sum(), rtol=1e-4)
+    assert weights[0] == weights.min() and np.isclose((smoothed * weights).sum(), 1.0, rtol=1e-5)
+    probabilities = jax.nn.softmax(jnp.asarray(np.random.default_rng(0).normal(size=(4, len(bins)))))
+    np.testing.assert_allclose(  # T -> 1: the plain mean; the annealed mean of a one-hot is its bin
+        pretext.annealed_mean(probabilities, bins, 1.0), probabilities @ bins, rtol=1e-4, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        pretext.annealed_mean(jax.nn.one_hot(jnp.array([7]), len(bins)), bins), bins[7:8], atol=1e-3
+    )

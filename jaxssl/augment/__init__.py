@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl.augment.color import color_jitter, solarize, to_grayscale
+from jaxssl.augment.lab import lab_to_rgb as lab_to_rgb
+from jaxssl.augment.lab import rgb_to_lab as rgb_to_lab
 from jaxssl.augment.spatial import flip_horizontal, gaussian_blur, random_resized_crop, resample_box, resize
 
 

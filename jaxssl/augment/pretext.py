@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxssl.augment.color import to_grayscale
+from jaxssl.augment.lab import rgb_to_lab
 
 # The 8 cells around the centre (cell 4) of a 3 x 3 grid, row-major: label l of relative patch position is
 # the cell NEIGHBOURS[l] (Doersch et al. 2015, figure 2: 0 top left ... 7 bottom right).
@@ -221,3 +222,51 @@ def gray_examples(key, tiles, prob: float):
         return tiles
     gray = jax.random.bernoulli(key, prob, tiles.shape[:1])[:, None, None, None, None]
     return jnp.where(gray, to_grayscale(tiles), tiles)
+
+
+AB_GRID = 10  # the side of a quantised ab cell (Zhang, Isola and Efros 2016, section 2.1)
+
+
+@functools.lru_cache(maxsize=2)
+def ab_bins(lattice: int = 64) -> np.ndarray:
+    """(Q, 2) float32 centres of the ab cells of side AB_GRID (centres at multiples of 10) that some sRGB
+    colour falls in, found from a lattice^3 grid of sRGB colours: Q = 261 at the default lattice (and at
+    128 or 256). Zhang et al. (2016) keep Q = 313 "in-gamut" cells by a looser test this set does not
+    reproduce; the method is the same on any set of cells."""
+    levels = np.linspace(0.0, 1.0, lattice, dtype=np.float32)
+    colours = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+    ab = np.asarray(rgb_to_lab(colours))[:, 1:]
+    cells = np.unique(np.round(ab / AB_GRID).astype(np.int32), axis=0)
+    return (cells * AB_GRID).astype(np.float32)
+
+
+def soft_encode(ab, bins, neighbours: int = 5, sigma: float = 5.0):
+    """(..., 2) ab values -> (..., Q) distributions over the bins (Zhang et al. 2016, section 2.1): each value's
+    `neighbours` nearest bin centres weighted by a Gaussian of their distance (sigma in ab units), summing
+    to one; every other bin gets zero."""
+    bins = jnp.asarray(bins, jnp.float32)
+    squared = jnp.sum(jnp.square(jnp.asarray(ab, jnp.float32)[..., None, :] - bins), axis=-1)
+    negated, nearest = jax.lax.top_k(-squared, neighbours)
+    weights = jax.nn.softmax(negated / (2.0 * sigma**2), axis=-1)
+    return jnp.sum(jax.nn.one_hot(nearest, bins.shape[0]) * weights[..., None], axis=-2)
+
+
+def rebalancing_weights(prior, bins, sigma: float = 5.0, mix: float = 0.5):
+    """(Q,) class-rebalancing weights of Zhang et al. (2016, eq. 4): the empirical bin distribution `prior`
+    smoothed by a Gaussian kernel of `sigma` over the bin centres (p~), mixed with the uniform one,
+    w = ((1 - mix) p~ + mix / Q)^-1, then scaled so that the p~-expected weight is 1 (mix is the paper's
+    lambda = 1/2). A uniform prior gives weights of one."""
+    bins = jnp.asarray(bins, jnp.float32)
+    squared = jnp.sum(jnp.square(bins[:, None, :] - bins[None, :, :]), axis=-1)
+    kernel = jnp.exp(-squared / (2.0 * sigma**2))
+    smoothed = kernel / jnp.sum(kernel, axis=1, keepdims=True) @ (prior / jnp.sum(prior))
+    smoothed = smoothed / jnp.sum(smoothed)
+    weights = 1.0 / ((1.0 - mix) * smoothed + mix / bins.shape[0])
+    return weights / jnp.sum(smoothed * weights)
+
+
+def annealed_mean(probabilities, bins, temperature: float = 0.38):
+    """(..., Q) bin distributions -> (..., 2) ab: the mean of the distribution re-sharpened to temperature T
+    (Zhang et al. 2016, eq. 5, T = 0.38), between the mean's desaturation and the mode's patchiness."""
+    sharpened = jax.nn.softmax(jnp.log(jnp.maximum(probabilities, 1e-12)) / temperature, axis=-1)
+    return sharpened @ jnp.asarray(bins, jnp.float32)

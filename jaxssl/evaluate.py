@@ -11,8 +11,8 @@ Training on labelled examples (evaluation/supervised.py):
   finetune      the whole network with its own optimiser; from --eval_init=random, the supervised baseline
 Neither:
   gallery       a PNG of the views the config's augmentation makes of a few images (DIR/plots/augmentations*)
-  reconstruction  masked image models: a PNG of a few eval images, masked, and reconstructed
-                (DIR/plots/reconstruction_step<step>*.png)
+  reconstruction  masked image models and colorization: a PNG of a few eval images, what the network saw
+                (masked, or their lightness) and what it rebuilt (DIR/plots/reconstruction_step<step>*.png)
 
 label_fraction < 1 trains probes and fine-tuning on a labelled subset of the training split (the kNN bank
 too): class-balanced and nested from config.eval.label_seed, or ImageNet's standard lists.
@@ -50,7 +50,7 @@ DESCRIPTIONS = {
     "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
     "finetune": "fine-tuning of the whole network: SGD+Nesterov, LARS or AdamW, cosine, crop+flip, centre-crop test",
     "gallery": "augmented views of the config's view preset",
-    "reconstruction": "eval images, masked as in pretraining, and the network's reconstruction of them",
+    "reconstruction": "eval images, what the network saw of them (masked, or their lightness), what it rebuilt",
 }
 GALLERY_IMAGES = 6
 LAYER_FEATURES = (
@@ -308,17 +308,19 @@ def gallery_record(exp, workdir: str, title: str) -> dict:
 
 
 def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
-    """Draws the first GALLERY_IMAGES eval images (centre view), masked as the method masks in pretraining,
-    and the network's reconstruction into DIR/plots/reconstruction_step<step>*.png."""
+    """Draws the first GALLERY_IMAGES eval images (centre view) and the method's reconstruction columns (a
+    masked image model: the images masked as in pretraining and rebuilt; colorization: the lightness the
+    network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
     head = subsets.first(exp.eval_source, GALLERY_IMAGES)
     batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
     images = augment.center_view(batch["image"][:, 0], exp.image_size)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
-    rows = jax.jit(exp.method.reconstruct)(state.params["model"], images, key)
-    columns = [np.asarray(images), np.asarray(rows["masked"]), np.asarray(rows["reconstruction"])]
+    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    rows = jax.jit(exp.method.reconstruct)(variables, images, key)
+    columns = [np.asarray(images), *map(np.asarray, rows.values())]
     path = figure_path(workdir, f"reconstruction_step{int(state.step)}")
     if jax.process_index() == 0:
-        plots.gallery_plot(batch["image"][:, 0], columns, path, title, ("input", "masked", "reconstruction"))
+        plots.gallery_plot(batch["image"][:, 0], columns, path, title, ("input", *rows))
     return {"png": path, "images": GALLERY_IMAGES}
 
 

@@ -34,6 +34,7 @@ CONFIG_MODULES = (
     "rotnet",
     "jigsaw",
     "relative_patch",
+    "colorization",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

@@ -22,8 +22,8 @@ STATELESS = ["moco_v3", "mae", "rotnet"]
 # Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
 # tests/test_train.py, MAE's masked step and RotNet's labels made inside the loss here): their own tests are
 # at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
-# below, the tile tasks in tests/test_pretext.py).
-LOSS_ONLY = ["simmim", "simsiam", "barlow_twins", "vicreg", "jigsaw", "relative_patch"]
+# below, the tile tasks and colorization in tests/test_pretext.py).
+LOSS_ONLY = ["simmim", "simsiam", "barlow_twins", "vicreg", "jigsaw", "relative_patch", "colorization"]
 # The backbone of a method's end-to-end row when it is not the config's default: MoCo v3 trains a ViT (drop
 # path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
 # bit-exactly with its dropout stream.
@@ -310,7 +310,7 @@ def test_simmim_scores_the_l1_error_of_the_masked_patches_only():
     expected = np.sum(np.abs(pred["pred"] - target) * np.asarray(mask)[:, :, None]) / (np.sum(mask) * 16)
     np.testing.assert_allclose(value, expected, rtol=1e-5)
     assert aux.features.shape == (8, 32) and aux.batch_stats == {}
-    rows = method.reconstruct(variables["params"], inputs.views[0], inputs.key)
+    rows = method.reconstruct(variables, inputs.views[0], inputs.key)
     visible = np.asarray(masking.patchify(rows["reconstruction"], 4))[np.asarray(mask) == 0]
     np.testing.assert_allclose(
         visible, np.asarray(masking.patchify(inputs.views[0], 4))[np.asarray(mask) == 0]

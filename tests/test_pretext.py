@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from configs import common
-from jaxssl import augment, losses
+from jaxssl import augment, losses, models
 from jaxssl.augment import pretext
 from jaxssl.evaluation import layers
+from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.tile_task import TILE_KEY_SALT
 from tests.test_methods import micro_inputs, micro_method
 
@@ -275,3 +276,84 @@ def test_ab_bins_soft_encoding_and_rebalancing_weights():
     np.testing.assert_allclose(
         pretext.annealed_mean(jax.nn.one_hot(jnp.array([7]), len(bins)), bins), bins[7:8], atol=1e-3
     )
+
+
+def colour_method(**kwargs):
+    context = MethodContext(
+        backbone=models.make_backbone("resnet_micro"),
+        image_mean=(0.5, 0.5, 0.5),
+        image_std=(0.25, 0.25, 0.25),
+        dtype=jnp.float32,
+        num_examples=32,
+        global_batch=8,
+        image_size=16,
+    )
+    return METHODS["colorization"](context, **kwargs)
+
+
+def test_colorization_scores_the_rebalanced_ab_distribution_from_lightness_and_tracks_its_prior():
+    method = colour_method()
+    images = jax.random.uniform(jax.random.key(0), (8, 16, 16, 3))
+    variables = method.network.init(jax.random.key(1), images, train=True)
+    stem = variables["params"]["backbone"]["stem_conv"]["kernel"]
+    assert stem.shape[2] == 1, "the backbone sees the lightness channel only"
+    prior = method.init_extra(None)["ab_prior"]
+    inputs = LossInputs(
+        batch_stats=variables["batch_stats"],
+        target={},
+        extra={"ab_prior": prior},
+        views=[images],
+        indices=jnp.arange(8),
+        step=jnp.asarray(0),
+        key=jax.random.key(2),
+    )
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
+    logits = method.network.apply(
+        variables, images, train=True, method="dense_logits", mutable=["batch_stats"]
+    )[0]
+    assert logits.shape == (8, 8, 8, 261)  # the micro ResNet's last map is 8 x 8
+    ab = np.asarray(augment.rgb_to_lab(images))[..., 1:].reshape(8, 8, 2, 8, 2, 2).mean(axis=(2, 4))
+    targets = pretext.soft_encode(jnp.asarray(ab), pretext.ab_bins())
+    # A uniform prior gives unit weights: the plain soft cross-entropy.
+    expected = -np.mean(np.sum(np.asarray(targets) * np.asarray(jax.nn.log_softmax(logits)), axis=-1))
+    np.testing.assert_allclose(value, expected, rtol=1e-4)
+    np.testing.assert_allclose(
+        aux.extra["ab_prior"], 0.99 * prior + 0.01 * np.asarray(targets).mean(axis=(0, 1, 2)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        aux.features,
+        method.network.apply(  # in inference mode, with the step's updated statistics
+            {"params": variables["params"], "batch_stats": aux.batch_stats},
+            images,
+            train=False,
+            method="features",
+        ),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert set(grads) == {"backbone", "head"}
+    rows = method.reconstruct(variables, images, None)
+    assert sorted(rows) == ["lightness", "prediction"] and rows["prediction"].shape == images.shape
+    gray = np.asarray(rows["lightness"])
+    np.testing.assert_allclose(gray[..., 0], gray[..., 2], atol=2e-3)  # a = b = 0 is gray
+    lightness = np.asarray(augment.rgb_to_lab(images))[..., 0]
+    np.testing.assert_allclose(np.asarray(augment.rgb_to_lab(gray))[..., 0], lightness, atol=0.05)
+    # Colours outside the sRGB gamut are clipped, which moves their lightness; most keep it.
+    shift = np.abs(np.asarray(augment.rgb_to_lab(rows["prediction"]))[..., 0] - lightness)
+    assert np.median(shift) < 1.0
+
+
+def test_a_rebalanced_loss_weighs_rare_colours_up():
+    targets = jax.nn.one_hot(jnp.array([[0, 0, 0, 1]]), 2)
+    logits = jnp.zeros((1, 4, 2))
+    flat = losses.rebalanced_cross_entropy(logits, targets, jnp.ones(2))
+    np.testing.assert_allclose(flat, np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(
+        losses.rebalanced_cross_entropy(logits, targets, jnp.array([0.5, 2.5])),
+        np.log(2.0) * (3 * 0.5 + 2.5) / 4,
+    )
+
+
+def test_colorization_refuses_a_grayscale_dataset():
+    with pytest.raises(ValueError, match="needs RGB images; this dataset has 1 channel"):
+        micro_method("colorization")

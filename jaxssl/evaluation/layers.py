@@ -13,7 +13,9 @@ from jaxssl import augment
 from jaxssl.evaluation import linear
 from jaxssl.models.alexnet import adaptive_avg_pool
 
-PREFIX = "layer:"  # embedding names of the pooled maps: "layer:conv1", ...
+# Embedding names of the pooled maps, "layer:00:conv1", "layer:01:conv2", ...: the index keeps the network's
+# order through pytrees, which sort dict keys.
+PREFIX = "layer:"
 
 
 def pooled_side(side: int, channels: int, max_features: int) -> int:
@@ -38,7 +40,7 @@ def check_network(network) -> None:
 
 
 def make_layer_embed_fn(network, image_size: int, max_features: int):
-    """(params, batch_stats, batch) -> {"layer:<name>" (B, <= max_features) per feature map, "label", "mask"}:
+    """(params, batch_stats, batch) -> {"layer:<index>:<name>" (B, <= max_features) per map, "label", "mask"}:
     the pooled maps (eval mode) of the centre view of batch["image"] (uint8 (B, 1, H, W, C))."""
 
     def embed(params, batch_stats, batch):
@@ -46,7 +48,10 @@ def make_layer_embed_fn(network, image_size: int, max_features: int):
         maps = network.apply(
             {"params": params, "batch_stats": batch_stats}, views, train=False, method="feature_maps"
         )
-        pooled = {PREFIX + name: pool_map(value, max_features) for name, value in maps.items()}
+        pooled = {
+            f"{PREFIX}{index:02d}:{name}": pool_map(value, max_features)
+            for index, (name, value) in enumerate(maps.items())
+        }
         return {**pooled, "label": batch["label"], "mask": batch["mask"]}
 
     return embed
@@ -55,9 +60,10 @@ def make_layer_embed_fn(network, image_size: int, max_features: int):
 def layers_record(train: dict, held_out: dict, *, num_classes: int, l2: float, steps: int, max_features: int):
     """{"layers": {name: top-1}, "dims": {name: pooled size}, ...} from the embeddings of make_layer_embed_fn
     on the labelled train examples and the eval split, the maps in the network's order."""
-    names = [key for key in train if key.startswith(PREFIX)]
+    names = sorted(key for key in train if key.startswith(PREFIX))
+    layer = lambda key: key.split(":", 2)[2]  # noqa: E731
     top1 = {
-        name[len(PREFIX) :]: linear.linear_probe_top1(
+        layer(name): linear.linear_probe_top1(
             train[name],
             train["label"],
             held_out[name],
@@ -68,5 +74,5 @@ def layers_record(train: dict, held_out: dict, *, num_classes: int, l2: float, s
         )
         for name in names
     }
-    dims = {name[len(PREFIX) :]: int(train[name].shape[1]) for name in names}
+    dims = {layer(name): int(train[name].shape[1]) for name in names}
     return {"layers": top1, "dims": dims, "max_features": max_features, "l2": l2, "steps": steps}

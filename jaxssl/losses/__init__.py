@@ -1,6 +1,6 @@
 """Pure loss functions on global arrays; each docstring gives the formula and the paper."""
 
-from jaxssl.losses.classification import pretext_cross_entropy
+from jaxssl.losses.classification import pretext_cross_entropy, rebalanced_cross_entropy
 from jaxssl.losses.clustering import deepcluster_v2, sinkhorn, spherical_kmeans, swav
 from jaxssl.losses.contrastive import info_nce, l2_normalize, nearest_neighbours, nt_xent
 from jaxssl.losses.decorrelation import barlow_twins, vicreg
@@ -25,6 +25,7 @@ __all__ = [
     "nearest_neighbours",
     "nt_xent",
     "pretext_cross_entropy",
+    "rebalanced_cross_entropy",
     "simmim_loss",
     "simsiam_loss",
     "sinkhorn",

@@ -3,6 +3,7 @@
 from jaxssl.methods import (
     barlow_twins,
     byol,
+    colorization,
     deepcluster_v2,
     dino,
     instdisc,
@@ -24,6 +25,7 @@ from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 METHODS = {
     "barlow_twins": barlow_twins.make,
     "byol": byol.make,
+    "colorization": colorization.make,
     "deepcluster_v2": deepcluster_v2.make,
     "dino": dino.make,
     "instdisc": instdisc.make,

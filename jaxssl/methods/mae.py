@@ -62,10 +62,10 @@ def make(
         value = losses.mae_loss(outputs["pred"], target, mask, norm_pix=norm_pix_loss)
         return value, LossAux(batch_stats={}, metrics={"reconstruction": value}, features=outputs["features"])
 
-    def reconstruct(params, images, key):
+    def reconstruct(variables, images, key):
         ids_keep, ids_restore, mask = masking.random_masking(key, images.shape[0], num_patches, keep)
         outputs = network.apply(
-            {"params": params}, images, train=False, ids_keep=ids_keep, ids_restore=ids_restore
+            {"params": variables["params"]}, images, train=False, ids_keep=ids_keep, ids_restore=ids_restore
         )
         pred = outputs["pred"]
         truth = masking.patchify(images, vit.patch_size)

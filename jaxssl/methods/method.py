@@ -116,9 +116,11 @@ class Method:
     DINO's last layer and SwAV's prototypes in the first epoch; DeepCluster-v2's whole network while its
     memory fills. A zero gradient is not enough: the weight decay would still act, scaled by LARS's trust
     ratio to trust / decay.
-    reconstruct(params, images, key) -> {"masked", "reconstruction"}: for masked image models, images in
-    [0, 1] (B, S, S, C) as the network sees them masked, and its reconstruction (the visible patches pasted
-    in), both in [0, 1]; what the reconstruction protocol draws. None for other methods.
+    reconstruct(variables, images, key) -> {column title: (B, S, S, C) images in [0, 1]}: for networks that
+    rebuild their input (masked image models, colorization), what the reconstruction protocol draws beside
+    each input image, in the order of the titles (jit returns dicts sorted by key; MAE: "masked", the input
+    as the network saw it, then "reconstruction", with the visible patches pasted in). variables: {"params",
+    "batch_stats"}; images: (B, S, S, C) in [0, 1]. None for other methods.
     """
 
     name: str

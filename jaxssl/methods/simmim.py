@@ -31,9 +31,9 @@ def make(context: MethodContext, *, mask_ratio: float = 0.6, mask_patch_size: in
         value = losses.simmim_loss(outputs["pred"], target, mask)
         return value, LossAux(batch_stats={}, metrics={"reconstruction": value}, features=outputs["features"])
 
-    def reconstruct(params, images, key):
+    def reconstruct(variables, images, key):
         mask = mask_fn(key, images.shape[0])
-        pred = network.apply({"params": params}, images, train=False, mask=mask)["pred"]
+        pred = network.apply({"params": variables["params"]}, images, train=False, mask=mask)["pred"]
         channels = images.shape[-1]
         pixels = unnormalize(masking.unpatchify(pred, vit.patch_size, channels), context)
         truth = masking.patchify(images, vit.patch_size)

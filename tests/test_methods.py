@@ -23,7 +23,17 @@ STATELESS = ["moco_v3", "mae", "rotnet"]
 # tests/test_train.py, MAE's masked step and RotNet's labels made inside the loss here): their own tests are
 # at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
 # below, the tile tasks and colorization in tests/test_pretext.py).
-LOSS_ONLY = ["simmim", "simsiam", "barlow_twins", "vicreg", "jigsaw", "relative_patch", "colorization"]
+LOSS_ONLY = [
+    "simmim",
+    "simsiam",
+    "barlow_twins",
+    "vicreg",
+    "jigsaw",
+    "relative_patch",
+    "colorization",
+    "context_encoder",
+    "denoising_autoencoder",
+]
 # The backbone of a method's end-to-end row when it is not the config's default: MoCo v3 trains a ViT (drop
 # path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
 # bit-exactly with its dropout stream.

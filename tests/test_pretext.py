@@ -12,7 +12,7 @@ from configs import common
 from jaxssl import augment, losses, models
 from jaxssl.augment import pretext
 from jaxssl.evaluation import layers
-from jaxssl.methods import METHODS, LossInputs, MethodContext
+from jaxssl.methods import METHODS, LossInputs, MethodContext, context_encoder
 from jaxssl.methods.tile_task import TILE_KEY_SALT
 from tests.test_methods import micro_inputs, micro_method
 
@@ -357,3 +357,89 @@ def test_a_rebalanced_loss_weighs_rare_colours_up():
 def test_colorization_refuses_a_grayscale_dataset():
     with pytest.raises(ValueError, match="needs RGB images; this dataset has 1 channel"):
         micro_method("colorization")
+
+
+def test_context_encoder_masks_a_square_and_scores_only_inside_it():
+    masks = np.asarray(context_encoder.region_masks(jax.random.key(0), 3, 16, 8, "center"))
+    np.testing.assert_array_equal(masks[0, 4:12, 4:12], 1.0)
+    assert masks.sum() == 3 * 64
+    random = np.asarray(context_encoder.region_masks(jax.random.key(0), 8, 16, 5, "random"))
+    assert np.all(random.sum(axis=(1, 2)) == 25) and len({tuple(np.argwhere(m)[0]) for m in random}) > 1
+    method = micro_method("context_encoder", decoder_width=16)
+    variables, inputs = micro_inputs(method, pretext_views())
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
+    images = inputs.views[0]
+    square = jnp.asarray(masks[:1].repeat(8, axis=0))
+    corrupted = jnp.where(square[..., None] > 0, 0.5, images)  # the micro context's mean colour
+    rebuilt = method.network.apply(
+        variables, corrupted, train=True, method="reconstruct", mutable=["batch_stats"]
+    )[0]
+    clean = (np.asarray(images) - 0.5) / 0.25
+    inside = np.asarray(square, bool)
+    np.testing.assert_allclose(value, np.mean((np.asarray(rebuilt) - clean)[inside] ** 2), rtol=1e-5)
+    assert set(grads) == {"backbone", "decoder"} and aux.features.shape == (8, 16)
+    rows = method.reconstruct(variables, images, inputs.key)
+    np.testing.assert_array_equal(np.asarray(rows["reconstruction"])[~inside], np.asarray(images)[~inside])
+
+
+def test_the_adversarial_term_trains_the_critic_and_the_generator_apart():
+    method = micro_method("context_encoder", decoder_width=16, adversarial_weight=0.001)
+    variables, inputs = micro_inputs(method, pretext_views())
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
+    metrics = {name: float(aux.metrics[name]) for name in ("reconstruction", "critic", "generator")}
+    np.testing.assert_allclose(
+        value, 0.999 * metrics["reconstruction"] + 0.001 * metrics["generator"] + metrics["critic"], rtol=1e-5
+    )
+    assert set(grads) == {"backbone", "decoder", "discriminator"}
+    # The critic's gradient is its own loss's alone: the generator term reaches it under stop-gradient.
+    critic_only = jax.grad(
+        lambda d: losses.adversarial_terms(
+            *(
+                method.network.apply(
+                    {"params": {**variables["params"], "discriminator": d}}, x, method="discriminate"
+                )
+                for x in critic_inputs(method, variables, inputs)
+            ),
+            jnp.zeros(8),
+        )[0]
+    )(variables["params"]["discriminator"])
+    for got, expected in zip(
+        jax.tree.leaves(grads["discriminator"]), jax.tree.leaves(critic_only), strict=True
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+
+
+def critic_inputs(method, variables, inputs):
+    """The clean view and the view with its square filled by the reconstruction, as the loss builds them."""
+    images = inputs.views[0]
+    square = context_encoder.region_masks(None, 8, 16, 8, "center")
+    corrupted = jnp.where(square[..., None] > 0, 0.5, images)
+    rebuilt = method.network.apply(
+        variables, corrupted, train=True, method="reconstruct", mutable=["batch_stats"]
+    )[0]
+    clean = (images - 0.5) / 0.25
+    return clean, jnp.where(square[..., None] > 0, rebuilt, clean)
+
+
+def test_the_denoising_autoencoder_rebuilds_the_whole_image_from_masking_noise():
+    method = micro_method("denoising_autoencoder", decoder_width=16, noise_level=0.5)
+    variables, inputs = micro_inputs(method, pretext_views())
+    value, aux = method.loss(variables["params"], inputs)
+    rows = method.reconstruct(variables, inputs.views[0], jax.random.key(0))
+    dropped = np.asarray(rows["masked"]) == 0
+    assert 0.4 < dropped.mean() < 0.6 and np.isfinite(float(value))
+    assert rows["reconstruction"].shape == inputs.views[0].shape
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("context_encoder", dict(region_fraction=1.0), "leave a region and a context"),
+        ("context_encoder", dict(region="ring"), "unknown region"),
+        ("denoising_autoencoder", dict(noise_level=1.0), "noise_level"),
+        ("denoising_autoencoder", dict(corruption="blur"), "unknown corruption"),
+    ],
+)
+def test_reconstruction_tasks_refuse_what_they_cannot_corrupt(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        micro_method(name, **kwargs)

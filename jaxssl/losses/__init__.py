@@ -6,10 +6,11 @@ from jaxssl.losses.contrastive import info_nce, l2_normalize, nearest_neighbours
 from jaxssl.losses.decorrelation import barlow_twins, vicreg
 from jaxssl.losses.distillation import dino, dino_center, teacher_temperature
 from jaxssl.losses.instdisc import instdisc_nce, instdisc_softmax, memory_update, nce_log_normalizer
-from jaxssl.losses.reconstruction import mae_loss, simmim_loss
+from jaxssl.losses.reconstruction import adversarial_terms, mae_loss, region_l2, simmim_loss
 from jaxssl.losses.regression import byol_loss, simsiam_loss
 
 __all__ = [
+    "adversarial_terms",
     "barlow_twins",
     "byol_loss",
     "deepcluster_v2",
@@ -26,6 +27,7 @@ __all__ = [
     "nt_xent",
     "pretext_cross_entropy",
     "rebalanced_cross_entropy",
+    "region_l2",
     "simmim_loss",
     "simsiam_loss",
     "sinkhorn",

@@ -51,3 +51,27 @@ def simmim_loss(pred: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Arra
     mask = mask.astype(jnp.float32)
     per_patch = jnp.sum(jnp.abs(pred - target), axis=-1)
     return jnp.sum(per_patch * mask) / (jnp.sum(mask) * pred.shape[-1])
+
+
+def region_l2(pred: jax.Array, target: jax.Array, region: jax.Array) -> jax.Array:
+    r"""The squared error of reconstructed pixels inside a region (Pathak et al. 2016, eq. 1, averaged; the
+    whole image for a denoising autoencoder, Vincent et al. 2008, with the squared error for real inputs):
+
+        L = sum_{b,h,w,c} M_{b,h,w} (pred - target)^2 / (C sum_{b,h,w} M_{b,h,w}),
+
+    pred, target: (B, H, W, C) normalised pixels; region M: (B, H, W), 1 where the loss counts."""
+    region = region.astype(jnp.float32)[..., None]
+    squared = jnp.square(pred.astype(jnp.float32) - target.astype(jnp.float32))
+    return jnp.sum(squared * region) / (jnp.sum(region) * pred.shape[-1])
+
+
+def adversarial_terms(real_logits: jax.Array, fake_logits: jax.Array, fake_logits_frozen_critic: jax.Array):
+    r"""The GAN terms of a context encoder (Pathak et al. 2016, eq. 2, with the usual non-saturating
+    generator loss), written so that one minimisation trains both players:
+
+        critic    = -mean log D(real) - mean log(1 - D(fake)),  the fake under stop-gradient
+        generator = -mean log D(fake),                          the critic's params under stop-gradient
+
+    D = sigmoid(logits). Returns (critic, generator); the caller stops the gradients as marked."""
+    critic = jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+    return critic, jnp.mean(jax.nn.softplus(-fake_logits_frozen_critic))

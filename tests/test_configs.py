@@ -37,6 +37,7 @@ CONFIG_MODULES = (
     "colorization",
     "context_encoder",
     "denoising_autoencoder",
+    "cpc_v2",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

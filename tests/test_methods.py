@@ -18,9 +18,10 @@ from jaxssl.methods.memory import fifo_enqueue, random_queue
 from tests.helpers import executables_of_a_run
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
-STATELESS = ["moco_v3", "mae", "rotnet"]
+STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
 # Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
-# tests/test_train.py, MAE's masked step and RotNet's labels made inside the loss here): their own tests are
+# tests/test_train.py, MAE's masked step, RotNet's labels made inside the loss and CPC v2's patch grid on a
+# LayerNorm ResNet here): their own tests are
 # at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
 # below, the tile tasks and colorization in tests/test_pretext.py).
 LOSS_ONLY = [

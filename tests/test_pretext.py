@@ -7,13 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import NamedSharding, PartitionSpec
 
 from configs import common
-from jaxssl import augment, losses, models
+from jaxssl import augment, losses, models, sharding
 from jaxssl.augment import pretext
 from jaxssl.evaluation import layers
 from jaxssl.methods import METHODS, LossInputs, MethodContext, context_encoder
 from jaxssl.methods.tile_task import TILE_KEY_SALT
+from jaxssl.models import cpc
 from tests.test_methods import micro_inputs, micro_method
 
 # The (row, column) step from the centre cell to each neighbour label, as Doersch et al. (2015) number them.
@@ -443,3 +445,56 @@ def test_the_denoising_autoencoder_rebuilds_the_whole_image_from_masking_noise()
 def test_reconstruction_tasks_refuse_what_they_cannot_corrupt(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         micro_method(name, **kwargs)
+
+
+def test_the_patch_grid_cuts_overlapping_patches_row_by_row():
+    images = random_images(batch=2, size=16, channels=3)
+    grid = np.asarray(cpc.patch_grid(jnp.asarray(images), 8, 4))
+    assert grid.shape == (2, 3, 3, 8, 8, 3)
+    for b, i, j in itertools.product(range(2), range(3), range(3)):
+        np.testing.assert_array_equal(grid[b, i, j], images[b, 4 * i : 4 * i + 8, 4 * j : 4 * j + 8])
+    with pytest.raises(ValueError, match="do not tile"):
+        cpc.grid_side(28, 8, 6)
+
+
+def test_the_context_of_a_row_never_sees_the_rows_below_it():
+    network = cpc.ContextNetwork(width=8, depth=2)
+    vectors = jax.random.normal(jax.random.key(0), (1, 6, 6, 4))
+    params = network.init(jax.random.key(1), vectors)
+    # d context[row 2] / d vectors: zero on rows 3..5, not on rows 0..2.
+    jacobian = jax.grad(lambda v: jnp.sum(network.apply(params, v)[0, 2]))(vectors)
+    row_norms = np.abs(np.asarray(jacobian)).sum(axis=(0, 2, 3))
+    assert np.all(row_norms[3:] == 0) and np.all(row_norms[:3] > 0)
+
+
+def numpy_cpc(predictions, vectors):
+    batch, grid, _, offsets, dim = predictions.shape
+    candidates = vectors.reshape(-1, dim)
+    losses_ = []
+    for b, i, j, k in itertools.product(range(batch), range(grid), range(grid), range(1, offsets + 1)):
+        if i + k >= grid:
+            continue
+        logits = candidates @ predictions[b, i, j, k - 1]
+        target = (b * grid + i + k) * grid + j
+        losses_.append(np.log(np.sum(np.exp(logits - logits.max()))) + logits.max() - logits[target])
+    return np.mean(losses_)
+
+
+def test_cpc_info_nce_against_numpy_and_on_1_and_8_devices():
+    rng = np.random.default_rng(0)
+    predictions = rng.normal(size=(8, 4, 4, 2, 5)).astype(np.float32)
+    vectors = rng.normal(size=(8, 4, 4, 5)).astype(np.float32)
+    one = jax.jit(losses.cpc_info_nce)(predictions, vectors)
+    np.testing.assert_allclose(one, numpy_cpc(predictions, vectors), rtol=1e-5)
+    split = NamedSharding(sharding.make_mesh(8), PartitionSpec(sharding.DATA_AXIS))
+    eight = jax.jit(losses.cpc_info_nce)(jax.device_put(predictions, split), jax.device_put(vectors, split))
+    np.testing.assert_allclose(eight, one, rtol=1e-6)
+
+
+def test_cpc_v2_refuses_batchnorm_and_offsets_past_its_grid():
+    with pytest.raises(ValueError, match="BatchNorm would share statistics"):
+        micro_method("cpc_v2", patch=8, stride=4, num_offsets=1, context_width=8, context_depth=1)
+    with pytest.raises(ValueError, match="num_offsets must be in"):
+        micro_method(
+            "cpc_v2", backbone_options=dict(norm="layer"), patch=8, stride=4, num_offsets=3, context_width=8
+        )

@@ -270,3 +270,9 @@ def annealed_mean(probabilities, bins, temperature: float = 0.38):
     (Zhang et al. 2016, eq. 5, T = 0.38), between the mean's desaturation and the mode's patchiness."""
     sharpened = jax.nn.softmax(jnp.log(jnp.maximum(probabilities, 1e-12)) / temperature, axis=-1)
     return sharpened @ jnp.asarray(bins, jnp.float32)
+
+
+def flip_patches(key, patches, prob: float):
+    """Each patch of (..., p, p, C) mirrored left-right with probability `prob`, independently."""
+    flips = jax.random.bernoulli(key, prob, patches.shape[:-3])
+    return jnp.where(flips[..., None, None, None], patches[..., ::-1, :], patches)

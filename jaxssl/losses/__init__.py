@@ -2,7 +2,7 @@
 
 from jaxssl.losses.classification import pretext_cross_entropy, rebalanced_cross_entropy
 from jaxssl.losses.clustering import deepcluster_v2, sinkhorn, spherical_kmeans, swav
-from jaxssl.losses.contrastive import info_nce, l2_normalize, nearest_neighbours, nt_xent
+from jaxssl.losses.contrastive import cpc_info_nce, info_nce, l2_normalize, nearest_neighbours, nt_xent
 from jaxssl.losses.decorrelation import barlow_twins, vicreg
 from jaxssl.losses.distillation import dino, dino_center, teacher_temperature
 from jaxssl.losses.instdisc import instdisc_nce, instdisc_softmax, memory_update, nce_log_normalizer
@@ -13,6 +13,7 @@ __all__ = [
     "adversarial_terms",
     "barlow_twins",
     "byol_loss",
+    "cpc_info_nce",
     "deepcluster_v2",
     "dino",
     "dino_center",

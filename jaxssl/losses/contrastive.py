@@ -74,3 +74,29 @@ def nearest_neighbours(z: jax.Array, support: jax.Array) -> jax.Array:
     support = l2_normalize(support.astype(jnp.float32))
     nearest = jnp.argmax(z @ support.T, axis=-1)
     return jax.lax.stop_gradient(support[nearest])
+
+
+def cpc_info_nce(predictions: jax.Array, patch_vectors: jax.Array) -> jax.Array:
+    r"""CPC's InfoNCE over a patch grid (van den Oord et al. 2018, eq. 4; Hénaff et al. 2020, eq. 1-3).
+
+    patch_vectors z: (B, G, G, D), the encoder's vector of each patch (row i, column j) of each image;
+    predictions: (B, G, G, K, D), for each context position (i, j) and offset k = 1..K the prediction
+    W_k c_{i,j} of the patch k rows below, z_{i+k,j}. Every prediction with a target inside the grid
+    (i + k < G) is scored against all B G G patch vectors of the global batch (its target the positive, every
+    other patch, of the same image or another, a negative):
+
+        l = -log( exp(zhat . z_{b,i+k,j}) / sum_{b',i',j'} exp(zhat . z_{b',i',j'}) ),
+
+    and the loss is the mean of l over all of them (every offset weighing by its number of predictions).
+    Float32, one global array: under jit over a sharded batch the negatives span the whole global batch.
+    """
+    batch, grid, _, offsets, _ = predictions.shape
+    candidates = patch_vectors.astype(jnp.float32).reshape(batch * grid * grid, -1)
+    index = jnp.arange(batch * grid * grid).reshape(batch, grid, grid)
+    terms = []
+    for k in range(1, offsets + 1):
+        queries = predictions[:, : grid - k, :, k - 1].astype(jnp.float32).reshape(-1, candidates.shape[1])
+        targets = index[:, k:, :].reshape(-1)
+        log_probs = jax.nn.log_softmax(queries @ candidates.T, axis=-1)
+        terms.append(-jnp.take_along_axis(log_probs, targets[:, None], axis=-1)[:, 0])
+    return jnp.mean(jnp.concatenate(terms))

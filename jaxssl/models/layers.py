@@ -53,3 +53,21 @@ def batch_norm(
         scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
         name=name,
     )
+
+
+NORMS = ("batch", "layer")
+
+
+def norm_layer(kind: str, train: bool, momentum: float, dtype: Any, name: str, *, zero_scale: bool = False):
+    """The normalisation of a ResNet: BatchNorm (`batch_norm`), or LayerNorm over each position's channels
+    ("layer": no statistics shared between examples, as CPC v2 needs when the examples are patches of one
+    image, Hénaff et al. 2020, section 4.1), named with "ln" where BatchNorm's name has "bn"."""
+    if kind == "batch":
+        return batch_norm(train, momentum, dtype, name, zero_scale=zero_scale)
+    return nn.LayerNorm(
+        epsilon=1e-5,
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
+        name=name.replace("bn", "ln"),
+    )

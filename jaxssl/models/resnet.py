@@ -1,7 +1,7 @@
 """ResNet backbones (He et al. 2016, "Deep Residual Learning for Image Recognition").
 
 The backbone maps NHWC images to pooled features (B, num_features); it has no classifier. `feature_maps`
-exposes the stem's and every stage's map.
+exposes the stem's and every stage's map. norm="layer" replaces every BatchNorm by a LayerNorm (CPC v2).
 Written for one global array: under `jax.jit` with a sharded batch, BatchNorm statistics
 already cover the global batch, so there are no axis names here.
 """
@@ -24,7 +24,11 @@ class _ResidualBlock(nn.Module):
     stride: int = 1
     dtype: Any = jnp.float32
     bn_momentum: float = 0.9
+    norm: str = "batch"
     expansion = 1  # output channels / filters; a class constant, not a dataclass field
+
+    def _norm(self, train: bool, name: str, zero_scale: bool = False):
+        return layers.norm_layer(self.norm, train, self.bn_momentum, self.dtype, name, zero_scale=zero_scale)
 
     def shortcut(self, x, train: bool):
         """Identity, or a strided 1x1 conv + BN when the shape changes (option B of He et al.)."""
@@ -32,7 +36,7 @@ class _ResidualBlock(nn.Module):
         if self.stride == 1 and x.shape[-1] == out_channels:
             return x
         y = layers.conv(out_channels, 1, self.stride, self.dtype, "proj_conv")(x)
-        return layers.batch_norm(train, self.bn_momentum, self.dtype, "proj_bn")(y)
+        return self._norm(train, "proj_bn")(y)
 
     @nn.compact
     def __call__(self, x, train: bool):
@@ -46,9 +50,9 @@ class BasicBlock(_ResidualBlock):
 
     def residual(self, x, train: bool):
         y = layers.conv(self.filters, 3, self.stride, self.dtype, "conv1")(x)
-        y = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
+        y = nn.relu(self._norm(train, "bn1")(y))
         y = layers.conv(self.filters, 3, 1, self.dtype, "conv2")(y)
-        return layers.batch_norm(train, self.bn_momentum, self.dtype, "bn2", zero_scale=True)(y)
+        return self._norm(train, "bn2", zero_scale=True)(y)
 
 
 class BottleneckBlock(_ResidualBlock):
@@ -58,11 +62,11 @@ class BottleneckBlock(_ResidualBlock):
 
     def residual(self, x, train: bool):
         y = layers.conv(self.filters, 1, 1, self.dtype, "conv1")(x)
-        y = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "bn1")(y))
+        y = nn.relu(self._norm(train, "bn1")(y))
         y = layers.conv(self.filters, 3, self.stride, self.dtype, "conv2")(y)
-        y = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "bn2")(y))
+        y = nn.relu(self._norm(train, "bn2")(y))
         y = layers.conv(self.filters * self.expansion, 1, 1, self.dtype, "conv3")(y)
-        return layers.batch_norm(train, self.bn_momentum, self.dtype, "bn3", zero_scale=True)(y)
+        return self._norm(train, "bn3", zero_scale=True)(y)
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
@@ -82,8 +86,11 @@ class ResNet(nn.Module):
     stem: str = "cifar"
     dtype: Any = jnp.float32
     bn_momentum: float = 0.9
+    norm: str = "batch"
 
     def __post_init__(self):
+        if self.norm not in layers.NORMS:
+            raise ValueError(f"unknown norm {self.norm!r}; choose from {list(layers.NORMS)}")
         if self.block not in BLOCKS:
             raise ValueError(f"unknown block {self.block!r}; choose from {sorted(BLOCKS)}")
         if self.stem not in STEMS:
@@ -102,15 +109,17 @@ class ResNet(nn.Module):
     def _stem(self, x, train: bool):
         if self.stem == "cifar":
             x = layers.conv(self.width, 3, 1, self.dtype, "stem_conv")(x)
-            return nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
+            return nn.relu(layers.norm_layer(self.norm, train, self.bn_momentum, self.dtype, "stem_bn")(x))
         x = layers.conv(self.width, 7, 2, self.dtype, "stem_conv")(x)
-        x = nn.relu(layers.batch_norm(train, self.bn_momentum, self.dtype, "stem_bn")(x))
+        x = nn.relu(layers.norm_layer(self.norm, train, self.bn_momentum, self.dtype, "stem_bn")(x))
         return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     @nn.compact
     def feature_maps(self, x, train: bool) -> dict:
         """{"stem": after the stem (and its max-pool), "stage<i>": after residual stage i}, in order."""
-        block_cls = functools.partial(BLOCKS[self.block], dtype=self.dtype, bn_momentum=self.bn_momentum)
+        block_cls = functools.partial(
+            BLOCKS[self.block], dtype=self.dtype, bn_momentum=self.bn_momentum, norm=self.norm
+        )
         x = self._stem(jnp.asarray(x, self.dtype), train)
         maps = {"stem": x}
         for stage, num_blocks in enumerate(self.stage_sizes):
@@ -130,22 +139,32 @@ def _scaled_width(base_width: int, width_multiplier: float) -> int:
     return max(1, round(base_width * width_multiplier))
 
 
-def resnet10(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
-    return ResNet((1, 1, 1, 1), "basic", _scaled_width(64, width_multiplier), stem, dtype)
+def resnet10(
+    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+) -> ResNet:
+    return ResNet((1, 1, 1, 1), "basic", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
 
 
-def resnet18(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
-    return ResNet((2, 2, 2, 2), "basic", _scaled_width(64, width_multiplier), stem, dtype)
+def resnet18(
+    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+) -> ResNet:
+    return ResNet((2, 2, 2, 2), "basic", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
 
 
-def resnet34(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
-    return ResNet((3, 4, 6, 3), "basic", _scaled_width(64, width_multiplier), stem, dtype)
+def resnet34(
+    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+) -> ResNet:
+    return ResNet((3, 4, 6, 3), "basic", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
 
 
-def resnet50(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
-    return ResNet((3, 4, 6, 3), "bottleneck", _scaled_width(64, width_multiplier), stem, dtype)
+def resnet50(
+    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+) -> ResNet:
+    return ResNet((3, 4, 6, 3), "bottleneck", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
 
 
-def resnet_micro(width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32) -> ResNet:
+def resnet_micro(
+    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+) -> ResNet:
     """Two one-block stages of 8 and 16 channels: for tests, compiles in a second or two."""
-    return ResNet((1, 1), "basic", _scaled_width(8, width_multiplier), stem, dtype)
+    return ResNet((1, 1), "basic", _scaled_width(8, width_multiplier), stem, dtype, norm=norm)

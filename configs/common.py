@@ -185,13 +185,14 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return config
 
 
-def tile_layout(image_size: int, grid: int, fill: float, max_jitter: int) -> dict:
+def tile_layout(image_size: int, grid: int, fill: float, max_jitter: int | None = None) -> dict:
     """Tile size and jitter of a pretext task's grid on `image_size` px views: tiles fill the fraction `fill`
-    of their cell's side (the rest is the gap between tiles), and move by at most `max_jitter` px while
-    staying inside the cell."""
+    of their cell's side (the rest is the gap between tiles), and move as far as the cell allows, at most
+    `max_jitter` px when given."""
     cell = image_size // grid
     tile = max(1, int(cell * fill))
-    return dict(tile_size=tile, jitter=min(max_jitter, (cell - tile) // 2))
+    slack = (cell - tile) // 2
+    return dict(tile_size=tile, jitter=slack if max_jitter is None else min(max_jitter, slack))
 
 
 def pretext_eval(config: ml_collections.ConfigDict) -> None:

@@ -34,7 +34,6 @@ def get_config(arg=None):
     options = common.parse_options(arg, DEFAULTS)
     config = common.base_config(options)
     large = options.dataset == "imagenet2012"
-    size = config.data.image_size
     config.method = dict(
         name="jigsaw",
         num_permutations=1000 if large else 100,
@@ -42,7 +41,7 @@ def get_config(arg=None):
         grid=3,
         gray_prob=0.3,
         head_hidden_dims=(4096,) if large else (1024,),
-        **common.tile_layout(size, grid=3, fill=64 / 75, max_jitter=size),
+        **common.tile_layout(config.data.image_size, grid=3, fill=64 / 75),
     )
     config.augment = dict(preset="crop_flip", min_crop_scale=0.5)
     config.optim = dict(
@@ -60,6 +59,6 @@ def get_config(arg=None):
     if options.tiny:
         common.make_tiny(config)
         config.method.update(
-            num_permutations=24, head_hidden_dims=(32,), **common.tile_layout(16, 3, 64 / 75, 16)
+            num_permutations=24, head_hidden_dims=(32,), **common.tile_layout(16, 3, 64 / 75)
         )
     return common.lock(config)

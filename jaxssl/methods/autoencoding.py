@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl import losses
-from jaxssl.methods.forward import dropout_rngs, forward
+from jaxssl.methods.forward import dropout_rngs, forward, probe_features
 from jaxssl.methods.method import LossAux, LossInputs, MethodContext
 from jaxssl.models.autoencoder import AutoencoderNetwork, ConvDecoder, Discriminator
 from jaxssl.models.network import normalize
@@ -60,12 +60,8 @@ def autoencoding_loss(
             )
             metrics.update(critic=critic, generator=generator)
             value = (1.0 - adversarial_weight) * value + adversarial_weight * generator + critic
-        features = network.apply(
-            {"params": params, "batch_stats": batch_stats}, images, train=False, method="features"
-        )
-        return value, LossAux(
-            batch_stats=batch_stats, metrics=metrics, features=jax.lax.stop_gradient(features)
-        )
+        features = probe_features(network, params, batch_stats, images)
+        return value, LossAux(batch_stats=batch_stats, metrics=metrics, features=features)
 
     return loss
 

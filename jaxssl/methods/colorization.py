@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxssl import losses
 from jaxssl.augment import pretext
 from jaxssl.augment.lab import lab_to_rgb, rgb_to_lab
-from jaxssl.methods.forward import dropout_rngs, forward
+from jaxssl.methods.forward import dropout_rngs, forward, probe_features
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.alexnet import adaptive_avg_pool
 from jaxssl.models.colorization import ColorizationNetwork
@@ -51,13 +51,11 @@ def make(
         weights = pretext.rebalancing_weights(prior, bins, sigma, rebalance_mix)
         value = losses.rebalanced_cross_entropy(logits, targets, weights)
         new_prior = prior_momentum * prior + (1.0 - prior_momentum) * jnp.mean(targets, axis=(0, 1, 2))
-        features = network.apply(
-            {"params": params, "batch_stats": batch_stats}, images, train=False, method="features"
-        )
+        features = probe_features(network, params, batch_stats, images)
         return value, LossAux(
             batch_stats=batch_stats,
             metrics={"colorization_ce": value},
-            features=jax.lax.stop_gradient(features),
+            features=features,
             extra={"ab_prior": jax.lax.stop_gradient(new_prior)},
         )
 

@@ -25,6 +25,14 @@ def forward(network, variables, images, rngs=None, method=None):
     return outputs, updates.get("batch_stats", {})
 
 
+def probe_features(network, params, batch_stats, images):
+    """Stop-gradient features of whole images in inference mode: the online probe's input for methods whose
+    training forward sees something else (tiles, lightness maps, corrupted images), so that it learns on
+    what evaluation feeds it."""
+    variables = {"params": params, "batch_stats": batch_stats}
+    return jax.lax.stop_gradient(network.apply(variables, images, train=False, method="features"))
+
+
 def _rows(tree, start: int, count: int):
     """Rows start .. start + count - 1 of every leaf of `tree`."""
     return jax.tree.map(lambda x: x[start : start + count], tree)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import jax
 
 from jaxssl import losses
-from jaxssl.methods.forward import dropout_rngs, forward
+from jaxssl.methods.forward import dropout_rngs, forward, probe_features
 from jaxssl.methods.method import LossAux, LossInputs, MethodContext
 from jaxssl.models.heads import MLP
 from jaxssl.models.pretext import TileNetwork
@@ -43,13 +43,11 @@ def tile_task_loss(network: TileNetwork, cut: Callable, task: str):
             network, variables, tiles, dropout_rngs(inputs.key, 0), method="classify"
         )
         value, top1 = losses.pretext_cross_entropy(logits, labels)
-        features = network.apply(
-            {"params": params, "batch_stats": batch_stats}, images, train=False, method="features"
-        )
+        features = probe_features(network, params, batch_stats, images)
         return value, LossAux(
             batch_stats=batch_stats,
             metrics={f"{task}_ce": value, f"{task}_top1": top1},
-            features=jax.lax.stop_gradient(features),
+            features=features,
         )
 
     return loss

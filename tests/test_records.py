@@ -10,7 +10,7 @@ import pytest
 from absl import app
 
 from configs import simclr
-from jaxssl import evaluate, jsonl, main, report, train
+from jaxssl import evaluate, frozen, jsonl, main, report, train
 
 TORN = '{"step": 7, "split": "tr'
 
@@ -87,7 +87,7 @@ def test_a_directory_that_cannot_be_written_is_refused_before_computing(fashion_
     run = str(tmp_path / "read_only")
     os.makedirs(run)
     monkeypatch.setattr(jsonl.os, "access", lambda path, mode: path != run)
-    monkeypatch.setattr(evaluate, "frozen_records", lambda *args: pytest.fail("computed before the check"))
+    monkeypatch.setattr(frozen, "frozen_records", lambda *args: pytest.fail("computed before the check"))
     config = simclr.get_config("dataset=fashion_mnist,tiny=1")
     config.data.manual_dir = fashion_dir
     with pytest.raises(PermissionError, match="read_only cannot be written.*nothing was computed"):

@@ -1,7 +1,7 @@
 r"""Barlow Twins (Zbontar, Jing, Misra, LeCun and Deny 2021, "Barlow Twins: Self-Supervised Learning via
 Redundancy Reduction").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/barlow_twins.py:dataset=cifar10 --workdir=runs/barlow_twins_cifar10
   python -m jaxssl.main --config=configs/barlow_twins.py:dataset=imagenet2012,backbone=resnet50,batch=2048 \

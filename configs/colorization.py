@@ -1,7 +1,7 @@
 r"""Colorization (Zhang, Isola and Efros 2016, "Colorful Image Colorization").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples (RGB datasets only: a grayscale
-one, such as Fashion-MNIST, is refused when the run is prepared):
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples (RGB datasets only: a
+grayscale one, such as Fashion-MNIST, is refused when the run is prepared):
 
   python -m jaxssl.main --config=configs/colorization.py:dataset=cifar10 --workdir=runs/colorization_cifar10
   python -m jaxssl.main --config=configs/colorization.py:dataset=imagenet2012,backbone=alexnet,batch=40 \

@@ -65,7 +65,9 @@ def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
 
     Unknown names and values of the wrong type raise ValueError naming what is allowed. `tiny` sets its own
     batch and duration (make_tiny), so it refuses an explicit batch= or epochs=; a backbone= with it picks the
-    family whose micro backbone the tiny run trains."""
+    family whose micro backbone the tiny run trains. Every config takes `crop` (`random`, or `contrastive`:
+    ContrastiveCrop, see crop_block)."""
+    defaults = {"crop": "random", **defaults}
     options = dict(defaults)
     given = set()
     for item in filter(None, (arg or "").split(",")):
@@ -152,9 +154,24 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     )
     config.finetune = dict(config.linear_sgd, epochs=30.0, base_lr=0.05)
     config.anchor = dict(top1=-1.0, protocol="", source="")
+    if options.crop == "contrastive":
+        config.crop = crop_block(options.dataset, options.epochs)
+    elif options.crop != "random":
+        raise ValueError(f"unknown crop {options.crop!r}; choose from ['contrastive', 'random']")
     config.checkpoint = dict(every_steps=1000, keep=3)
     config.log_every_steps = 50
     return config
+
+
+def crop_block(dataset: str, epochs: float) -> dict:
+    """config.crop for ContrastiveCrop (Peng et al. 2022; jaxssl/augment/crops.py), as their released configs:
+    heat-map threshold 0.1, centre parameter alpha 0.6 on ImageNet and 0.1 on the small datasets, the first
+    boxes after a fifth of the epochs and a refresh every fifth (CIFAR's 500 epochs: 100 and 100; ImageNet's
+    100: 20 and 20), at least one epoch each. Without this block (crop=random) the crops are RandomResizedCrop's
+    and the config is that of every earlier run."""
+    fifth = max(1, round(epochs / 5))
+    alpha = 0.6 if dataset == "imagenet2012" else 0.1
+    return dict(policy="contrastive", warmup_epochs=fifth, every_epochs=fifth, threshold=0.1, alpha=alpha)
 
 
 def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -182,6 +199,8 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.finetune.update(epochs=1.0, batch_size=16)
     config.checkpoint.update(every_steps=2, keep=3)
     config.log_every_steps = 1
+    if "crop" in config:
+        config.crop.update(warmup_epochs=1, every_epochs=1)
     return config
 
 

@@ -1,7 +1,7 @@
 r"""Context encoder (Pathak, Krähenbühl, Donahue, Darrell and Efros 2016, "Context Encoders: Feature Learning
 by Inpainting").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/context_encoder.py:dataset=cifar10 --workdir=runs/context_encoder_cifar10
   python -m jaxssl.main --config=configs/context_encoder.py:dataset=imagenet2012,backbone=alexnet,batch=64 \

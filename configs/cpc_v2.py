@@ -1,7 +1,7 @@
 r"""CPC v2 (Hénaff, Srinivas, De Fauw, Razavi, Doersch, Eslami and van den Oord 2020, "Data-Efficient Image
 Recognition with Contrastive Predictive Coding").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/cpc_v2.py:dataset=cifar10 --workdir=runs/cpc_v2_cifar10
   python -m jaxssl.main --config=configs/cpc_v2.py:dataset=imagenet2012,backbone=resnet50,batch=512,epochs=200 \

@@ -1,7 +1,7 @@
 r"""DeepCluster-v2 (Caron, Misra, Mairal, Goyal, Bojanowski and Joulin 2020, "Unsupervised Learning of Visual
 Features by Contrasting Cluster Assignments", appendix A.2 / section 4: DeepCluster with SwAV's improvements).
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/deepcluster_v2.py:dataset=cifar10 --workdir=runs/dcv2_cifar10
   python -m jaxssl.main \

@@ -1,7 +1,7 @@
 r"""Denoising autoencoder (Vincent, Larochelle, Bengio and Manzagol 2008, "Extracting and Composing Robust
 Features with Denoising Autoencoders").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/denoising_autoencoder.py:dataset=cifar10 --workdir=runs/dae_cifar10
   python -m jaxssl.main --config=configs/denoising_autoencoder.py:dataset=imagenet2012,backbone=resnet50,batch=256 \

@@ -1,7 +1,7 @@
 r"""DINO (Caron, Touvron, Misra, Jegou, Mairal, Bojanowski and Joulin 2021, "Emerging Properties in
 Self-Supervised Vision Transformers"), with a ResNet or a ViT backbone.
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/dino.py:dataset=cifar10 --workdir=runs/dino_cifar10
   python -m jaxssl.main --config=configs/dino.py:dataset=imagenet2012,backbone=resnet50,batch=4096,epochs=800 \

@@ -1,7 +1,7 @@
 r"""Instance discrimination, InstDisc (Wu, Xiong, Yu and Lin 2018, "Unsupervised Feature Learning via
 Non-Parametric Instance Discrimination").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/instdisc.py:dataset=cifar10 --workdir=runs/instdisc_cifar10
   python -m jaxssl.main --config=configs/instdisc.py:dataset=imagenet2012,backbone=resnet50,batch=256 \

@@ -1,7 +1,7 @@
 r"""Jigsaw (Noroozi and Favaro 2016, "Unsupervised Learning of Visual Representations by Solving Jigsaw
 Puzzles").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/jigsaw.py:dataset=cifar10 --workdir=runs/jigsaw_cifar10
   python -m jaxssl.main --config=configs/jigsaw.py:dataset=imagenet2012,backbone=alexnet,batch=256,epochs=70 \

@@ -1,6 +1,6 @@
 r"""MAE (He, Chen, Xie, Li, Dollar and Girshick 2022, "Masked Autoencoders Are Scalable Vision Learners").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/mae.py:dataset=imagenet2012,backbone=vit_base,batch=4096,epochs=800 \
       --config.data.manual_dir=/data/imagenet --workdir=runs/mae_in1k

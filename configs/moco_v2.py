@@ -1,6 +1,6 @@
 r"""MoCo v2 (Chen, Fan, Girshick and He 2020, "Improved Baselines with Momentum Contrastive Learning").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/moco_v2.py:dataset=cifar10 --workdir=runs/moco_v2_cifar10
   python -m jaxssl.main --config=configs/moco_v2.py:dataset=imagenet2012,backbone=resnet50,batch=256,epochs=800 \

@@ -1,6 +1,6 @@
 r"""MoCo v3 (Chen, Xie and He 2021, "An Empirical Study of Training Self-Supervised Vision Transformers").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/moco_v3.py:dataset=cifar10 --workdir=runs/moco_v3_cifar10
   python -m jaxssl.main --config=configs/moco_v3.py:dataset=imagenet2012,backbone=resnet50,batch=4096,epochs=1000 \

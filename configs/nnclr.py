@@ -1,7 +1,7 @@
 r"""NNCLR (Dwibedi, Aytar, Tompson, Sermanet and Zisserman 2021, "With a Little Help from My Friends:
 Nearest-Neighbor Contrastive Learning of Visual Representations").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/nnclr.py:dataset=cifar10 --workdir=runs/nnclr_cifar10
   python -m jaxssl.main --config=configs/nnclr.py:dataset=imagenet2012,backbone=resnet50,batch=4096,epochs=1000 \

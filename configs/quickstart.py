@@ -3,7 +3,8 @@ r"""Quickstart: any method's pretraining on Fashion-MNIST on a 2-core CPU in abo
 Fashion-MNIST is read from Debian's `dataset-fashion-mnist` IDX files (/usr/share/datasets/fashion-mnist/)
 or, if absent, from TFDS (`--config.data.download=True` on a networked machine). Options: method (any key of
 METHOD_CONFIGS below), backbone, epochs, batch, tiny, finetune (the supervised recipe: "lars", "adamw", or empty
-for the backbone family's default, AdamW for a ViT and LARS otherwise).
+for the backbone family's default, AdamW for a ViT and LARS otherwise), crop ("contrastive": ContrastiveCrop, its
+first boxes after one epoch and a refresh every epoch; configs/common.py crop_block).
 
   python -m jaxssl.main --config=configs/quickstart.py:method=simclr --workdir=runs/quickstart_simclr
   python -m jaxssl.main --config=configs/quickstart.py:method=barlow_twins --workdir=runs/quickstart_barlow_twins
@@ -140,12 +141,12 @@ def get_config(arg=None):
         raise ValueError(f"unknown finetune recipe {options.finetune!r}; choose from {FINETUNE_RECIPES}")
     if options.tiny:
         return METHOD_CONFIGS[options.method].get_config(
-            f"dataset=fashion_mnist,backbone={options.backbone},tiny=1"
+            f"dataset=fashion_mnist,backbone={options.backbone},tiny=1,crop={options.crop}"
         )
     epochs = options.epochs or EPOCHS_IN_BUDGET[options.method]
     batch = options.batch or BATCH_IN_BUDGET.get(options.method, 256)
     config = METHOD_CONFIGS[options.method].get_config(
-        f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={batch}"
+        f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={batch},crop={options.crop}"
     )
     if common.family_of(options.backbone) == "resnet":
         config.model.width_multiplier = 0.25

@@ -1,7 +1,7 @@
 r"""Relative patch position (Doersch, Gupta and Efros 2015, "Unsupervised Visual Representation Learning by
 Context Prediction").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/relative_patch.py:dataset=cifar10 --workdir=runs/relative_patch_cifar10
   python -m jaxssl.main --config=configs/relative_patch.py:dataset=imagenet2012,backbone=alexnet,batch=256 \

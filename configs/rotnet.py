@@ -1,7 +1,7 @@
 r"""RotNet (Gidaris, Singh and Komodakis 2018, "Unsupervised Representation Learning by Predicting Image
 Rotations").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/rotnet.py:dataset=cifar10 --workdir=runs/rotnet_cifar10
   python -m jaxssl.main --config=configs/rotnet.py:dataset=imagenet2012,backbone=alexnet,batch=192,epochs=30 \

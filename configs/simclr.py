@@ -1,6 +1,6 @@
 r"""SimCLR (Chen et al. 2020).
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/simclr.py:dataset=cifar10 --workdir=runs/simclr_cifar10
   python -m jaxssl.main --config=configs/simclr.py:dataset=imagenet2012,backbone=resnet50,batch=4096,epochs=1000 \

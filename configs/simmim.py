@@ -1,7 +1,7 @@
 r"""SimMIM (Xie, Zhang, Cao, Lin, Bao, Yao, Dai and Hu 2022, "SimMIM: A Simple Framework for Masked Image
 Modeling").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/simmim.py:dataset=imagenet2012,backbone=vit_base,batch=2048,epochs=800 \
       --config.data.manual_dir=/data/imagenet --workdir=runs/simmim_in1k

@@ -1,6 +1,6 @@
 r"""SimSiam (Chen and He 2021, "Exploring Simple Siamese Representation Learning").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/simsiam.py:dataset=cifar10 --workdir=runs/simsiam_cifar10
   python -m jaxssl.main --config=configs/simsiam.py:dataset=imagenet2012,backbone=resnet50,batch=512,epochs=100 \

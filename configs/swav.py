@@ -1,7 +1,7 @@
 r"""SwAV (Caron, Misra, Mairal, Goyal, Bojanowski and Joulin 2020, "Unsupervised Learning of Visual Features
 by Contrasting Cluster Assignments").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/swav.py:dataset=cifar10 --workdir=runs/swav_cifar10
   python -m jaxssl.main --config=configs/swav.py:dataset=imagenet2012,backbone=resnet50,batch=4096,epochs=800 \

@@ -1,7 +1,7 @@
 r"""VICReg (Bardes, Ponce and LeCun 2022, "VICReg: Variance-Invariance-Covariance Regularization for
 Self-Supervised Learning").
 
-Options after the colon: dataset, backbone, epochs, batch, tiny. Examples:
+Options after the colon: dataset, backbone, epochs, batch, tiny, crop. Examples:
 
   python -m jaxssl.main --config=configs/vicreg.py:dataset=cifar10 --workdir=runs/vicreg_cifar10
   python -m jaxssl.main --config=configs/vicreg.py:dataset=imagenet2012,backbone=resnet50,batch=2048 \

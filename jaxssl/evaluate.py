@@ -28,6 +28,8 @@ import numpy as np
 
 from jaxssl import augment, frozen, jsonl, plots
 from jaxssl import experiment as experiment_lib
+from jaxssl import step as step_lib
+from jaxssl.augment import crops
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.data import subsets
 from jaxssl.evaluation import supervised
@@ -37,7 +39,7 @@ FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
 FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne")
 TRAINED_PROTOCOLS = ("linear_sgd", "finetune")
-PROTOCOLS = FROZEN_PROTOCOLS + ("layers",) + TRAINED_PROTOCOLS + ("gallery", "reconstruction")
+PROTOCOLS = FROZEN_PROTOCOLS + ("layers",) + TRAINED_PROTOCOLS + ("gallery", "reconstruction", "crops")
 DEFAULT_PROTOCOLS = ("knn", "linear_lbfgs", "health")
 RECORDS = "offline_eval.jsonl"
 DESCRIPTIONS = {
@@ -50,9 +52,16 @@ DESCRIPTIONS = {
     "finetune": "fine-tuning of the whole network: SGD+Nesterov, LARS or AdamW, cosine, crop+flip, centre-crop test",
     "gallery": "augmented views of the config's view preset",
     "reconstruction": "eval images, what the network saw of them (masked, or their lightness), what it rebuilt",
+    "crops": "ContrastiveCrop: train images, the heat map of the network, the box the run holds, crops inside it",
 }
 GALLERY_IMAGES = 6
-KEY_SALTS = {"linear_sgd": 11, "finetune": 12, "gallery": 14, "reconstruction": 15}  # health: frozen.py
+KEY_SALTS = {
+    "linear_sgd": 11,
+    "finetune": 12,
+    "gallery": 14,
+    "reconstruction": 15,
+    "crops": 16,
+}  # health: frozen.py
 
 
 def check_request(protocols, features: str, init: str, label_fraction: float) -> None:
@@ -157,6 +166,34 @@ def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
     return {"png": path, "images": GALLERY_IMAGES}
 
 
+def crops_record(exp, state, workdir: str, title: str) -> dict:
+    """Draws ContrastiveCrop's view of the first GALLERY_IMAGES training images into DIR/plots/crops_step<step>*.png:
+    each image with the box the run holds for it, the heat map of the checkpoint's network with the box that map
+    gives, and two crops drawn inside the held box as training draws them."""
+    head = subsets.first(exp.train_source, GALLERY_IMAGES)
+    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
+    policy, indices = exp.crop_policy, np.arange(len(batch["label"]))
+    whole = augment.whole_view(batch["image"][:, 0], exp.image_size)
+    maps = jax.jit(lambda s, x: step_lib.last_feature_map(exp.method.network, s, x))(state, whole)
+    heat = np.asarray(jax.vmap(lambda m: crops.heat_map(m, exp.image_size, exp.image_size))(maps))
+    located = np.asarray(jax.vmap(lambda h: crops.box_of(h, policy.threshold))(heat))
+    bounds = policy.bounds(state.crop, indices)
+    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["crops"])
+    views = augment.make_views(key, batch["image"], exp.view_specs[:2], bounds)
+    held = np.asarray(bounds[0])
+    path = plots.figure_path(workdir, f"crops_step{int(state.step)}")
+    if jax.process_index() == 0:
+        plots.boxes_plot(
+            batch["image"][:, 0], held, heat, located, [np.asarray(v) for v in views], path, title
+        )
+    return {
+        "png": path,
+        "images": GALLERY_IMAGES,
+        "boxes_located": bool(int(state.crop["located"])),
+        "mean_box_area": float(np.mean((held[:, 2] - held[:, 0]) * (held[:, 3] - held[:, 1]))),
+    }
+
+
 def header(config, exp, *, features: str, init: str, step, label_fraction: float, labelled) -> dict:
     """What every record says about where its number comes from."""
     return {
@@ -200,6 +237,11 @@ def evaluate(
         raise ValueError(
             f"the reconstruction protocol needs a masked image model's network; {exp.method.name} "
             f"({features} features) does not reconstruct"
+        )
+    if "crops" in protocols and (features != "network" or exp.crop_policy is None):
+        raise ValueError(
+            "the crops protocol draws ContrastiveCrop's boxes; this run has none (it was not trained with "
+            f"crop=contrastive, or {features} features were asked for)"
         )
     needs_network = features == "network" and set(protocols) != {"gallery"}
     state = network_state(exp, workdir, init) if needs_network else None
@@ -247,6 +289,8 @@ def evaluate(
             record(protocol, start, gallery_record(exp, workdir, title))
         elif protocol == "reconstruction":
             record(protocol, start, reconstruction_record(exp, state, workdir, title))
+        elif protocol == "crops":
+            record(protocol, start, crops_record(exp, state, workdir, title))
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         jsonl.append(os.path.join(workdir, RECORDS), records)

@@ -13,6 +13,7 @@ import optax
 
 from jaxssl import augment, models, optim, schedules, sharding, validate
 from jaxssl import step as step_lib
+from jaxssl.augment import crops
 from jaxssl.data import pipeline, sources
 from jaxssl.methods import METHODS, Method, MethodContext
 from jaxssl.state import TrainState
@@ -41,6 +42,7 @@ class Experiment:
     optimizer: optax.GradientTransformation
     learning_rate: optax.Schedule
     view_specs: tuple
+    crop_policy: crops.ContrastiveCrop | None
     image_size: int
     host_crop: bool
     global_batch: int
@@ -50,17 +52,21 @@ class Experiment:
 
 def identity_of(config) -> dict:
     """What makes two runs the same run: a workdir holding another identity is refused. The backbone's name
-    and its family's options (a ResNet's width_multiplier and stem: the keys every earlier run has)."""
+    and its family's options (a ResNet's width_multiplier and stem: the keys every earlier run has), and the
+    crop policy where there is one."""
     options = validate.without(config.model, "backbone")
     if "width_multiplier" in options:
         options["width_multiplier"] = float(options["width_multiplier"])
-    return {
+    identity = {
         "method": config.method.name,
         "backbone": config.model.backbone,
         **options,
         "dataset": config.data.dataset,
         "image_size": int(config.data.image_size),
     }
+    if "crop" in config:  # a crop policy keeps state of its own: a run without it is another run
+        identity["crop"] = config.crop.policy
+    return identity
 
 
 def prepare(config) -> Experiment:
@@ -94,6 +100,7 @@ def prepare(config) -> Experiment:
     )
     if config.data.host_crop:
         specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
+    crop_policy = crop_policy_of(config, specs, train_examples, global_batch)
     dtype = validate.DTYPES[config.train.dtype]
     backbone = models.BACKBONES[config.model.backbone](**validate.backbone_kwargs(config, dtype))
     context = MethodContext(
@@ -125,12 +132,28 @@ def prepare(config) -> Experiment:
         optimizer=optimizer,
         learning_rate=learning_rate,
         view_specs=specs,
+        crop_policy=crop_policy,
         image_size=size,
         host_crop=config.data.host_crop,
         global_batch=global_batch,
         total_steps=total_steps,
         identity=identity_of(config),
     )
+
+
+def crop_policy_of(config, specs, num_examples: int, global_batch: int) -> crops.ContrastiveCrop | None:
+    """The run's crop policy (config.crop), or None for RandomResizedCrop; a method whose views have no random
+    crop to bound is refused."""
+    if "crop" not in config:
+        return None
+    uncropped = [index for index, spec in enumerate(specs) if not spec.random_crop]
+    if uncropped:
+        raise ValueError(
+            f"ContrastiveCrop bounds each view's random crop, but view(s) {uncropped} of {config.method.name}'s "
+            f"'{config.augment.preset}' views have none. Use crop=random"
+        )
+    policy = validate.CROP_POLICIES[config.crop.policy]
+    return policy(num_examples, global_batch, **validate.without(config.crop, "policy"))
 
 
 def init_state(experiment: Experiment, key) -> TrainState:
@@ -154,6 +177,7 @@ def init_state(experiment: Experiment, key) -> TrainState:
         target=target,
         opt_state=experiment.optimizer.init(params),
         extra={} if init_extra is None else init_extra(jax.random.fold_in(key, 2)),
+        crop={} if experiment.crop_policy is None else experiment.crop_policy.init(),
     )
 
 
@@ -205,6 +229,7 @@ def train_step_fn(experiment: Experiment):
         probe=experiment.probe,
         optimizer=experiment.optimizer,
         view_specs=experiment.view_specs,
+        crop_policy=experiment.crop_policy,
         base_key=step_key(experiment),
         total_steps=experiment.total_steps,
         learning_rate=experiment.learning_rate,

@@ -1,4 +1,5 @@
-"""PNG figures: a t-SNE of embeddings coloured by class, a gallery of augmented views, training curves.
+"""PNG figures: a t-SNE of embeddings coloured by class, a gallery of augmented views, ContrastiveCrop's boxes,
+training curves.
 
 Pure functions from arrays (or metric lines) to a file; matplotlib's Agg backend, no screen needed.
 """
@@ -78,6 +79,46 @@ def gallery_plot(
             if row == 0:
                 names = view_titles or [f"view {index}" for index in range(len(views))]
                 axis.set_title("stored" if column == 0 else names[column - 1], fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)
+
+
+def _draw_box(axis, box, height: int, width: int, **style) -> None:
+    """Box [top, left, bottom, right] (fractions of the image) as a rectangle on an imshow axis."""
+    top, left, bottom, right = np.asarray(box) * [height, width, height, width]
+    corner = (left - 0.5, top - 0.5)
+    axis.add_patch(plt.Rectangle(corner, right - left, bottom - top, fill=False, linewidth=1.2, **style))
+
+
+def boxes_plot(
+    originals: np.ndarray,
+    held: np.ndarray,
+    heat: np.ndarray,
+    located: np.ndarray,
+    views: list,
+    path: str,
+    title: str,
+) -> str:
+    """One row per image: the stored image (uint8 (N, H, W, C)) with its held box (red), its heat map
+    ((N, S, S) in [0, 1]) with the box that map gives (white), then each view (float (N, S, S, C))."""
+    rows, columns = len(originals), 2 + len(views)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
+    names = ["stored, held box", "heat map, its box", *(f"view {index}" for index in range(len(views)))]
+    for row in range(rows):
+        image = originals[row] / 255.0
+        panels = [image, heat[row], *(np.clip(np.asarray(v[row], np.float32), 0.0, 1.0) for v in views)]
+        for column, panel in enumerate(panels):
+            axis = axes[row, column]
+            if column == 1:
+                axis.imshow(panel, cmap="inferno", vmin=0, vmax=1)
+            else:
+                axis.imshow(panel[..., 0] if panel.shape[-1] == 1 else panel, cmap="gray", vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(names[column], fontsize=7)
+        _draw_box(axes[row, 0], held[row], *image.shape[:2], edgecolor="red")
+        _draw_box(axes[row, 1], located[row], *heat[row].shape, edgecolor="white")
     figure.suptitle(title, fontsize=9)
     return _save(figure, path)
 

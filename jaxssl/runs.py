@@ -190,6 +190,8 @@ def entries_of(run_dir: str) -> list[Entry]:
     summary = training_summary(jsonl.read(os.path.join(run_dir, "metrics.jsonl")))
     first = records[0] if records else {}
     method = config.get("method", {}).get("name") or first.get("method", "?")
+    if config.get("crop"):  # a crop policy other than RandomResizedCrop (configs/common.py crop_block)
+        method = f"{method} + {config['crop']['policy']} crop"
     settings = {k: v for k, v in flatten(config).items() if not k.startswith(IGNORED_SETTINGS)}
     seed = config.get("seed", first.get("seed", 0))
     by_label = {}

@@ -14,6 +14,7 @@ class TrainState:
     batch_stats: the online network's BatchNorm statistics.
     target: {"params", "batch_stats"} of the EMA target network, or {} for methods without one.
     extra: the method's own state (MoCo's queue, InstDisc's memory bank, DINO's centre...), or {}.
+    crop: the crop policy's state (ContrastiveCrop's boxes, augment/crops.py), or {} for RandomResizedCrop.
     """
 
     step: jax.Array
@@ -22,3 +23,4 @@ class TrainState:
     target: Any
     opt_state: Any
     extra: Any
+    crop: Any

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxssl import augment, ema
+from jaxssl.augment import crops
 from jaxssl.methods.method import LossInputs, Method
 from jaxssl.state import TrainState
 
@@ -29,6 +30,14 @@ def probe_loss(probe: nn.Module, probe_params, features, labels):
     return loss, correct / count
 
 
+def last_feature_map(network: nn.Module, state: TrainState, images) -> jax.Array:
+    """The online network's last feature map (eval mode) of images (B, S, S, C) in [0, 1]: ContrastiveCrop's
+    heat maps."""
+    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    maps = network.apply(variables, images, train=False, method=network.feature_maps)
+    return list(maps.values())[-1]
+
+
 def make_train_step(
     *,
     method: Method,
@@ -38,18 +47,31 @@ def make_train_step(
     base_key: jax.Array,
     total_steps: int,
     learning_rate: Callable,
+    crop_policy: crops.ContrastiveCrop | None = None,
 ) -> Callable:
-    """(state, batch) -> (state, metrics). Augments on device with fold_in(base_key, step), differentiates
-    method.loss w.r.t. the online params only, applies the optimizer and the method's after_update, moves
-    the EMA target, and stores the method's new own state (state.extra)."""
+    """(state, batch) -> (state, metrics). Augments on device with fold_in(base_key, step) (each crop inside
+    its example's box when a crop policy is set, whose state moves first), differentiates method.loss w.r.t.
+    the online params only, applies the optimizer and the method's after_update, moves the EMA target, and
+    stores the method's new own state (state.extra)."""
 
     def train_step(state: TrainState, batch: dict):
         key = jax.random.fold_in(base_key, state.step)
+        crop_state, bounds = state.crop, None
+        if crop_policy is not None:
+            whole = augment.whole_view(batch["image"][:, 0], view_specs[0].size)
+            crop_state = crop_policy.update(
+                state.crop,
+                state.step,
+                batch["index"],
+                whole,
+                lambda x: last_feature_map(method.network, state, x),
+            )
+            bounds = crop_policy.bounds(crop_state, batch["index"])
         inputs = LossInputs(
             batch_stats=state.batch_stats,
             target=state.target,
             extra=state.extra,
-            views=augment.make_views(key, batch["image"], view_specs),
+            views=augment.make_views(key, batch["image"], view_specs, bounds),
             indices=batch["index"],
             step=state.step,
             key=jax.random.fold_in(key, LOSS_KEY_SALT),
@@ -85,6 +107,7 @@ def make_train_step(
             target=target,
             opt_state=opt_state,
             extra=state.extra if aux.extra is None else aux.extra,
+            crop=crop_state,
         )
         return new_state, metrics
 

@@ -117,7 +117,7 @@ def finite_by_field(state) -> dict:
     """{field of the TrainState: all_finite(field)}, computed on the devices."""
     return {
         name: all_finite(getattr(state, name))
-        for name in ("params", "batch_stats", "target", "opt_state", "extra")
+        for name in ("params", "batch_stats", "target", "opt_state", "extra", "crop")
     }
 
 

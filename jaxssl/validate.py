@@ -11,6 +11,7 @@ import math
 import jax.numpy as jnp
 
 from jaxssl import augment, models, optim
+from jaxssl.augment import crops
 from jaxssl.data import sources
 from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS
@@ -74,6 +75,7 @@ def check_config(config) -> None:
     check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
     check_kwargs(optim.make_optimizer, optimizer_kwargs(config), "optim", provided=("name", "learning_rate"))
     check_name(config.data.dataset, sources.DATASETS, "dataset")
+    check_crop(config)
     check_eval_config(config)
     for block, name in (
         ("eval", "every_steps"),
@@ -87,6 +89,23 @@ def check_config(config) -> None:
             raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
     if config.log_every_steps <= 0:
         raise ValueError(f"config.log_every_steps must be positive, got {config.log_every_steps}")
+
+
+CROP_POLICIES = {"contrastive": crops.ContrastiveCrop}
+
+
+def check_crop(config) -> None:
+    """config.crop, where present: a known policy with only the keys it takes, on a dataset cropped on device
+    (the host pipeline crops ImageNet and image folders before the step could use a box)."""
+    if "crop" not in config:
+        return
+    policy = choose(config.crop.get("policy", ""), CROP_POLICIES, "crop policy")
+    check_kwargs(policy, without(config.crop, "policy"), "crop", provided=("num_examples", "global_batch"))
+    if config.data.host_crop:
+        raise ValueError(
+            f"ContrastiveCrop needs a dataset cropped on device; {config.data.dataset} is cropped on the host "
+            "(config.data.host_crop), which cannot see the boxes yet. Use crop=random there"
+        )
 
 
 KNN_SPACES = ("backbone", "projector")

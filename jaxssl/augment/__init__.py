@@ -202,13 +202,14 @@ def random_apply(key, prob: float, op, image) -> jax.Array:
     return jnp.where(jax.random.bernoulli(key, prob), op(image), image)
 
 
-def augment_example(key, image, spec: ViewSpec) -> jax.Array:
-    """One view of one float32 image (H, W, C) in [0, 1]: crop, flip, jitter, gray, blur, solarize."""
+def augment_example(key, image, spec: ViewSpec, bounds=None) -> jax.Array:
+    """One view of one float32 image (H, W, C) in [0, 1]: crop, flip, jitter, gray, blur, solarize. bounds:
+    None, or ContrastiveCrop's (box, alpha) for the crop (spatial.sample_crop_box)."""
     (crop_key, flip_key, jitter_key, jitter_draw_key, gray_key, blur_key, sigma_key, solarize_key) = (
         jax.random.split(key, 8)
     )
     if spec.random_crop:
-        image = random_resized_crop(crop_key, image, spec.size, spec.crop_scale, spec.crop_ratio)
+        image = random_resized_crop(crop_key, image, spec.size, spec.crop_scale, spec.crop_ratio, bounds)
     else:
         image = resize(image, spec.size)
     image = jnp.clip(image, 0.0, 1.0)
@@ -238,18 +239,27 @@ def _check_batch(images, ndim: int, layout: str):
         raise ValueError(f"images must be {layout} with C in (1, 3), got shape {tuple(images.shape)}")
 
 
-def augment(key, images, spec: ViewSpec) -> jax.Array:
-    """Augments a batch (B, H, W, C) into float32 (B, size, size, C) in [0, 1], one key per example."""
+def augment(key, images, spec: ViewSpec, bounds=None) -> jax.Array:
+    """Augments a batch (B, H, W, C) into float32 (B, size, size, C) in [0, 1], one key per example. bounds:
+    None, or ContrastiveCrop's (boxes (B, 4), alpha)."""
     _check_batch(images, 4, "(B, H, W, C)")
     example_keys = jax.random.split(key, images.shape[0])
-    return jax.vmap(lambda k, x: augment_example(k, x, spec))(example_keys, _to_unit_float(images))
+    if bounds is None:
+        return jax.vmap(lambda k, x: augment_example(k, x, spec))(example_keys, _to_unit_float(images))
+    if not spec.random_crop:
+        raise ValueError("crop bounds (ContrastiveCrop) were given for a view without a random crop")
+    boxes, alpha = bounds
+    return jax.vmap(lambda k, x, box: augment_example(k, x, spec, (box, alpha)))(
+        example_keys, _to_unit_float(images), boxes
+    )
 
 
-def make_views(key, images, specs: tuple[ViewSpec, ...]) -> list[jax.Array]:
+def make_views(key, images, specs: tuple[ViewSpec, ...], bounds=None) -> list[jax.Array]:
     """One augmented batch per spec from uint8 (B, V, H, W, C).
 
     V == 1: every view comes from images[:, 0]; V == len(specs): view i comes from images[:, i].
-    View i uses the key fold_in(key, i).
+    View i uses the key fold_in(key, i). bounds: None, or ContrastiveCrop's (boxes (B, 4), alpha) for every
+    view's crop.
     """
     _check_batch(images, 5, "(B, V, H, W, C)")
     stored_views = images.shape[1]
@@ -258,9 +268,17 @@ def make_views(key, images, specs: tuple[ViewSpec, ...]) -> list[jax.Array]:
             f"images hold V={stored_views} views per example; expected 1 or len(specs)={len(specs)}"
         )
     return [
-        augment(jax.random.fold_in(key, index), images[:, 0 if stored_views == 1 else index], spec)
+        augment(jax.random.fold_in(key, index), images[:, 0 if stored_views == 1 else index], spec, bounds)
         for index, spec in enumerate(specs)
     ]
+
+
+def whole_view(images, size: int) -> jax.Array:
+    """The whole of each uint8 (B, H, W, C) image resized to float32 (B, size, size, C) (ContrastiveCrop's heat
+    maps: its boxes are fractions of the whole stored image)."""
+    _check_batch(images, 4, "(B, H, W, C)")
+    whole = jnp.array([0.0, 0.0, images.shape[1], images.shape[2]], jnp.float32)
+    return jnp.clip(resample_box(_to_unit_float(images), whole, size), 0.0, 1.0)
 
 
 def center_view(images, size: int) -> jax.Array:

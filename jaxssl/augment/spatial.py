@@ -5,16 +5,22 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxssl.augment import crops
+
 CROP_ATTEMPTS = 10
 
 
-def sample_crop_box(key, height: int, width: int, scale, ratio, attempts: int = CROP_ATTEMPTS) -> jax.Array:
+def sample_crop_box(
+    key, height: int, width: int, scale, ratio, attempts: int = CROP_ATTEMPTS, bounds=None
+) -> jax.Array:
     """Samples an Inception-style crop box (Szegedy et al. 2015), as float32 [top, left, box_h, box_w].
 
     Each of `attempts` candidates draws an area fraction uniform in `scale` and an aspect ratio
     (width / height) log-uniform in `ratio`; the first candidate that fits in the image is placed
     uniformly at random. If none fits, the central crop of the whole image with its aspect ratio
     clamped to `ratio` is used. Boxes are continuous (sub-pixel), as the resampler accepts them.
+    bounds: None, or (box, alpha) of ContrastiveCrop (augment/crops.py): the crop's centre is drawn inside box
+    [top, left, bottom, right] (fractions of the image) by crops.place_in_box, with centre parameter alpha.
     """
     area_key, ratio_key, top_key, left_key = jax.random.split(key, 4)
     area = height * width * jax.random.uniform(area_key, (attempts,), minval=scale[0], maxval=scale[1])
@@ -26,8 +32,13 @@ def sample_crop_box(key, height: int, width: int, scale, ratio, attempts: int = 
     fits = (box_heights <= height) & (box_widths <= width)
     first = jnp.argmax(fits)
     box_h, box_w = box_heights[first], box_widths[first]
-    top = jax.random.uniform(top_key) * (height - box_h)
-    left = jax.random.uniform(left_key) * (width - box_w)
+    if bounds is None:
+        top = jax.random.uniform(top_key) * (height - box_h)
+        left = jax.random.uniform(left_key) * (width - box_w)
+    else:
+        box, alpha = bounds
+        top = crops.place_in_box(top_key, height, box_h, box[0], box[2], alpha)
+        left = crops.place_in_box(left_key, width, box_w, box[1], box[3], alpha)
     random_box = jnp.stack([top, left, box_h, box_w])
     return jnp.where(jnp.any(fits), random_box, jnp.asarray(_central_box(height, width, ratio), jnp.float32))
 
@@ -57,10 +68,10 @@ def resample_box(image, box, size: int) -> jax.Array:
     )
 
 
-def random_resized_crop(key, image, size: int, scale, ratio) -> jax.Array:
-    """Crops a random box (see `sample_crop_box`) and resizes it to size x size."""
+def random_resized_crop(key, image, size: int, scale, ratio, bounds=None) -> jax.Array:
+    """Crops a random box (see `sample_crop_box`, `bounds` included) and resizes it to size x size."""
     height, width = image.shape[0], image.shape[1]
-    return resample_box(image, sample_crop_box(key, height, width, scale, ratio), size)
+    return resample_box(image, sample_crop_box(key, height, width, scale, ratio, bounds=bounds), size)
 
 
 def resize(image, size: int) -> jax.Array:

@@ -169,7 +169,9 @@ def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
 def crops_record(exp, state, workdir: str, title: str) -> dict:
     """Draws ContrastiveCrop's view of the first GALLERY_IMAGES training images into DIR/plots/crops_step<step>*.png:
     each image with the box the run holds for it, the heat map of the checkpoint's network with the box that map
-    gives, and two crops drawn inside the held box as training draws them."""
+    gives, and two crops drawn inside the held box as training draws them. The record gives the mean area of
+    every training example's held box (a fraction of the image) and the fraction of boxes that are the whole
+    image."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
     batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
     policy, indices = exp.crop_policy, np.arange(len(batch["label"]))
@@ -186,11 +188,14 @@ def crops_record(exp, state, workdir: str, title: str) -> dict:
         plots.boxes_plot(
             batch["image"][:, 0], held, heat, located, [np.asarray(v) for v in views], path, title
         )
+    boxes = np.asarray(jax.device_get(state.crop["boxes"]))
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return {
         "png": path,
         "images": GALLERY_IMAGES,
         "boxes_located": bool(int(state.crop["located"])),
-        "mean_box_area": float(np.mean((held[:, 2] - held[:, 0]) * (held[:, 3] - held[:, 1]))),
+        "mean_box_area": float(np.mean(areas)),
+        "whole_image_boxes": float(np.mean(areas > 0.99)),
     }
 
 

@@ -1,5 +1,5 @@
-"""The README's semi-supervised, ViT and pretext tables are what the report tool makes of the records kept
-in results/semisup/, results/vit/ and results/pretext/ (the run directories' config.json and logs, exported by
+"""The README's semi-supervised, ViT, pretext and ContrastiveCrop tables are what the report tool makes of the
+records kept in results/<table>/ (the run directories' config.json and logs, exported by
 `python -m jaxssl.report --export`), and the README's main command works as root and as a user."""
 
 import os
@@ -32,6 +32,11 @@ def test_the_vit_table_is_the_report_of_the_kept_records():
 def test_the_pretext_table_is_the_report_of_the_kept_records():
     kept = os.path.join(ROOT, "results", "pretext", "*")
     assert readme_table("### Pretext tasks on Fashion-MNIST") == report.report([kept])
+
+
+def test_the_contrastive_crop_table_is_the_report_of_the_kept_records():
+    kept = os.path.join(ROOT, "results", "crops", "*")
+    assert readme_table("### ContrastiveCrop on Fashion-MNIST") == report.report([kept])
 
 
 def test_the_main_command_runs_for_root_without_sudo_and_for_a_user_with_it():

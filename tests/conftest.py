@@ -45,17 +45,3 @@ def fashion_dir(tmp_path_factory):
         write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return str(directory)
 
-
-# Modules whose tests train, resume or launch whole runs (seconds to a minute each): collected first, so that
-# the two xdist workers start on them and the suite does not end with one worker alone on a long test.
-WHOLE_RUN_MODULES = (
-    "test_train.py",
-    "test_methods.py",
-    "test_sweep.py",
-    "test_protocols.py",
-    "test_crops.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name not in WHOLE_RUN_MODULES)

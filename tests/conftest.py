@@ -1,6 +1,6 @@
 """Test setup: 8 fake CPU devices, a persistent compilation cache and XLA's lowest backend optimisation level,
 before JAX starts. The suite's programs are micro models on a few rows, so compiling them costs more than
-running them: optimisation level 0 took the suite from a clean clone from 718 s to 530 s on the 2-core AMD EPYC
+running them: optimisation level 0 took the suite from a clean clone from 718 s to 530 s on a 2-core Intel Xeon
 (AVX-512), every test passing. The command-line tests' subprocesses inherit it (XLA_FLAGS set beforehand
 wins)."""
 

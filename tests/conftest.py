@@ -44,4 +44,3 @@ def fashion_dir(tmp_path_factory):
         write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return str(directory)
-

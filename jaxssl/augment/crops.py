@@ -82,6 +82,7 @@ class ContrastiveCrop:
             raise ValueError(f"ContrastiveCrop's alpha must be positive, got {self.alpha}")
 
     def init(self) -> dict:
+        """Every example's box the whole image, none located yet."""
         whole = jnp.broadcast_to(jnp.asarray(WHOLE_IMAGE, jnp.float32), (self.num_examples, 4))
         return {"boxes": whole, "pending": whole, "located": jnp.zeros((), jnp.int32)}
 

@@ -13,23 +13,21 @@ Neither:
   gallery       a PNG of the views the config's augmentation makes of a few images (DIR/plots/augmentations*)
   reconstruction  masked image models and colorization: a PNG of a few eval images, what the network saw
                 (masked, or their lightness) and what it rebuilt (DIR/plots/reconstruction_step<step>*.png)
+  crops         ContrastiveCrop runs: a PNG of a few training images, heat maps and boxes (DIR/plots/crops_step*)
+The figures' records are made in figures.py.
 
 label_fraction < 1 trains probes and fine-tuning on a labelled subset of the training split (the kNN bank
 too): class-balanced and nested from config.eval.label_seed, or ImageNet's standard lists.
 """
 
-import dataclasses
 import logging
 import os
 import time
 
 import jax
-import numpy as np
 
-from jaxssl import augment, frozen, jsonl, plots
 from jaxssl import experiment as experiment_lib
-from jaxssl import step as step_lib
-from jaxssl.augment import crops
+from jaxssl import figures, frozen, jsonl
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.data import subsets
 from jaxssl.evaluation import supervised
@@ -54,14 +52,7 @@ DESCRIPTIONS = {
     "reconstruction": "eval images, what the network saw of them (masked, or their lightness), what it rebuilt",
     "crops": "ContrastiveCrop: train images, the heat map of the network, the box the run holds, crops inside it",
 }
-GALLERY_IMAGES = 6
-KEY_SALTS = {
-    "linear_sgd": 11,
-    "finetune": 12,
-    "gallery": 14,
-    "reconstruction": 15,
-    "crops": 16,
-}  # health: frozen.py
+KEY_SALTS = {"linear_sgd": 11, "finetune": 12}  # health: frozen.py; the figures': figures.py
 
 
 def check_request(protocols, features: str, init: str, label_fraction: float) -> None:
@@ -134,69 +125,6 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
         pretrained={"params": state.params["model"], "batch_stats": state.batch_stats},
     )
     return {**result, "recipe": dict(block)}
-
-
-def gallery_record(exp, workdir: str, title: str) -> dict:
-    """Draws the run's views of the first GALLERY_IMAGES training images into DIR/plots/augmentations*.png."""
-    head = subsets.first(exp.train_source, GALLERY_IMAGES)
-    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
-    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["gallery"])
-    specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in exp.view_specs)
-    views = [np.asarray(view) for view in augment.make_views(key, batch["image"], specs)]
-    path = plots.figure_path(workdir, "augmentations")
-    if jax.process_index() == 0:
-        plots.gallery_plot(batch["image"][:, 0], views, path, title)
-    return {"png": path, "views": len(specs), "images": GALLERY_IMAGES}
-
-
-def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
-    """Draws the first GALLERY_IMAGES eval images (centre view) and the method's reconstruction columns (a
-    masked image model: the images masked as in pretraining and rebuilt; colorization: the lightness the
-    network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
-    head = subsets.first(exp.eval_source, GALLERY_IMAGES)
-    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
-    images = augment.center_view(batch["image"][:, 0], exp.image_size)
-    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
-    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
-    rows = jax.jit(exp.method.reconstruct)(variables, images, key)
-    columns = [np.asarray(images), *map(np.asarray, rows.values())]
-    path = plots.figure_path(workdir, f"reconstruction_step{int(state.step)}")
-    if jax.process_index() == 0:
-        plots.gallery_plot(batch["image"][:, 0], columns, path, title, ("input", *rows))
-    return {"png": path, "images": GALLERY_IMAGES}
-
-
-def crops_record(exp, state, workdir: str, title: str) -> dict:
-    """Draws ContrastiveCrop's view of the first GALLERY_IMAGES training images into DIR/plots/crops_step<step>*.png:
-    each image with the box the run holds for it, the heat map of the checkpoint's network with the box that map
-    gives, and two crops drawn inside the held box as training draws them. The record gives the mean area of
-    every training example's held box (a fraction of the image) and the fraction of boxes that are the whole
-    image."""
-    head = subsets.first(exp.train_source, GALLERY_IMAGES)
-    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
-    policy, indices = exp.crop_policy, np.arange(len(batch["label"]))
-    whole = augment.whole_view(batch["image"][:, 0], exp.image_size)
-    maps = jax.jit(lambda s, x: step_lib.last_feature_map(exp.method.network, s, x))(state, whole)
-    heat = np.asarray(jax.vmap(lambda m: crops.heat_map(m, exp.image_size, exp.image_size))(maps))
-    located = np.asarray(jax.vmap(lambda h: crops.box_of(h, policy.threshold))(heat))
-    bounds = policy.bounds(state.crop, indices)
-    key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["crops"])
-    views = augment.make_views(key, batch["image"], exp.view_specs[:2], bounds)
-    held = np.asarray(bounds[0])
-    path = plots.figure_path(workdir, f"crops_step{int(state.step)}")
-    if jax.process_index() == 0:
-        plots.boxes_plot(
-            batch["image"][:, 0], held, heat, located, [np.asarray(v) for v in views], path, title
-        )
-    boxes = np.asarray(jax.device_get(state.crop["boxes"]))
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return {
-        "png": path,
-        "images": GALLERY_IMAGES,
-        "boxes_located": bool(int(state.crop["located"])),
-        "mean_box_area": float(np.mean(areas)),
-        "whole_image_boxes": float(np.mean(areas > 0.99)),
-    }
 
 
 def header(config, exp, *, features: str, init: str, step, label_fraction: float, labelled) -> dict:
@@ -291,11 +219,11 @@ def evaluate(
         elif protocol == "layers":
             record(protocol, start, frozen.layers_protocol_record(exp, state, config, labelled))
         elif protocol == "gallery":
-            record(protocol, start, gallery_record(exp, workdir, title))
+            record(protocol, start, figures.gallery_record(exp, workdir, title))
         elif protocol == "reconstruction":
-            record(protocol, start, reconstruction_record(exp, state, workdir, title))
+            record(protocol, start, figures.reconstruction_record(exp, state, workdir, title))
         elif protocol == "crops":
-            record(protocol, start, crops_record(exp, state, workdir, title))
+            record(protocol, start, figures.crops_record(exp, state, workdir, title))
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         jsonl.append(os.path.join(workdir, RECORDS), records)

@@ -58,13 +58,15 @@ def make_train_step(
         key = jax.random.fold_in(base_key, state.step)
         crop_state, bounds = state.crop, None
         if crop_policy is not None:
-            whole = augment.whole_view(batch["image"][:, 0], view_specs[0].size)
+            size = view_specs[0].size
             crop_state = crop_policy.update(
                 state.crop,
                 state.step,
                 batch["index"],
-                whole,
-                lambda x: last_feature_map(method.network, state, x),
+                lambda: last_feature_map(
+                    method.network, state, augment.whole_view(batch["image"][:, 0], size)
+                ),
+                size,
             )
             bounds = crop_policy.bounds(crop_state, batch["index"])
         inputs = LossInputs(

@@ -81,7 +81,7 @@ def test_boxes_are_located_in_the_epoch_before_each_refresh_and_swapped_at_its_s
     for step in range(10):
         indices = jnp.arange(4) + 4 * (step % 2)
         before = state
-        state = policy.update(state, step, indices, jnp.zeros((4, 16, 16, 1)), lambda x: jnp.asarray(hot))
+        state = policy.update(state, step, indices, lambda: jnp.asarray(hot), 16)
         if not np.array_equal(state["pending"], before["pending"]):
             located_at.append(step)
         if not np.array_equal(state["boxes"], before["boxes"]) or state["located"] != before["located"]:

@@ -4,6 +4,8 @@ records kept in results/<table>/ (the run directories' config.json and logs, exp
 
 import os
 
+import pytest
+
 from jaxssl import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,24 +21,19 @@ def readme_table(heading: str) -> str:
     return "\n".join(lines[first:end]) + "\n"
 
 
-def test_the_semi_supervised_table_is_the_report_of_the_kept_records():
-    kept = os.path.join(ROOT, "results", "semisup", "*")
-    assert readme_table("### Semi-supervised") == report.report([kept])
+# README heading of each table -> the folder of results/ whose records it is the report of.
+KEPT_TABLES = {
+    "### Semi-supervised": "semisup",
+    "### ViTs on Fashion-MNIST": "vit",
+    "### Pretext tasks on Fashion-MNIST": "pretext",
+    "### ContrastiveCrop on Fashion-MNIST": "crops",
+}
 
 
-def test_the_vit_table_is_the_report_of_the_kept_records():
-    kept = os.path.join(ROOT, "results", "vit", "*")
-    assert readme_table("### ViTs on Fashion-MNIST") == report.report([kept])
-
-
-def test_the_pretext_table_is_the_report_of_the_kept_records():
-    kept = os.path.join(ROOT, "results", "pretext", "*")
-    assert readme_table("### Pretext tasks on Fashion-MNIST") == report.report([kept])
-
-
-def test_the_contrastive_crop_table_is_the_report_of_the_kept_records():
-    kept = os.path.join(ROOT, "results", "crops", "*")
-    assert readme_table("### ContrastiveCrop on Fashion-MNIST") == report.report([kept])
+@pytest.mark.parametrize("heading", sorted(KEPT_TABLES))
+def test_a_readme_table_is_the_report_of_its_kept_records(heading):
+    kept = os.path.join(ROOT, "results", KEPT_TABLES[heading], "*")
+    assert readme_table(heading) == report.report([kept])
 
 
 def test_the_main_command_runs_for_root_without_sudo_and_for_a_user_with_it():

@@ -43,6 +43,12 @@ def box_of(heat, threshold: float) -> jax.Array:
     return jnp.where(jnp.any(rows), box, jnp.asarray(WHOLE_IMAGE, jnp.float32))
 
 
+def locate(feature_maps, height: int, width: int, threshold: float) -> tuple[jax.Array, jax.Array]:
+    """(heat maps (B, height, width), boxes (B, 4)) of a batch of feature maps (B, h, w, C)."""
+    heat = jax.vmap(lambda m: heat_map(m, height, width))(feature_maps)
+    return heat, jax.vmap(lambda h: box_of(h, threshold))(heat)
+
+
 def place_in_box(key, extent: int, side, low, high, alpha) -> jax.Array:
     """Start of a crop of length `side` on an axis of length `extent` whose centre is drawn at
     low + Beta(alpha, alpha) (high - low) (fractions of the axis), the crop kept inside the axis. With the whole
@@ -96,19 +102,19 @@ class ContrastiveCrop:
         since = epoch - self.warmup_epochs
         return (since >= 0) & (since % self.every_epochs == 0)
 
-    def update(self, state: dict, step, indices, images, last_feature_map) -> dict:
+    def update(self, state: dict, step, indices, last_feature_maps, size: int) -> dict:
         """The state after `step`'s batch: its rows of an epoch before a refresh get located boxes in
-        `pending` (the model's last_feature_map of `images`, whole images (B, H, W, C), computed only then),
-        and at the first step of a refresh epoch `pending` becomes `boxes`."""
+        `pending` (last_feature_maps() -> (B, h, w, C), the model's last feature map of the batch's whole
+        images resized to size x size, called only then), and at the first step of a refresh epoch `pending`
+        becomes `boxes`."""
         first, last = self.epoch_of_row(step, 0), self.epoch_of_row(step, self.global_batch - 1)
 
-        def locate():
-            maps = last_feature_map(images)
-            heat = jax.vmap(lambda m: heat_map(m, images.shape[1], images.shape[2]))(maps)
-            return state["pending"].at[indices].set(jax.vmap(lambda h: box_of(h, self.threshold))(heat))
+        def located():
+            _, boxes = locate(last_feature_maps(), size, size, self.threshold)
+            return state["pending"].at[indices].set(boxes)
 
         collecting = self.refreshes_at(first + 1) | self.refreshes_at(last + 1)
-        pending = jax.lax.cond(collecting, locate, lambda: state["pending"])
+        pending = jax.lax.cond(collecting, located, lambda: state["pending"])
         swap = self.refreshes_at(first) & (self.epoch_of_row(step - 1, 0) < first)
         return {
             "boxes": jnp.where(swap, pending, state["boxes"]),

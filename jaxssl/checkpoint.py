@@ -3,7 +3,8 @@
 Layout: DIR/checkpoints/<step>/{state, identity}. The identity (method, backbone, dataset, ...) is written
 with every checkpoint; a run whose identity differs from the checkpoints already in DIR is refused before
 anything is written. A checkpoint that cannot be read is reported, moved to DIR/checkpoints_unreadable/
-(never deleted), and the previous one is used. A readable checkpoint whose arrays do not fit this run's
+(never deleted), and the previous one is used; on a pod, when any process cannot read it, process 0 sets it
+aside and every process falls back to the same step. A readable checkpoint whose arrays do not fit this run's
 state (other head sizes, another version's state layout) is refused, untouched.
 """
 
@@ -16,6 +17,8 @@ import time
 import jax
 import orbax.checkpoint as ocp
 from etils import epath
+
+from jaxssl import sharding
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -114,27 +117,32 @@ class Checkpointer:
                 self._check_fits(step, saved, abstract_state)
             fields = {f.name: getattr(abstract_state, f.name) for f in dataclasses.fields(abstract_state)}
             stored = {name: value for name, value in fields.items() if saved is None or name in saved}
+            restored, error = None, None
             try:
                 restored = self.manager.restore(
                     step, args=ocp.args.Composite(state=ocp.args.StandardRestore(stored))
                 )
+            except Exception as raised:  # orbax raises many types for truncated or corrupt files
+                error = raised
+            if not sharding.any_process(error is not None):  # on a pod: readable for every process
                 return abstract_state.replace(**restored["state"])
-            except Exception as error:  # orbax raises many types for truncated or corrupt files
-                logging.warning(
-                    "checkpoint at step %d is unreadable (%s: %s); moving it to %s and trying the "
-                    "previous one",
-                    step,
-                    type(error).__name__,
-                    error,
-                    self.unreadable_dir,
-                )
-                self._set_aside(step)
+            logging.warning(
+                "checkpoint at step %d is unreadable (%s); moving it to %s and trying the previous one",
+                step,
+                f"{type(error).__name__}: {error}" if error else "on another process",
+                self.unreadable_dir,
+            )
+            self._set_aside(step)
         return None
 
     def _set_aside(self, step: int) -> None:
-        os.makedirs(self.unreadable_dir, exist_ok=True)
-        destination = os.path.join(self.unreadable_dir, f"{step}-{int(time.time())}")
-        shutil.move(os.path.join(self.directory, str(step)), destination)
+        """Moves the checkpoint at `step` to DIR/checkpoints_unreadable/ (process 0 alone: the workdir is
+        shared on a pod; the others wait for the move)."""
+        if jax.process_index() == 0:
+            os.makedirs(self.unreadable_dir, exist_ok=True)
+            destination = os.path.join(self.unreadable_dir, f"{step}-{int(time.time())}")
+            shutil.move(os.path.join(self.directory, str(step)), destination)
+        sharding.every_process_reaches(f"set aside checkpoint {step}")
         self.manager.reload()
 
     def save(self, step: int, state, *, force: bool = False) -> bool:

@@ -246,8 +246,7 @@ def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, pr
             seed=experiment.seed,
             start_step=start_step,
             num_steps=num_steps,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
+            rows=sharding.process_rows(experiment.mesh, experiment.global_batch),
             host_crop=experiment.image_size if experiment.host_crop else None,
             crop_scales=tuple(spec.crop_scale for spec in experiment.view_specs),
             crop_ratio=first_view.crop_ratio,
@@ -267,8 +266,7 @@ def labelled_batches(experiment: Experiment, source, *, batch: int, num_steps: i
             seed=experiment.seed,
             start_step=0,
             num_steps=num_steps,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
+            rows=sharding.process_rows(experiment.mesh, batch),
             host_crop=experiment.image_size if experiment.host_crop else None,
             crop_scales=((min_crop_scale, 1.0),),
         )
@@ -281,8 +279,18 @@ def eval_batches(experiment: Experiment, source, batch_size: int):
         pipeline.eval_dataset(
             source,
             batch_size=batch_size,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
+            rows=sharding.process_rows(experiment.mesh, batch_size),
             host_resize=experiment.image_size if experiment.host_crop else None,
         )
     )
+
+
+def whole_batch(experiment: Experiment, source) -> dict:
+    """Every example of a small `source` as one host batch, the same on every process (not a process's rows):
+    what a figure draws, computed on each process's own device, drawn by process 0."""
+    batches = pipeline.eval_dataset(
+        source,
+        batch_size=len(source.labels),
+        host_resize=experiment.image_size if experiment.host_crop else None,
+    )
+    return next(iter(pipeline.as_numpy(batches)))

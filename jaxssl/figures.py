@@ -25,7 +25,7 @@ KEY_SALTS = {"gallery": 14, "reconstruction": 15, "crops": 16}  # apart from eva
 def gallery_record(exp, workdir: str, title: str) -> dict:
     """Draws the run's views of the first GALLERY_IMAGES training images into DIR/plots/augmentations*.png."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
-    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
+    batch = experiment_lib.whole_batch(exp, head)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["gallery"])
     specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in exp.view_specs)
     views = [np.asarray(view) for view in augment.make_views(key, batch["image"], specs)]
@@ -40,10 +40,10 @@ def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
     masked image model: the images masked as in pretraining and rebuilt; colorization: the lightness the
     network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
     head = subsets.first(exp.eval_source, GALLERY_IMAGES)
-    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
+    batch = experiment_lib.whole_batch(exp, head)
     images = augment.center_view(batch["image"][:, 0], exp.image_size)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
-    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    variables = jax.device_get({"params": state.params["model"], "batch_stats": state.batch_stats})
     rows = jax.jit(exp.method.reconstruct)(variables, images, key)
     columns = [np.asarray(images), *map(np.asarray, rows.values())]
     path = plots.figure_path(workdir, f"reconstruction_step{int(state.step)}")
@@ -59,7 +59,8 @@ def crops_record(exp, state, workdir: str, title: str) -> dict:
     every training example's held box (a fraction of the image) and the fraction of boxes that are the whole
     image."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
-    batch = next(iter(experiment_lib.eval_batches(exp, head, GALLERY_IMAGES)))
+    batch = experiment_lib.whole_batch(exp, head)
+    state = jax.device_get(state)  # replicated: every process holds it whole and computes the figure alone
     policy, indices = exp.crop_policy, np.arange(len(batch["label"]))
     whole = augment.whole_view(batch["image"][:, 0], exp.image_size)
     maps = jax.jit(lambda s, x: step_lib.last_feature_map(exp.method.network, s, x))(state, whole)
@@ -73,7 +74,7 @@ def crops_record(exp, state, workdir: str, title: str) -> dict:
         plots.boxes_plot(
             batch["image"][:, 0], held, heat, located, [np.asarray(v) for v in views], path, title
         )
-    boxes = np.asarray(jax.device_get(state.crop["boxes"]))
+    boxes = state.crop["boxes"]
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return {
         "png": path,

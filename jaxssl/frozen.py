@@ -4,7 +4,7 @@ per-layer probes (layers) from a pass over the feature maps; evaluate.py runs th
 import logging
 
 import jax
-import numpy as np
+import jax.numpy as jnp
 
 from jaxssl import experiment as experiment_lib
 from jaxssl import plots
@@ -18,14 +18,12 @@ LAYER_FEATURES = (
 HEALTH_KEY_SALT = 13  # the alignment pairs' augmentation draws: fold_in(key(seed), 13)
 
 
-def pixel_features(batches) -> dict:
-    """Raw pixels in [0, 1], flattened: the baseline every representation must beat."""
-    features, labels = [], []
-    for batch in batches:
-        mask = batch["mask"]
-        features.append(batch["image"][mask].reshape(int(mask.sum()), -1).astype(np.float32) / 255.0)
-        labels.append(batch["label"][mask])
-    return {"features": np.concatenate(features), "label": np.concatenate(labels)}
+def pixel_embed(batch) -> dict:
+    """Raw pixels in [0, 1], flattened: the baseline every representation must beat. An embedding like the
+    network's, so that on a pod it too is gathered from every process's rows."""
+    images = batch["image"][:, 0]
+    features = images.reshape(images.shape[0], -1).astype(jnp.float32) / 255.0
+    return {"features": features, "label": batch["label"], "mask": batch["mask"]}
 
 
 def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
@@ -35,8 +33,9 @@ def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
     neither projection nor pairs)."""
     batch = config.eval.batch_size
     if state is None:
+        pixels = embed.compile_embed(pixel_embed, exp.mesh)
         return {
-            split: pixel_features(experiment_lib.eval_batches(exp, source, batch))
+            split: embed.embed_split(pixels, (), experiment_lib.eval_batches(exp, source, batch), exp.mesh)
             for split, source in (("train", labelled), ("eval", exp.eval_source))
         }
     with_projection = "projector" in config.eval.knn_spaces

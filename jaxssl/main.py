@@ -6,6 +6,9 @@ tsne, layers (a probe per feature map), gallery, reconstruction (masked image mo
 boxes); --label_fraction=0.01
 for the 1 % protocols; --eval_init=random for the untrained network (with finetune: the supervised baseline);
 --eval_features=pixels for raw pixels.
+
+--distributed starts a multi-process job (one process per host; SLURM, TPU pods and Open MPI are detected,
+other clusters pass --coordinator_address, --num_processes and --process_id).
 """
 
 import json
@@ -50,7 +53,17 @@ _LABEL_FRACTION = flags.DEFINE_float(
     "from config.eval.label_seed; ImageNet's standard lists).",
 )
 _DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False, "Call jax.distributed.initialize() (multi-host GPU/TPU; SLURM is detected)."
+    "distributed",
+    False,
+    "Call jax.distributed.initialize(), which detects SLURM, TPU pods and Open MPI; for other clusters give "
+    "--coordinator_address, --num_processes and --process_id.",
+)
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+    "coordinator_address", None, "distributed: host:port of process 0's coordinator (with the next two)."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "distributed: how many processes the job has.")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "distributed: this process's index, 0 .. num_processes - 1."
 )
 _COMPILATION_CACHE = flags.DEFINE_string(
     "compilation_cache", "", "Directory of JAX's persistent compilation cache (off when empty)."
@@ -88,12 +101,42 @@ def parse_flags(argv: list[str]) -> list[str]:
         raise SystemExit(f"error: no such config key in {' '.join(overrides)}: {message}") from None
 
 
+def distributed_options(
+    distributed: bool, coordinator_address: str | None, num_processes: int | None, process_id: int | None
+) -> dict | None:
+    """jax.distributed.initialize's arguments: None without --distributed, {} to detect the cluster from its
+    environment, or the three process flags, which come together (app.UsageError when they do not fit)."""
+    given = {
+        "coordinator_address": coordinator_address,
+        "num_processes": num_processes,
+        "process_id": process_id,
+    }
+    named = [f"--{name}" for name, value in given.items() if value is not None]
+    if not distributed:
+        if named:
+            raise app.UsageError(f"{named} need --distributed")
+        return None
+    if not named:
+        return {}
+    if len(named) < len(given):
+        missing = [f"--{name}" for name, value in given.items() if value is None]
+        raise app.UsageError(
+            f"--coordinator_address, --num_processes and --process_id come together: add {missing}"
+        )
+    if not 0 <= process_id < num_processes:
+        raise app.UsageError(f"--process_id={process_id} must lie in [0, --num_processes={num_processes})")
+    return given
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     quiet_orbax_info()
-    if _DISTRIBUTED.value:
-        jax.distributed.initialize()
+    initialize = distributed_options(
+        _DISTRIBUTED.value, _COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value, _PROCESS_ID.value
+    )
+    if initialize is not None:
+        jax.distributed.initialize(**initialize)
     if _COMPILATION_CACHE.value:
         jax.config.update("jax_compilation_cache_dir", _COMPILATION_CACHE.value)
     logging.info(

@@ -12,7 +12,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
-from jax.experimental import multihost_utils
 
 from jaxssl import experiment as experiment_lib
 from jaxssl import lock, sharding
@@ -194,8 +193,7 @@ def one_writer(workdir: str):
             except lock.WorkdirBusyError as error:
                 refusal = error
         busy = refusal is not None
-        if jax.process_count() > 1:
-            busy = bool(multihost_utils.broadcast_one_to_all(np.int32(busy)))
+        busy = sharding.any_process(busy)
         if busy:
             raise refusal or lock.WorkdirBusyError(
                 f"{workdir} is in use by another run (process 0 found it locked)"
@@ -266,8 +264,10 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
             pending.append((step + 1, step_metrics))
             in_flight.add(step_metrics["loss"])
             done = step + 1
-            stopping = stop.requested  # read once: a signal landing mid-iteration waits for the next step
             finished = done == exp.total_steps
+            # Alone, a process stops at the step after the signal; on a pod they agree at the next log step.
+            agree_now = jax.process_count() == 1 or done % config.log_every_steps == 0 or finished
+            stopping = agree_now and sharding.any_process(stop.requested)
             save_now = done % config.checkpoint.every_steps == 0 or finished or stopping
             eval_now = done % config.eval.every_steps == 0 or finished
             if done % config.log_every_steps == 0 or save_now or eval_now:

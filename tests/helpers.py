@@ -1,6 +1,10 @@
 """Helpers shared by test modules (not collected: no test_ prefix)."""
 
+import importlib
 import os
+import random
+import socket
+import subprocess
 import sys
 
 from jaxssl import experiment, sharding
@@ -8,12 +12,113 @@ from jaxssl import experiment, sharding
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+CACHE_FLAG = f"--compilation_cache={os.path.join(REPO, '.jax_cache')}"
+
+
 def cli(args, **kwargs):
     env = dict(os.environ, JAX_NUM_CPU_DEVICES="8", JAX_PLATFORMS="cpu")
-    cache = os.path.join(REPO, ".jax_cache")
-    return [sys.executable, "-m", "jaxssl.main", f"--compilation_cache={cache}", *args], dict(
-        cwd=REPO, env=env, **kwargs
+    return [sys.executable, "-m", "jaxssl.main", CACHE_FLAG, *args], dict(cwd=REPO, env=env, **kwargs)
+
+
+SLURM_PORTS = 61440  # jax's SLURM detection puts the coordinator on port 61440 + SLURM_JOB_ID % 4096
+
+
+def free_slurm_job_id() -> int:
+    """A SLURM_JOB_ID whose coordinator port is free on this machine (tests may run side by side)."""
+    for offset in random.sample(range(4096), 64):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("localhost", SLURM_PORTS + offset))
+            except OSError:
+                continue
+        return offset
+    raise RuntimeError("no free port in 61440..65535 for a SLURM coordinator")
+
+
+def srun_shim(directory) -> str:
+    """A directory for PATH with `srun` (runs its command, as srun does for each task) and `python` (this
+    interpreter), so launch/slurm.sbatch runs here as a SLURM task would."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "srun"), "w") as f:
+        f.write('#!/bin/sh\nexec "$@"\n')
+    os.chmod(os.path.join(directory, "srun"), 0o755)
+    if not os.path.exists(os.path.join(directory, "python")):
+        os.symlink(sys.executable, os.path.join(directory, "python"))
+    return directory
+
+
+def cli_processes(
+    args, log_dir, *, processes: int = 2, devices: int = 4, init: str = "slurm", sbatch: tuple | None = None
+):
+    """One multi-process job on this machine through the real command line: `processes` copies of
+    jaxssl.main, each with `devices` CPU devices and gloo's CPU collectives, initialised as a cluster does:
+    init "slurm" through SLURM's environment variables (jax.distributed.initialize() detects them), "flags"
+    through --coordinator_address/--num_processes/--process_id. sbatch=(config, workdir): each task runs
+    launch/slurm.sbatch with them and `args` as its extra flags. Output goes to log_dir/process_<i>.log;
+    returns the Popen objects."""
+    job = free_slurm_job_id()
+    os.makedirs(log_dir, exist_ok=True)
+    started = []
+    for index in range(processes):
+        if init == "slurm":
+            flags, cluster = (
+                [],
+                {
+                    "SLURM_JOB_ID": str(job),
+                    "SLURM_NTASKS": str(processes),
+                    "SLURM_PROCID": str(index),
+                    "SLURM_LOCALID": str(index),
+                    "SLURM_STEP_NODELIST": "localhost",
+                },
+            )
+        else:
+            flags, cluster = (
+                [
+                    f"--coordinator_address=localhost:{SLURM_PORTS + job}",
+                    f"--num_processes={processes}",
+                    f"--process_id={index}",
+                ],
+                {},
+            )
+        command, options = cli(["--distributed", *flags, *args])
+        options["env"].update(
+            cluster, JAX_NUM_CPU_DEVICES=str(devices), JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo"
+        )
+        if sbatch:
+            command = ["bash", os.path.join(REPO, "launch", "slurm.sbatch"), *sbatch, CACHE_FLAG, *args]
+            shim = srun_shim(os.path.join(log_dir, "bin"))
+            options["env"]["PATH"] = shim + os.pathsep + options["env"]["PATH"]
+        with open(os.path.join(log_dir, f"process_{index}.log"), "w") as log:
+            started.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **options))
+    return started
+
+
+def wait_all(started, timeout: float = 300) -> list[int]:
+    """The processes' exit codes; every one still running after `timeout` seconds is killed (a hang fails
+    the test instead of stalling the suite) and reported as None."""
+    codes = []
+    for process in started:
+        try:
+            codes.append(process.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            codes.append(None)
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return codes
+
+
+def tiny_config(method, fashion_dir, steps, options=""):
+    """configs/<method>.py's tiny run on the miniature Fashion-MNIST for `steps` steps (drop path on a ViT)."""
+    config = importlib.import_module(f"configs.{method}").get_config(
+        ",".join(filter(None, ("dataset=fashion_mnist,tiny=1", options)))
     )
+    config.data.manual_dir = fashion_dir
+    config.train.steps = steps
+    if config.model.backbone.startswith("vit"):
+        config.model.drop_path = 0.2
+    return config
 
 
 def executables_of_a_run(exp, num_steps: int) -> int:

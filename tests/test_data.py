@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from configs import simclr as simclr_config
 from jaxssl import data, train
 from jaxssl.data import files, sources
 
@@ -356,8 +357,7 @@ def test_train_process_shards_concatenate_to_global_batch(file_source):
     kwargs = {"global_batch": 4, "seed": 1, "start_step": 1, "num_steps": 3, "host_crop": 8}
     whole = _batches(data.train_dataset(file_source, **kwargs))
     shards = [
-        _batches(data.train_dataset(file_source, process_index=i, process_count=2, **kwargs))
-        for i in range(2)
+        _batches(data.train_dataset(file_source, rows=range(2 * i, 2 * i + 2), **kwargs)) for i in range(2)
     ]
     for step, batch in enumerate(whole):
         for key in ("image", "label"):
@@ -376,10 +376,9 @@ def test_train_array_host_crops_keep_grayscale():
 
 
 def test_train_rejects_bad_arguments(file_source):
-    with pytest.raises(ValueError, match="process_count=3"):
-        data.train_dataset(
-            _array_source(), global_batch=4, seed=0, start_step=0, num_steps=2, process_count=3
-        )
+    for rows in (range(3, 5), range(0, 4, 2), range(0)):
+        with pytest.raises(ValueError, match="contiguous range inside the global batch 4"):
+            data.train_dataset(_array_source(), global_batch=4, seed=0, start_step=0, num_steps=2, rows=rows)
     with pytest.raises(ValueError, match="host_crop"):
         data.train_dataset(file_source, global_batch=2, seed=0, start_step=0, num_steps=2)
     for crop_scales in ((), ((0.08, 1.0), (0.5, 0.1)), ((0.0, 0.5),)):
@@ -404,7 +403,7 @@ def test_eval_covers_every_example_once_in_order():
     np.testing.assert_array_equal(np.concatenate([b["image"][:, 0] for b in batches])[mask], source.images)
     np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches])[mask], source.labels)
     shards = [
-        _batches(data.eval_dataset(source, batch_size=4, process_index=i, process_count=2)) for i in range(2)
+        _batches(data.eval_dataset(source, batch_size=4, rows=range(2 * i, 2 * i + 2))) for i in range(2)
     ]
     for batch, first, second in zip(batches, *shards, strict=True):
         for key in ("image", "label", "mask"):
@@ -452,10 +451,23 @@ def test_bad_files_of_an_image_folder_are_named_before_anything_compiles(tmp_pat
     assert info.train_examples == 3
 
 
-def test_a_run_lists_the_files_it_skipped(tmp_path):
-    source = data.FileSource(("/d/a.png",), np.zeros(1, np.int32), skipped=("/d/b.png: empty",))
-    train.write_skipped_files(source, str(tmp_path))
-    assert (tmp_path / "skipped_files.txt").read_text() == "/d/b.png: empty\n"
+def test_a_folder_run_trains_without_its_bad_files_when_asked_and_lists_them(tmp_path):
+    # The host-cropped file path end to end: decode, crop on the host, train, evaluate online.
+    rng = np.random.default_rng(0)
+    _folder_with_bad_files(tmp_path / "images", rng)
+    for index in range(13):
+        _write_image(str(tmp_path / "images" / "train" / "dog" / f"{index}.png"), _random_image(rng))
+    config = simclr_config.get_config("dataset=folder,tiny=1")
+    config.data.update(manual_dir=str(tmp_path / "images"), skip_bad_files=True)
+    config.train.steps = 2
+    state = train.run(config, str(tmp_path / "run"))
+    assert int(state.step) == 2
+    skipped = (tmp_path / "run" / "skipped_files.txt").read_text().splitlines()
+    assert [line.split(": ")[0].rsplit("/", 1)[1] for line in skipped] == [
+        "d_truncated.jpg",
+        "e_text.png",
+        "f_empty.jpg",
+    ]
 
 
 def test_mixed_grayscale_and_colour_files_are_decoded_to_colour_whatever_comes_first(tmp_path):

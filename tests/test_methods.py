@@ -1,7 +1,6 @@
 """Every method end to end through train.run (tiny configs), resume, and the state each one keeps."""
 
 import dataclasses
-import importlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from jaxssl import augment, experiment, losses, masking, models, optim, sharding
 from jaxssl.checkpoint import Checkpointer
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
-from tests.helpers import executables_of_a_run
+from tests.helpers import executables_of_a_run, tiny_config
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
 STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
@@ -39,17 +38,6 @@ LOSS_ONLY = [
 # path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
 # bit-exactly with its dropout stream.
 OPTIONS = {"moco_v3": "backbone=vit_small"}
-
-
-def tiny_config(method, fashion_dir, steps, options=""):
-    config = importlib.import_module(f"configs.{method}").get_config(
-        ",".join(filter(None, ("dataset=fashion_mnist,tiny=1", options)))
-    )
-    config.data.manual_dir = fashion_dir
-    config.train.steps = steps
-    if config.model.backbone.startswith("vit"):
-        config.model.drop_path = 0.2
-    return config
 
 
 def assert_same_tree(a, b):

@@ -44,15 +44,15 @@ def example_indices(step: int, *, num_examples: int, global_batch: int, seed: in
     return indices
 
 
-def _local_rows(global_batch: int, process_index: int, process_count: int) -> range:
-    """Rows of the global batch that this process feeds."""
-    if process_count < 1 or global_batch % process_count or not 0 <= process_index < process_count:
+def _checked_rows(rows: range | None, global_batch: int) -> range:
+    """The rows of each global batch that this process feeds (all of them when None)."""
+    if rows is None:
+        return range(global_batch)
+    if not len(rows) or rows.step != 1 or rows.start < 0 or rows.stop > global_batch:
         raise ValueError(
-            f"global batch {global_batch} must split evenly over process_count={process_count}, "
-            f"and process_index={process_index} must lie in [0, {process_count})"
+            f"rows {rows} must be a non-empty contiguous range inside the global batch {global_batch}"
         )
-    local_batch = global_batch // process_count
-    return range(process_index * local_batch, (process_index + 1) * local_batch)
+    return rows
 
 
 def _to_uint8(image: tf.Tensor) -> tf.Tensor:
@@ -170,8 +170,7 @@ def train_dataset(
     seed: int,
     start_step: int,
     num_steps: int,
-    process_index: int = 0,
-    process_count: int = 1,
+    rows: range | None = None,
     host_crop: int | None = None,
     crop_scales: tuple[tuple[float, float], ...] = ((0.08, 1.0), (0.08, 1.0)),
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
@@ -180,13 +179,13 @@ def train_dataset(
     """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
     "index": int32 position of each example in `source`}.
 
-    B_local = global_batch // process_count; this process takes rows [process_index * B_local,
-    (process_index + 1) * B_local) of each global batch. host_crop None: V == 1, images as stored (ArraySource
+    This process feeds `rows` of each global batch (B_local = len(rows); all rows when None: on a pod,
+    jaxssl.sharding.process_rows, the rows its devices hold). host_crop None: V == 1, images as stored (ArraySource
     only; crop_scales unused). host_crop S: V == len(crop_scales) random resized crops per example, view v of
     area fraction in crop_scales[v], all sharing crop_ratio. Every view is cropped to S x S, small multi-crop
     views too, since the batch is one array: the device resizes each view to its own size.
     """
-    rows = _local_rows(global_batch, process_index, process_count)
+    rows = _checked_rows(rows, global_batch)
     if host_crop is None and isinstance(source, FileSource):
         raise ValueError(
             "a FileSource has images of varying size: pass host_crop=S to crop every view to S x S"
@@ -238,17 +237,17 @@ def eval_dataset(
     source: ArraySource | FileSource,
     *,
     batch_size: int,
-    process_index: int = 0,
-    process_count: int = 1,
+    rows: range | None = None,
     host_resize: int | None = None,
 ) -> tf.data.Dataset:
     """One pass in stored order: {"image": uint8 (B_local, 1, H, W, C), "label": int32, "mask": bool}.
 
-    batch_size is the global batch; every process yields ceil(N / batch_size) batches of B_local rows. The last
+    batch_size is the global batch; every process yields ceil(N / batch_size) batches of its `rows` (all when
+    None). The last
     global batch is padded with copies of the last example, marked mask False. host_resize S: the standard
     central crop of S x S (required for a FileSource).
     """
-    rows = _local_rows(batch_size, process_index, process_count)
+    rows = _checked_rows(rows, batch_size)
     if host_resize is None and isinstance(source, FileSource):
         raise ValueError(
             "a FileSource has images of varying size: pass host_resize=S for the S x S eval crop"

@@ -69,8 +69,9 @@ def identity_of(config) -> dict:
     return identity
 
 
-def prepare(config) -> Experiment:
-    """Checks the whole config and loads the datasets (failing fast when one is missing)."""
+def prepare(config, data: tuple | None = None) -> Experiment:
+    """Checks the whole config and loads the datasets (failing fast when one is missing); data=(train source,
+    eval source, DatasetInfo) stands in for config.data's dataset (the benchmarks' synthetic data)."""
     validate.check_config(config)
     mesh = sharding.make_mesh()
     global_batch = config.train.batch_size
@@ -84,8 +85,11 @@ def prepare(config) -> Experiment:
         download=config.data.download,
         skip_bad_files=config.data.get("skip_bad_files", False),
     )
-    train_source, info = sources.load(config.data.dataset, "train", **data_args)
-    eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)
+    if data is None:
+        train_source, info = sources.load(config.data.dataset, "train", **data_args)
+        eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)
+    else:
+        train_source, eval_source, info = data
     train_examples = len(train_source.labels)
     total_steps = resolve_duration(config.train.epochs, config.train.steps, train_examples, global_batch, "")
     if total_steps <= 0:

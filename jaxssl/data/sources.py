@@ -205,38 +205,27 @@ def _tfds_array_loader(info: DatasetInfo, train_split: str, eval_split: str):
     return functools.partial(_load_tfds, info=info, tfds_splits={"train": train_split, "eval": eval_split})
 
 
+PUBLISHED_INFO = {  # the named datasets' classes, image shape ((0, 0, 3): varying sizes), statistics, split sizes
+    "fashion_mnist": DatasetInfo("fashion_mnist", 10, (28, 28, 1), (0.2860,), (0.3530,), 60_000, 10_000),
+    "cifar10": DatasetInfo(
+        "cifar10", 10, (32, 32, 3), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000
+    ),
+    "cifar100": DatasetInfo(
+        "cifar100", 100, (32, 32, 3), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000
+    ),
+    "stl10": DatasetInfo(
+        "stl10", 10, (96, 96, 3), (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), 105_000, 8_000
+    ),
+    "imagenet2012": DatasetInfo(
+        "imagenet2012", 1000, (0, 0, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1_281_167, 50_000
+    ),
+}
 DATASETS = {
-    "fashion_mnist": functools.partial(
-        _load_fashion_mnist,
-        info=DatasetInfo("fashion_mnist", 10, (28, 28, 1), (0.2860,), (0.3530,), 60_000, 10_000),
-    ),
-    "cifar10": _tfds_array_loader(
-        DatasetInfo(
-            "cifar10", 10, (32, 32, 3), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000
-        ),
-        "train",
-        "test",
-    ),
-    "cifar100": _tfds_array_loader(
-        DatasetInfo(
-            "cifar100", 100, (32, 32, 3), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000
-        ),
-        "train",
-        "test",
-    ),
-    "stl10": _tfds_array_loader(
-        DatasetInfo(
-            "stl10", 10, (96, 96, 3), (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), 105_000, 8_000
-        ),
-        "unlabelled+train",
-        "test",
-    ),
-    "imagenet2012": functools.partial(
-        _load_imagenet,
-        info=DatasetInfo(
-            "imagenet2012", 1000, (0, 0, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1_281_167, 50_000
-        ),
-    ),
+    "fashion_mnist": functools.partial(_load_fashion_mnist, info=PUBLISHED_INFO["fashion_mnist"]),
+    "cifar10": _tfds_array_loader(PUBLISHED_INFO["cifar10"], "train", "test"),
+    "cifar100": _tfds_array_loader(PUBLISHED_INFO["cifar100"], "train", "test"),
+    "stl10": _tfds_array_loader(PUBLISHED_INFO["stl10"], "unlabelled+train", "test"),
+    "imagenet2012": functools.partial(_load_imagenet, info=PUBLISHED_INFO["imagenet2012"]),
     "folder": _load_folder,
 }
 IMAGE_FOLDER_DATASETS = ("imagenet2012", "folder")

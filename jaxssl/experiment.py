@@ -186,12 +186,25 @@ def init_state(experiment: Experiment, key) -> TrainState:
 
 
 def state_layout(experiment: Experiment):
-    """The state's abstract shapes, each leaf carrying its (replicated) sharding; nothing is computed."""
-    replicated = sharding.replicated(experiment.mesh)
+    """The state's abstract shapes, each leaf carrying its sharding: the method's memories split over the data
+    axis along their rows (sharding.rows_split), everything else replicated; nothing is computed."""
+    mesh = experiment.mesh
     abstract = jax.eval_shape(lambda key: init_state(experiment, key), jax.random.key(0))
-    return jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated), abstract
+    layout = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding.replicated(mesh)),
+        abstract,
     )
+    extra = dict(layout.extra)
+    for name, axis in experiment.method.memories:
+        if name not in extra:  # a memory the config turned off (SwAV without a queue)
+            continue
+        extra[name] = jax.tree.map(
+            lambda leaf, axis=axis: jax.ShapeDtypeStruct(
+                leaf.shape, leaf.dtype, sharding=sharding.rows_split(mesh, leaf.shape, axis)
+            ),
+            extra[name],
+        )
+    return layout.replace(extra=extra)
 
 
 def state_shardings(layout):

@@ -60,7 +60,8 @@ def crops_record(exp, state, workdir: str, title: str) -> dict:
     image."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
     batch = experiment_lib.whole_batch(exp, head)
-    state = jax.device_get(state)  # replicated: every process holds it whole and computes the figure alone
+    # The replicated fields the figure reads, whole on every process (a memory is split over the processes).
+    state = jax.device_get(state.replace(target={}, opt_state={}, extra={}))
     policy, indices = exp.crop_policy, np.arange(len(batch["label"]))
     whole = augment.whole_view(batch["image"][:, 0], exp.image_size)
     maps = jax.jit(lambda s, x: step_lib.last_feature_map(exp.method.network, s, x))(state, whole)

@@ -24,6 +24,19 @@ def replicated(mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
+def splits_evenly(shape: tuple, axis: int, devices: int) -> bool:
+    """Whether `devices` divides axis `axis` of `shape`: an even split is the only one XLA supports."""
+    return shape[axis] % devices == 0
+
+
+def rows_split(mesh, shape: tuple, axis: int) -> NamedSharding:
+    """An array split over the data axis along `axis` (a memory's rows), or replicated when the device count
+    does not divide that axis."""
+    if not splits_evenly(shape, axis, mesh.devices.size):
+        return replicated(mesh)
+    return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == axis else None for a in range(len(shape))]))
+
+
 def check_batch_divides(global_batch: int, mesh) -> None:
     """Raises ValueError unless the global batch splits evenly over devices and processes."""
     devices, processes = mesh.devices.size, jax.process_count()

@@ -2,7 +2,9 @@
 
 import json
 
-from benchmarks import accelerator
+import pytest
+
+from benchmarks import accelerator, state_memory
 
 
 def test_accelerator_benchmark_runs_every_case_at_micro_size(capsys):
@@ -23,3 +25,15 @@ def test_peak_flops_are_matched_by_device_kind():
     assert accelerator.peak_tflops("NVIDIA H200") == accelerator.peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
     assert accelerator.peak_tflops("TPU v5p") == 459.0 and accelerator.peak_tflops("TPU v5 lite") == 197.0
     assert accelerator.peak_tflops("cpu") is None
+
+
+def test_state_memory_benchmark_splits_the_memories_where_the_devices_divide_them(capsys):
+    state_memory.main(["--dataset=cifar10", "--devices=1,8", "--methods=moco_v2,instdisc"])
+    records = {
+        (record["config"].split("/")[1].split(".")[0], record["devices"]): record
+        for record in map(json.loads, capsys.readouterr().out.splitlines())
+    }
+    for method in ("moco_v2", "instdisc"):  # CIFAR-10's 50,000-row bank and the 32,768-row queue split by 8
+        one, eight = records[(method, 1)], records[(method, 8)]
+        assert eight["memories_mb_per_device"] == pytest.approx(one["memories_mb_per_device"] / 8, abs=0.1)
+        assert eight["state_mb_per_device"] < one["state_mb_per_device"]

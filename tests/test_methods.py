@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import PartitionSpec as P
 
 from jaxssl import augment, experiment, losses, masking, models, optim, sharding, train
 from jaxssl.checkpoint import Checkpointer
@@ -103,7 +104,9 @@ def test_mae_step_with_per_example_masks_compiles_once(fashion_dir):
     assert executables_of_a_run(exp, num_steps=3) == 1
 
 
-@pytest.mark.parametrize("method", ["moco_v2"])  # shuffled BN groups must not depend on the device count
+# MoCo v2: shuffled BN groups must not depend on the device count. InstDisc: its bank split over the devices
+# (MoCo v2's queue too) gives the numbers of one device holding it whole.
+@pytest.mark.parametrize("method", ["moco_v2", "instdisc"])
 def test_1_and_8_devices_give_the_same_run(method, fashion_dir, tmp_path, monkeypatch):
     eight = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "eight"))
     all_devices = sharding.make_mesh
@@ -113,6 +116,50 @@ def test_1_and_8_devices_give_the_same_run(method, fashion_dir, tmp_path, monkey
         jax.tree.leaves(jax.device_get(one)), jax.tree.leaves(jax.device_get(eight)), strict=True
     ):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+MEMORIES = {  # method: {array of state.extra: the spec it is split with on 8 devices}
+    "moco_v2": {"queue": P("data", None), "pointer": P()},
+    "nnclr": {"queue": P("data", None), "pointer": P()},
+    "instdisc": {"bank": P("data", None), "log_z": P()},
+    "swav": {"queue": P(None, "data", None)},
+    "deepcluster_v2": {
+        "memory": P(None, "data", None),
+        "assignments": P(None, "data"),
+        "clustered_epoch": P(),
+    },
+}
+
+
+@pytest.mark.parametrize("method", sorted(MEMORIES))
+def test_memories_are_split_over_the_devices_and_the_rest_replicated(method, fashion_dir):
+    layout = experiment.state_layout(experiment.prepare(tiny_config(method, fashion_dir, steps=1)))
+    specs = {name: leaf.sharding.spec for name, leaf in layout.extra.items() if hasattr(leaf, "sharding")}
+    assert specs == MEMORIES[method]
+    assert all(leaf.sharding.spec == P() for leaf in jax.tree.leaves((layout.params, layout.opt_state)))
+
+
+def test_a_memory_the_devices_do_not_divide_stays_whole():
+    mesh = sharding.make_mesh()
+    assert sharding.rows_split(mesh, (10, 4), 0).spec == P()
+    assert sharding.rows_split(mesh, (3, 16, 4), 1).spec == P(None, "data", None)
+
+
+def test_a_checkpoint_of_a_replicated_memory_restores_split_over_the_devices(fashion_dir, tmp_path):
+    # Checkpoints written before memories were split hold them whole; they restore into the split layout.
+    exp = experiment.prepare(tiny_config("instdisc", fashion_dir, steps=1))
+    whole = dataclasses.replace(exp, method=dataclasses.replace(exp.method, memories=()))
+    state = experiment.create_state(whole, experiment.state_layout(whole))
+    writer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
+    writer.save(1, state)
+    writer.close()
+    reader = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
+    restored = reader.restore_latest(experiment.state_layout(exp))
+    reader.close()
+    assert state.extra["bank"].sharding.spec == P() and restored.extra["bank"].sharding.spec == P(
+        "data", None
+    )
+    np.testing.assert_array_equal(restored.extra["bank"], state.extra["bank"])
 
 
 def test_fifo_queue_holds_the_newest_entries_in_order():

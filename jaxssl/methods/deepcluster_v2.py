@@ -107,5 +107,6 @@ def make(
         network=network,
         loss=loss,
         init_extra=init_extra,
+        memories=(("memory", 1), ("assignments", 1)),
         frozen=(("", math.ceil(context.steps_per_epoch)),),
     )

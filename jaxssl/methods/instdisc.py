@@ -56,4 +56,4 @@ def make(
         bank = losses.l2_normalize(jax.random.normal(key, (num_examples, projection_dim), jnp.float32))
         return {"bank": bank, "log_z": jnp.full((), jnp.nan, jnp.float32)}
 
-    return Method(name="instdisc", network=network, loss=loss, init_extra=init_extra)
+    return Method(name="instdisc", network=network, loss=loss, init_extra=init_extra, memories=(("bank", 0),))

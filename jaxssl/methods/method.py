@@ -121,6 +121,9 @@ class Method:
     each input image, in the order of the titles (jit returns dicts sorted by key; MAE: "masked", the input
     as the network saw it, then "reconstruction", with the visible patches pasted in). variables: {"params",
     "batch_stats"}; images: (B, S, S, C) in [0, 1]. None for other methods.
+    memories: pairs (key of `extra`, row axis) naming the method's memories (queues, per-example banks and
+    assignments): the arrays that grow with the queue or the dataset, split over the mesh's data axis along
+    that axis (experiment.state_layout) rather than copied to every device.
     """
 
     name: str
@@ -131,6 +134,7 @@ class Method:
     after_update: Callable[[Any], Any] | None = None
     frozen: tuple[tuple[str, int], ...] = ()
     reconstruct: Callable[..., dict] | None = None
+    memories: tuple[tuple[str, int], ...] = ()
 
     @property
     def uses_target(self) -> bool:

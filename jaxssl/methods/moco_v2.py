@@ -77,4 +77,5 @@ def make(
         loss=loss,
         target_decay=lambda step, total_steps: jnp.asarray(momentum, jnp.float32),
         init_extra=lambda key: random_queue(key, queue_size, projection_dim),
+        memories=(("queue", 0),),
     )

@@ -57,4 +57,5 @@ def make(
         network=network,
         loss=loss,
         init_extra=lambda key: random_queue(key, queue_size, projection_dim),
+        memories=(("queue", 0),),
     )

@@ -108,6 +108,7 @@ def make(
         network=network,
         loss=loss,
         init_extra=init_extra,
+        memories=(("queue", 1),),
         after_update=normalize_prototypes,
         frozen=(("predictor/kernel", math.ceil(freeze_steps)),) if freeze_steps > 0 else (),
     )

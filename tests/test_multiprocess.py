@@ -143,7 +143,8 @@ def test_two_processes_train_as_one_and_their_checkpoints_resume_on_either_count
 
 
 def test_a_stateful_method_through_launch_slurm_sbatch_trains_as_one_process(fashion_dir, tmp_path):
-    # MoCo v2: the key queue and the momentum encoder live in the state; its shuffled BatchNorm is per device.
+    # MoCo v2: the key queue (split over the devices) and the momentum encoder live in the state; its shuffled
+    # BatchNorm is per device.
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     config = pod_config("moco_v2", fashion_dir)
     reference = train.run(config, one)
@@ -154,6 +155,11 @@ def test_a_stateful_method_through_launch_slurm_sbatch_trains_as_one_process(fas
     assert_close_trees(
         (state.params, state.target, state.extra), (reference.params, reference.target, reference.extra)
     )
+    two_to_one = str(tmp_path / "two_to_one")  # its queue, split over both processes, resumes in one
+    copy_without_newest_checkpoint(two, two_to_one)
+    resumed = train.run(config, two_to_one)
+    assert_close_losses(train_losses(two_to_one)[STEPS:], train_losses(one)[3:])
+    assert_close_trees(resumed.extra, reference.extra)
 
 
 def offline_records(workdir):

@@ -109,22 +109,18 @@ def test_process_flags_reach_jax_distributed_initialize():
     )
 
 
-def test_two_processes_train_as_one_and_their_checkpoints_resume_on_either_count(fashion_dir, tmp_path):
-    # 2 x 4 (SLURM's environment) against 1 x 8: the same loss at every step and the same parameters. A run
-    # checkpointed by 2 processes resumes in 1, and 1 process's run resumes in 2 (explicit process flags) with
-    # its latest checkpoint corrupt: set aside once, both processes fall back to step 3.
+def test_two_processes_train_as_one_and_resume_one_process_run_past_its_corrupt_checkpoint(
+    fashion_dir, tmp_path
+):
+    # 2 x 4 (SLURM's environment) against 1 x 8: the same loss at every step and the same parameters. One
+    # process's run resumes in 2 (explicit process flags) with its latest checkpoint corrupt: set aside once,
+    # both processes fall back to step 3. (2 processes to 1: the stateful test below.)
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     config = pod_config("simclr", fashion_dir)
     reference = train.run(config, one)
     run_pod(pod_flags("simclr", fashion_dir, two), str(tmp_path / "logs_two"))
     assert_close_losses(train_losses(two), train_losses(one))
     assert_close_trees(newest_state(config, two).params, reference.params)
-
-    two_to_one = str(tmp_path / "two_to_one")
-    copy_without_newest_checkpoint(two, two_to_one)
-    resumed = train.run(config, two_to_one)
-    assert_close_losses(train_losses(two_to_one)[STEPS:], train_losses(one)[3:])
-    assert_close_trees(resumed.params, reference.params)
 
     one_to_two = str(tmp_path / "one_to_two")
     shutil.copytree(one, one_to_two)

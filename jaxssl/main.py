@@ -7,6 +7,9 @@ boxes); --label_fraction=0.01
 for the 1 % protocols; --eval_init=random for the untrained network (with finetune: the supervised baseline);
 --eval_features=pixels for raw pixels.
 
+--mode=export writes DIR's newest backbone (and probe) for PyTorch: --format=safetensors|npz,
+--naming=torchvision|native, --weights=online|target (jaxssl/export.py).
+
 --distributed starts a multi-process job (one process per host; SLURM, TPU pods and Open MPI are detected,
 other clusters pass --coordinator_address, --num_processes and --process_id).
 """
@@ -21,6 +24,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jaxssl import evaluate, train
+from jaxssl import export as export_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file, e.g. configs/simclr.py:dataset=cifar10.", lock_config=True
@@ -28,7 +32,16 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Directory for config.json, metrics.jsonl, checkpoints.", required=True
 )
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate"], "Pretrain, or evaluate DIR offline.")
+_MODE = flags.DEFINE_enum(
+    "mode", "train", ["train", "evaluate", "export"], "Pretrain, evaluate DIR offline, or export its weights."
+)
+_FORMAT = flags.DEFINE_enum("format", "safetensors", list(export_lib.FORMATS), "export: the file format.")
+_NAMING = flags.DEFINE_enum(
+    "naming", "torchvision", list(export_lib.NAMINGS), "export: torchvision's ResNet names, or jaxssl's own."
+)
+_WEIGHTS = flags.DEFINE_enum(
+    "weights", "online", list(export_lib.WEIGHTS), "export: the online network, or the EMA target."
+)
 _EVAL_FEATURES = flags.DEFINE_enum(
     "eval_features",
     "network",
@@ -151,6 +164,12 @@ def main(argv):
         if _CONFIG.value is None:
             raise app.UsageError("--config is required to train")
         train.run(_CONFIG.value, workdir)
+    elif _MODE.value == "export":
+        config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
+        path = export_lib.export(
+            config, workdir, format=_FORMAT.value, naming=_NAMING.value, weights=_WEIGHTS.value
+        )
+        print(f"exported to {path} (metadata beside it, .json)")
     else:
         config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
         evaluate.evaluate(

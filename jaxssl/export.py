@@ -1,0 +1,159 @@
+"""Weights that leave: the backbone of a run's newest checkpoint, with the online probe as its classifier, as
+safetensors or npz, named as torchvision's ResNets name them or as jaxssl stores them, with a metadata record.
+
+  python -m jaxssl.main --mode=export --workdir=DIR [--format=safetensors|npz] [--naming=torchvision|native]
+      [--weights=online|target]
+
+Written to DIR/export/<naming>_step<step>_<weights>.<format> beside <same>.json (the metadata: method,
+backbone, stem, step, the input normalisation the network applies first); an existing file is never
+replaced (a later export of the same name gets _1, _2...). torchvision naming: conv kernels transposed from
+(H, W, in, out) to (out, in, H, W), BatchNorm's scale/bias/mean/var as weight/bias/running_mean/running_var
+(with num_batches_tracked), the probe as `fc`, so `torchvision.models.resnet50(num_classes=C)` loads it with
+`load_state_dict(strict=True)`; a CIFAR-stem network first needs `model.conv1 = nn.Conv2d(3, 64, 3, 1, 1,
+bias=False)` and `model.maxpool = nn.Identity()`, and the images normalised with the recorded mean and std.
+"""
+
+import json
+import os
+
+import jax
+import numpy as np
+from safetensors.numpy import save_file
+
+from jaxssl import experiment as experiment_lib
+from jaxssl.checkpoint import Checkpointer
+
+FORMATS = ("safetensors", "npz")
+NAMINGS = ("torchvision", "native")
+WEIGHTS = ("online", "target")
+TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50")
+BATCH_NORM_NAMES = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
+
+
+class ExportError(ValueError):
+    """What was asked cannot be exported; nothing was written."""
+
+
+def check_request(config, naming: str, weights: str, method_uses_target: bool) -> None:
+    """ExportError, before anything loads, for a naming the backbone has no counterpart in, or target weights
+    of a method without a target."""
+    model = config.model
+    if naming == "torchvision":
+        options = (model.get("width_multiplier", 1.0), model.get("norm", "batch"))
+        if model.backbone not in TORCHVISION_RESNETS or options != (1.0, "batch"):
+            raise ExportError(
+                f"{model.backbone} (width x{options[0]}, {options[1]} norm) has no torchvision counterpart: "
+                f"torchvision naming takes {list(TORCHVISION_RESNETS)} at width x1 with BatchNorm; use "
+                "--naming=native"
+            )
+    if weights == "target" and not method_uses_target:
+        raise ExportError(f"{config.method.name} has no target network: use --weights=online")
+
+
+def flat(tree, prefix: str) -> dict:
+    """{'prefix/a/b': array} of a nested dict of arrays."""
+    return {
+        "/".join([prefix, *(str(k.key) for k in path)]): np.asarray(leaf)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+    }
+
+
+def torchvision_module(module: str) -> str:
+    """torchvision's ResNet name of one of our modules: stem_conv -> conv1, stem_bn -> bn1,
+    stage<s>_block<b>/conv<k> -> layer<s+1>.<b>.conv<k>, proj_conv -> downsample.0, proj_bn -> downsample.1."""
+    parts = module.split("/")
+    if parts == ["stem_conv"]:
+        return "conv1"
+    if parts == ["stem_bn"]:
+        return "bn1"
+    stage, block = parts[0].removeprefix("stage").split("_block")
+    layer = {"proj_conv": "downsample.0", "proj_bn": "downsample.1"}.get(parts[1], parts[1])
+    return f"layer{int(stage) + 1}.{block}.{layer}"
+
+
+def torchvision_arrays(backbone: dict, probe: dict) -> dict:
+    """The state_dict of torchvision's ResNet for backbone {"params", "batch_stats"} and probe {kernel, bias}."""
+    arrays = {}
+    for path, value in {**flat(backbone["params"], ""), **flat(backbone["batch_stats"], "")}.items():
+        module, _, leaf = path.strip("/").rpartition("/")
+        name = torchvision_module(module)
+        if leaf == "kernel":
+            arrays[f"{name}.weight"] = np.ascontiguousarray(value.transpose(3, 2, 0, 1))
+        else:
+            arrays[f"{name}.{BATCH_NORM_NAMES[leaf]}"] = value
+            arrays[f"{name}.num_batches_tracked"] = np.zeros((), np.int64)
+    arrays["fc.weight"] = np.ascontiguousarray(np.asarray(probe["kernel"]).T)
+    arrays["fc.bias"] = np.asarray(probe["bias"])
+    return arrays
+
+
+def native_arrays(backbone: dict, probe: dict) -> dict:
+    """Our own names and layouts: params/<module>/<leaf>, batch_stats/<module>/<leaf>, probe/<leaf>."""
+    return {
+        **flat(backbone["params"], "params"),
+        **flat(backbone["batch_stats"], "batch_stats"),
+        **flat(probe, "probe"),
+    }
+
+
+def free_path(directory: str, stem: str, extension: str) -> str:
+    """directory/stem.extension, or stem_1, stem_2, ... when taken: an export never replaces a file."""
+    path, index = os.path.join(directory, f"{stem}.{extension}"), 0
+    while os.path.exists(path) or os.path.exists(path.rsplit(".", 1)[0] + ".json"):
+        index += 1
+        path = os.path.join(directory, f"{stem}_{index}.{extension}")
+    return path
+
+
+def export(
+    config, workdir: str, *, format: str = "safetensors", naming: str = "torchvision", weights: str = "online"
+) -> str:
+    """Writes the newest checkpoint's backbone and probe to DIR/export/ (process 0); returns the file's path."""
+    if format not in FORMATS or naming not in NAMINGS or weights not in WEIGHTS:
+        raise ExportError(
+            f"choose --format from {FORMATS}, --naming from {NAMINGS}, --weights from {WEIGHTS}"
+        )
+    exp = experiment_lib.prepare(config)
+    check_request(config, naming, weights, exp.method.uses_target)
+    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
+    checkpointer.check_identity()
+    state = checkpointer.restore_latest(experiment_lib.state_layout(exp))
+    checkpointer.close()
+    if state is None:
+        raise ExportError(f"{workdir} has no checkpoint to export")
+    source = (
+        state.target
+        if weights == "target"
+        else {"params": state.params["model"], "batch_stats": state.batch_stats}
+    )
+    backbone = jax.device_get(
+        {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
+    )
+    probe = jax.device_get(state.params["probe"])
+    arrays = (torchvision_arrays if naming == "torchvision" else native_arrays)(backbone, probe)
+    metadata = {
+        "method": config.method.name,
+        "backbone": config.model.backbone,
+        "stem": config.model.get("stem", ""),
+        "width_multiplier": float(config.model.get("width_multiplier", 1.0)),
+        "step": int(state.step),
+        "weights": weights,
+        "naming": naming,
+        "dataset": exp.info.name,
+        "image_size": exp.image_size,
+        "classes": int(probe["bias"].shape[0]),
+        "input": "RGB in [0, 1], then (x - mean) / std per channel",
+        "mean": list(exp.info.mean),
+        "std": list(exp.info.std),
+    }
+    directory = os.path.join(workdir, "export")
+    path = free_path(directory, f"{naming}_step{int(state.step)}_{weights}", format)
+    if jax.process_index() == 0:
+        os.makedirs(directory, exist_ok=True)
+        if format == "safetensors":
+            save_file(arrays, path, metadata={key: json.dumps(value) for key, value in metadata.items()})
+        else:
+            np.savez(path, **arrays)
+        with open(path.rsplit(".", 1)[0] + ".json", "w") as f:
+            json.dump({**metadata, "file": os.path.basename(path), "arrays": len(arrays)}, f, indent=2)
+    return path

@@ -1,0 +1,159 @@
+"""Weights that leave (jaxssl/export.py): torchvision's names and layouts, checked against a state_dict manifest
+of torchvision itself and a forward pass written in torchvision's layout; native npz; refusals."""
+
+import json
+import os
+import subprocess
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from configs import simclr as simclr_config
+from jaxssl import experiment, export, train
+from jaxssl.checkpoint import Checkpointer
+from tests.helpers import cli
+
+MANIFEST = os.path.join(os.path.dirname(__file__), "data", "torchvision_resnet18_cifar_stem_1ch.json")
+
+
+def resnet18_config(fashion_dir):
+    config = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    config.model.update(backbone="resnet18", width_multiplier=1.0, stem="cifar")
+    return config
+
+
+def saved_run(config, workdir):
+    """A checkpoint of a ResNet-18 whose BatchNorm statistics and scales are far from their initial values
+    (so that a wrong layout or a dropped statistic changes the features), without training."""
+    exp = experiment.prepare(config)
+    state = experiment.create_state(exp, experiment.state_layout(exp))
+    rng = np.random.default_rng(0)
+
+    def statistic(path, x):
+        draw = rng.normal(0, 0.05, x.shape) if path[-1].key == "mean" else rng.uniform(0.8, 1.2, x.shape)
+        return jnp.asarray(draw, x.dtype)
+
+    def moved(path, x):
+        if path[-1].key == "scale":
+            return jnp.asarray(rng.uniform(0.5, 1.5, x.shape), x.dtype)
+        return x + jnp.asarray(rng.normal(0, 0.02, x.shape), x.dtype)
+
+    state = state.replace(
+        batch_stats=jax.tree_util.tree_map_with_path(statistic, state.batch_stats),
+        params=jax.tree_util.tree_map_with_path(moved, state.params),
+    )
+    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
+    checkpointer.save(1, state)
+    checkpointer.close()
+    train.write_config(config, workdir)
+    return exp, state
+
+
+def torch_layout_conv(x, weight, stride: int):
+    """torch.nn.Conv2d(padding=k // 2, bias=False) on NCHW input with an OIHW weight."""
+    pad = weight.shape[-1] // 2
+    return jax.lax.conv_general_dilated(
+        x, weight, (stride, stride), [(pad, pad)] * 2, dimension_numbers=("NCHW", "OIHW", "NCHW")
+    )
+
+
+def torch_layout_bn(x, sd, name):
+    """torch.nn.BatchNorm2d in eval mode (eps 1e-5) from the state_dict's entries under `name`."""
+    shape = (1, -1, 1, 1)
+    scale = sd[f"{name}.weight"] / np.sqrt(sd[f"{name}.running_var"] + 1e-5)
+    return (x - sd[f"{name}.running_mean"].reshape(shape)) * scale.reshape(shape) + sd[
+        f"{name}.bias"
+    ].reshape(shape)
+
+
+def torchvision_resnet18_cifar(sd, x):
+    """torchvision's ResNet-18 forward (conv1 3x3 without max-pool) on NCHW x, from its state_dict: (features,
+    fc logits)."""
+    y = jax.nn.relu(torch_layout_bn(torch_layout_conv(x, sd["conv1.weight"], 1), sd, "bn1"))
+    for layer in range(1, 5):
+        for block in range(2):
+            name, stride = f"layer{layer}.{block}", 2 if layer > 1 and block == 0 else 1
+            out = jax.nn.relu(
+                torch_layout_bn(torch_layout_conv(y, sd[f"{name}.conv1.weight"], stride), sd, f"{name}.bn1")
+            )
+            out = torch_layout_bn(torch_layout_conv(out, sd[f"{name}.conv2.weight"], 1), sd, f"{name}.bn2")
+            if f"{name}.downsample.0.weight" in sd:
+                y = torch_layout_bn(
+                    torch_layout_conv(y, sd[f"{name}.downsample.0.weight"], stride),
+                    sd,
+                    f"{name}.downsample.1",
+                )
+            y = jax.nn.relu(out + y)
+    features = jnp.mean(y, axis=(2, 3))
+    return features, features @ sd["fc.weight"].T + sd["fc.bias"]
+
+
+def test_torchvision_naming_is_torchvisions_state_dict_and_computes_our_features(fashion_dir, tmp_path):
+    config = resnet18_config(fashion_dir)
+    exp, state = saved_run(config, str(tmp_path))
+    path = export.export(config, str(tmp_path), format="safetensors", naming="torchvision")
+    assert path == str(tmp_path / "export" / "torchvision_step0_online.safetensors")
+    sd = load_file(path)
+    with open(MANIFEST) as f:
+        assert {name: list(array.shape) for name, array in sd.items()} == json.load(f)["state_dict"]
+    assert sd["bn1.num_batches_tracked"].dtype == np.int64
+
+    images = np.random.default_rng(1).uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
+    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    ours = exp.method.network.apply(variables, images, train=False, method=exp.method.network.features)
+    logits = ours @ state.params["probe"]["kernel"] + state.params["probe"]["bias"]
+    with open(path.replace(".safetensors", ".json")) as f:
+        metadata = json.load(f)
+    normalised = (images - np.asarray(metadata["mean"], np.float32)) / np.asarray(metadata["std"], np.float32)
+    features, fc = torchvision_resnet18_cifar(sd, normalised.transpose(0, 3, 1, 2))
+    assert float(jnp.std(ours, axis=0).max()) > 0.1  # the features depend on the image: the check has teeth
+    np.testing.assert_allclose(features, ours, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fc, logits, rtol=1e-4, atol=1e-5)
+    assert metadata["backbone"] == "resnet18" and metadata["stem"] == "cifar" and metadata["classes"] == 10
+
+
+def test_native_npz_holds_the_stored_arrays_and_a_second_export_never_replaces_the_first(
+    fashion_dir, tmp_path
+):
+    config = resnet18_config(fashion_dir)
+    _, state = saved_run(config, str(tmp_path))
+    first = export.export(config, str(tmp_path), format="npz", naming="native")
+    second = export.export(config, str(tmp_path), format="npz", naming="native")
+    assert second == first.replace("online.npz", "online_1.npz") and os.path.exists(first)
+    arrays = np.load(second)
+    np.testing.assert_array_equal(
+        arrays["params/stage0_block0/conv1/kernel"],
+        state.params["model"]["backbone"]["stage0_block0"]["conv1"]["kernel"],
+    )
+    np.testing.assert_array_equal(
+        arrays["batch_stats/stem_bn/var"], state.batch_stats["backbone"]["stem_bn"]["var"]
+    )
+    np.testing.assert_array_equal(arrays["probe/kernel"], state.params["probe"]["kernel"])
+
+
+def test_an_export_without_a_counterpart_is_one_clear_error_before_anything_is_written(fashion_dir, tmp_path):
+    config = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    with pytest.raises(export.ExportError, match="resnet_micro .* has no torchvision counterpart"):
+        export.export(config, str(tmp_path))
+    with pytest.raises(export.ExportError, match="simclr has no target network"):
+        export.export(config, str(tmp_path), naming="native", weights="target")
+    with pytest.raises(export.ExportError, match="has no checkpoint"):
+        export.export(config, str(tmp_path), naming="native")
+    command, options = cli(
+        [
+            "--mode=export",
+            f"--workdir={tmp_path}",
+            "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
+            f"--config.data.manual_dir={fashion_dir}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    result = subprocess.run(command, **options)
+    assert result.returncode != 0 and "has no torchvision counterpart" in result.stderr
+    assert not os.path.exists(tmp_path / "export")

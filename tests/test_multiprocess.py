@@ -101,6 +101,12 @@ def test_inconsistent_process_flags_are_one_clear_error(flags, message):
         main.distributed_options(*flags)
 
 
+def test_a_global_batch_the_processes_do_not_divide_is_refused(monkeypatch):
+    monkeypatch.setattr(jax, "process_count", lambda: 3)
+    with pytest.raises(ValueError, match=r"divisible by the number of devices \(8\) and of processes \(3\)"):
+        sharding.check_batch_divides(16, sharding.make_mesh())
+
+
 def test_process_flags_reach_jax_distributed_initialize():
     assert main.distributed_options(False, None, None, None) is None
     assert main.distributed_options(True, None, None, None) == {}  # detected: SLURM, TPU pods, Open MPI

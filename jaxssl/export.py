@@ -1,7 +1,8 @@
 """Weights that leave: the backbone of a run's newest checkpoint, with the online probe as its classifier, as
-safetensors or npz, named as torchvision's ResNets name them or as jaxssl stores them, with a metadata record.
+safetensors or npz, named as torchvision's ResNets or timm's ViTs name them, or as jaxssl stores them, with a
+metadata record.
 
-  python -m jaxssl.main --mode=export --workdir=DIR [--format=safetensors|npz] [--naming=torchvision|native]
+  python -m jaxssl.main --mode=export --workdir=DIR [--format=safetensors|npz] [--naming=torchvision|timm|native]
       [--weights=online|target]
 
 Written to DIR/export/<naming>_step<step>_<weights>.<format> beside <same>.json (the metadata: method,
@@ -11,6 +12,7 @@ replaced (a later export of the same name gets _1, _2...). torchvision naming: c
 (with num_batches_tracked), the probe as `fc`, so `torchvision.models.resnet50(num_classes=C)` loads it with
 `load_state_dict(strict=True)`; a CIFAR-stem network first needs `model.conv1 = nn.Conv2d(3, 64, 3, 1, 1,
 bias=False)` and `model.maxpool = nn.Identity()`, and the images normalised with the recorded mean and std.
+timm naming: `timm.models.vision_transformer.VisionTransformer(**metadata["timm_kwargs"])` loads it strictly.
 """
 
 import json
@@ -24,10 +26,11 @@ from jaxssl import experiment as experiment_lib
 from jaxssl.checkpoint import Checkpointer
 
 FORMATS = ("safetensors", "npz")
-NAMINGS = ("torchvision", "native")
+NAMINGS = ("torchvision", "timm", "native")
 WEIGHTS = ("online", "target")
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50")
 BATCH_NORM_NAMES = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
+LAYER_NORM_NAMES = {"scale": "weight", "bias": "bias"}
 
 
 class ExportError(ValueError):
@@ -44,8 +47,10 @@ def check_request(config, naming: str, weights: str, method_uses_target: bool) -
             raise ExportError(
                 f"{model.backbone} (width x{options[0]}, {options[1]} norm) has no torchvision counterpart: "
                 f"torchvision naming takes {list(TORCHVISION_RESNETS)} at width x1 with BatchNorm; use "
-                "--naming=native"
+                "--naming=timm for a ViT, or --naming=native"
             )
+    if naming == "timm" and not model.backbone.startswith("vit"):
+        raise ExportError(f"{model.backbone} is not a ViT: timm naming takes the ViTs; use --naming=native")
     if weights == "target" and not method_uses_target:
         raise ExportError(f"{config.method.name} has no target network: use --weights=online")
 
@@ -85,6 +90,45 @@ def torchvision_arrays(backbone: dict, probe: dict) -> dict:
     arrays["fc.weight"] = np.ascontiguousarray(np.asarray(probe["kernel"]).T)
     arrays["fc.bias"] = np.asarray(probe["bias"])
     return arrays
+
+
+def timm_arrays(backbone: dict, probe: dict, positions) -> dict:
+    """The state_dict of timm's VisionTransformer: blocks_<i>/attn/qkv -> blocks.<i>.attn.qkv, Dense kernels
+    (in, out) -> weight (out, in), the patch projection (p, p, C, D) -> (D, C, p, p), LayerNorm scale ->
+    weight, the probe as `head`; `positions` is the (1, L, D) table the backbone adds (a constant for
+    sin-cos positions, which timm holds as its learned pos_embed)."""
+    arrays = {"pos_embed": np.asarray(positions)}
+    for path, value in flat(backbone["params"], "").items():
+        module, _, leaf = path.strip("/").rpartition("/")
+        name = module.replace("blocks_", "blocks.").replace("/", ".")
+        if not module:
+            arrays[leaf] = value
+        elif leaf == "kernel":
+            arrays[f"{name}.weight"] = np.ascontiguousarray(
+                value.transpose(3, 2, 0, 1) if value.ndim == 4 else value.T
+            )
+        else:
+            arrays[f"{name}.{LAYER_NORM_NAMES[leaf]}"] = value
+    arrays["head.weight"] = np.ascontiguousarray(np.asarray(probe["kernel"]).T)
+    arrays["head.bias"] = np.asarray(probe["bias"])
+    return arrays
+
+
+def timm_kwargs(vit, channels: int, classes: int) -> dict:
+    """timm.models.vision_transformer.VisionTransformer(**these) is our ViT: cls token, positions added to it
+    too, the final norm before the pooling (fc_norm off), exact GELU, LayerNorm eps 1e-6 (timm's)."""
+    return {
+        "img_size": vit.image_size,
+        "patch_size": vit.patch_size,
+        "in_chans": channels,
+        "num_classes": classes,
+        "embed_dim": vit.dim,
+        "depth": vit.depth,
+        "num_heads": vit.heads,
+        "mlp_ratio": vit.mlp_ratio,
+        "global_pool": "token" if vit.pool == "cls" else "avg",
+        "fc_norm": False,
+    }
 
 
 def native_arrays(backbone: dict, probe: dict) -> dict:
@@ -130,7 +174,14 @@ def export(
         {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
     )
     probe = jax.device_get(state.params["probe"])
-    arrays = (torchvision_arrays if naming == "torchvision" else native_arrays)(backbone, probe)
+    if naming == "torchvision":
+        arrays = torchvision_arrays(backbone, probe)
+    elif naming == "timm":
+        vit = exp.method.network.backbone
+        positions = vit.apply({"params": backbone["params"]}, method=lambda module: module.pos_table)
+        arrays = timm_arrays(backbone, probe, positions)
+    else:
+        arrays = native_arrays(backbone, probe)
     metadata = {
         "method": config.method.name,
         "backbone": config.model.backbone,
@@ -146,6 +197,9 @@ def export(
         "mean": list(exp.info.mean),
         "std": list(exp.info.std),
     }
+    if naming == "timm":
+        channels = exp.info.image_shape[-1]
+        metadata["timm_kwargs"] = timm_kwargs(exp.method.network.backbone, channels, metadata["classes"])
     directory = os.path.join(workdir, "export")
     path = free_path(directory, f"{naming}_step{int(state.step)}_{weights}", format)
     if jax.process_index() == 0:

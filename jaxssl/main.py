@@ -8,7 +8,7 @@ for the 1 % protocols; --eval_init=random for the untrained network (with finetu
 --eval_features=pixels for raw pixels.
 
 --mode=export writes DIR's newest backbone (and probe) for PyTorch: --format=safetensors|npz,
---naming=torchvision|native, --weights=online|target (jaxssl/export.py).
+--naming=torchvision|timm|native, --weights=online|target (jaxssl/export.py).
 
 --distributed starts a multi-process job (one process per host; SLURM, TPU pods and Open MPI are detected,
 other clusters pass --coordinator_address, --num_processes and --process_id).
@@ -37,7 +37,10 @@ _MODE = flags.DEFINE_enum(
 )
 _FORMAT = flags.DEFINE_enum("format", "safetensors", list(export_lib.FORMATS), "export: the file format.")
 _NAMING = flags.DEFINE_enum(
-    "naming", "torchvision", list(export_lib.NAMINGS), "export: torchvision's ResNet names, or jaxssl's own."
+    "naming",
+    "torchvision",
+    list(export_lib.NAMINGS),
+    "export: torchvision's ResNet names, timm's ViT names, or jaxssl's own.",
 )
 _WEIGHTS = flags.DEFINE_enum(
     "weights", "online", list(export_lib.WEIGHTS), "export: the online network, or the EMA target."

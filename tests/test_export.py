@@ -1,5 +1,6 @@
 """Weights that leave (jaxssl/export.py): torchvision's names and layouts, checked against a state_dict manifest
-of torchvision itself and a forward pass written in torchvision's layout; native npz; refusals."""
+of torchvision itself and a forward pass written in torchvision's layout; timm's names for the ViTs, checked
+the same way; native npz; refusals."""
 
 import json
 import os
@@ -14,9 +15,11 @@ from safetensors.numpy import load_file
 from configs import simclr as simclr_config
 from jaxssl import experiment, export, train
 from jaxssl.checkpoint import Checkpointer
-from tests.helpers import cli
+from tests.helpers import cli, tiny_config
 
-MANIFEST = os.path.join(os.path.dirname(__file__), "data", "torchvision_resnet18_cifar_stem_1ch.json")
+DATA = os.path.join(os.path.dirname(__file__), "data")
+MANIFEST = os.path.join(DATA, "torchvision_resnet18_cifar_stem_1ch.json")
+TIMM_MANIFEST = os.path.join(DATA, "timm_vit_micro_16px_1ch.json")
 
 
 def resnet18_config(fashion_dir):
@@ -116,6 +119,78 @@ def test_torchvision_naming_is_torchvisions_state_dict_and_computes_our_features
     assert metadata["backbone"] == "resnet18" and metadata["stem"] == "cifar" and metadata["classes"] == 10
 
 
+def layer_norm(x, sd, name):
+    """torch.nn.LayerNorm(eps=1e-6), timm's."""
+    mean = jnp.mean(x, -1, keepdims=True)
+    return (x - mean) / jnp.sqrt(jnp.var(x, -1, keepdims=True) + 1e-6) * sd[f"{name}.weight"] + sd[
+        f"{name}.bias"
+    ]
+
+
+def linear(x, sd, name):
+    return x @ sd[f"{name}.weight"].T + sd[f"{name}.bias"]
+
+
+def timm_vit(sd, x, kwargs):
+    """timm's VisionTransformer forward on NCHW x from its state_dict: (pooled features, head logits)."""
+    patch, heads = kwargs["patch_size"], kwargs["num_heads"]
+    tokens = jax.lax.conv_general_dilated(
+        x, sd["patch_embed.proj.weight"], (patch, patch), "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW")
+    ) + sd["patch_embed.proj.bias"].reshape(1, -1, 1, 1)
+    tokens = tokens.reshape(*tokens.shape[:2], -1).transpose(0, 2, 1)
+    cls = jnp.broadcast_to(sd["cls_token"], (x.shape[0], 1, tokens.shape[-1]))
+    y = jnp.concatenate([cls, tokens], axis=1) + sd["pos_embed"]
+    batch, length, dim = y.shape
+    for block in range(kwargs["depth"]):
+        name = f"blocks.{block}"
+        qkv = linear(layer_norm(y, sd, f"{name}.norm1"), sd, f"{name}.attn.qkv")
+        q, k, v = qkv.reshape(batch, length, 3, heads, dim // heads).transpose(2, 0, 3, 1, 4)
+        attention = jax.nn.softmax(q @ k.transpose(0, 1, 3, 2) * (dim // heads) ** -0.5, axis=-1)
+        mixed = (attention @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
+        y = y + linear(mixed, sd, f"{name}.attn.proj")
+        hidden = jax.nn.gelu(
+            linear(layer_norm(y, sd, f"{name}.norm2"), sd, f"{name}.mlp.fc1"), approximate=False
+        )
+        y = y + linear(hidden, sd, f"{name}.mlp.fc2")
+    y = layer_norm(y, sd, "norm")
+    pooled = y[:, 0] if kwargs["global_pool"] == "token" else jnp.mean(y[:, 1:], axis=1)
+    return pooled, linear(pooled, sd, "head")
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean"])
+def test_timm_naming_is_timms_state_dict_and_computes_our_features(pool, fashion_dir, tmp_path):
+    # MAE's ViT: sin-cos positions (a constant here, timm's pos_embed there), cls token or mean pooling.
+    config = tiny_config("mae", fashion_dir, steps=1)
+    config.model.update(drop_path=0.0, pool=pool)
+    exp = experiment.prepare(config)
+    state = experiment.create_state(exp, experiment.state_layout(exp))
+    rng = np.random.default_rng(0)
+    state = state.replace(
+        params=jax.tree.map(lambda x: x + jnp.asarray(rng.normal(0, 0.05, x.shape), x.dtype), state.params)
+    )
+    checkpointer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
+    checkpointer.save(1, state)
+    checkpointer.close()
+    path = export.export(config, str(tmp_path), naming="timm")
+    sd = load_file(path)
+    with open(TIMM_MANIFEST) as f:
+        manifest = json.load(f)
+    assert {name: list(array.shape) for name, array in sd.items()} == manifest["state_dict"]
+    with open(path.replace(".safetensors", ".json")) as f:
+        metadata = json.load(f)
+    expected_kwargs = {**manifest["timm_kwargs"], "global_pool": "token" if pool == "cls" else "avg"}
+    assert metadata["timm_kwargs"] == expected_kwargs
+    images = rng.uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
+    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    ours = exp.method.network.apply(variables, images, train=False, method=exp.method.network.features)
+    normalised = (images - np.asarray(metadata["mean"], np.float32)) / np.asarray(metadata["std"], np.float32)
+    features, head = timm_vit(sd, normalised.transpose(0, 3, 1, 2), metadata["timm_kwargs"])
+    assert float(jnp.std(ours, axis=0).max()) > 0.1
+    np.testing.assert_allclose(features, ours, rtol=1e-4, atol=1e-5)
+    logits = ours @ state.params["probe"]["kernel"] + state.params["probe"]["bias"]
+    np.testing.assert_allclose(head, logits, rtol=1e-4, atol=1e-5)
+
+
 def test_native_npz_holds_the_stored_arrays_and_a_second_export_never_replaces_the_first(
     fashion_dir, tmp_path
 ):
@@ -140,6 +215,8 @@ def test_an_export_without_a_counterpart_is_one_clear_error_before_anything_is_w
     config.data.manual_dir = fashion_dir
     with pytest.raises(export.ExportError, match="resnet_micro .* has no torchvision counterpart"):
         export.export(config, str(tmp_path))
+    with pytest.raises(export.ExportError, match="resnet_micro is not a ViT"):
+        export.export(config, str(tmp_path), naming="timm")
     with pytest.raises(export.ExportError, match="simclr has no target network"):
         export.export(config, str(tmp_path), naming="native", weights="target")
     with pytest.raises(export.ExportError, match="has no checkpoint"):

@@ -193,7 +193,7 @@ def export(
         "dataset": exp.info.name,
         "image_size": exp.image_size,
         "classes": int(probe["bias"].shape[0]),
-        "input": "RGB in [0, 1], then (x - mean) / std per channel",
+        "input": "images in [0, 1] (channels first in PyTorch), then (x - mean) / std per channel",
         "mean": list(exp.info.mean),
         "std": list(exp.info.std),
     }

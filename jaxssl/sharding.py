@@ -60,8 +60,8 @@ def rows_held_by(sharding: NamedSharding, global_batch: int, devices) -> range:
     rows = sorted({row for d in devices if d in held for row in range(*held[d][0].indices(global_batch)[:2])})
     if not rows or rows != list(range(rows[0], rows[-1] + 1)):
         raise ValueError(
-            f"the devices {list(devices)} hold rows {rows} of a global batch of {global_batch}, not one "
-            "contiguous block: order the mesh's devices by process"
+            f"the devices {list(devices)} hold rows {rows[:16]}{'...' if len(rows) > 16 else ''} of a global "
+            f"batch of {global_batch}, not one contiguous block: order the mesh's devices by process"
         )
     return range(rows[0], rows[-1] + 1)
 

@@ -159,6 +159,9 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     elif options.crop != "random":
         raise ValueError(f"unknown crop {options.crop!r}; choose from ['contrastive', 'random']")
     config.checkpoint = dict(every_steps=1000, keep=3)
+    # The backbone's starting weights: a file of --mode=export, or torchvision's / timm's weights saved as
+    # safetensors (jaxssl/export.py); empty for the run's random initialisation.
+    config.init = dict(weights="")
     config.log_every_steps = 50
     return config
 

@@ -1,6 +1,6 @@
-"""Weights that leave: the backbone of a run's newest checkpoint, with the online probe as its classifier, as
-safetensors or npz, named as torchvision's ResNets or timm's ViTs name them, or as jaxssl stores them, with a
-metadata record.
+"""Weights that leave, and come back: the backbone of a run's newest checkpoint, with the online probe as its
+classifier, as safetensors or npz, named as torchvision's ResNets or timm's ViTs name them, or as jaxssl
+stores them, with a metadata record; and a run's backbone started from such a file (config.init.weights).
 
   python -m jaxssl.main --mode=export --workdir=DIR [--format=safetensors|npz] [--naming=torchvision|timm|native]
       [--weights=online|target]
@@ -20,7 +20,7 @@ import os
 
 import jax
 import numpy as np
-from safetensors.numpy import save_file
+from safetensors.numpy import load_file, save_file
 
 from jaxssl import experiment as experiment_lib
 from jaxssl.checkpoint import Checkpointer
@@ -76,41 +76,55 @@ def torchvision_module(module: str) -> str:
     return f"layer{int(stage) + 1}.{block}.{layer}"
 
 
-def torchvision_arrays(backbone: dict, probe: dict) -> dict:
-    """The state_dict of torchvision's ResNet for backbone {"params", "batch_stats"} and probe {kernel, bias}."""
+def external_name(naming: str, collection: str, path: str) -> str:
+    """The name of our leaf `collection`/`path` ("params" or "batch_stats", "<module>/<leaf>") in a file of
+    `naming`: torchvision's ResNet or timm's ViT state_dict names, or our own path."""
+    module, _, leaf = path.rpartition("/")
+    if naming == "native":
+        return f"{collection}/{path}"
+    if naming == "timm" and not module:
+        return leaf  # cls_token, pos_embed
+    if naming == "timm":
+        return (
+            f"{module.replace('blocks_', 'blocks.').replace('/', '.')}.{LAYER_NORM_NAMES.get(leaf, 'weight')}"
+        )
+    return f"{torchvision_module(module)}.{BATCH_NORM_NAMES.get(leaf, 'weight')}"
+
+
+def to_torch_layout(path: str, value: np.ndarray) -> np.ndarray:
+    """Kernels in PyTorch's layout: conv (H, W, in, out) -> (out, in, H, W), dense (in, out) -> (out, in)."""
+    if not path.endswith("kernel"):
+        return value
+    return np.ascontiguousarray(value.transpose(3, 2, 0, 1) if value.ndim == 4 else value.T)
+
+
+def from_torch_layout(path: str, value: np.ndarray) -> np.ndarray:
+    """The inverse of to_torch_layout."""
+    if not path.endswith("kernel"):
+        return value
+    return np.ascontiguousarray(value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T)
+
+
+def named_arrays(naming: str, backbone: dict, probe: dict, positions=None) -> dict:
+    """The file's arrays: every backbone leaf under its external name (torchvision and timm in PyTorch's layout,
+    torchvision's BatchNorms with num_batches_tracked), the probe as `fc` (torchvision), `head` (timm) or
+    probe/* (native), and for timm the (1, L, D) position table the backbone adds (a constant for sin-cos
+    positions, which timm holds as its learned pos_embed)."""
     arrays = {}
-    for path, value in {**flat(backbone["params"], ""), **flat(backbone["batch_stats"], "")}.items():
-        module, _, leaf = path.strip("/").rpartition("/")
-        name = torchvision_module(module)
-        if leaf == "kernel":
-            arrays[f"{name}.weight"] = np.ascontiguousarray(value.transpose(3, 2, 0, 1))
-        else:
-            arrays[f"{name}.{BATCH_NORM_NAMES[leaf]}"] = value
-            arrays[f"{name}.num_batches_tracked"] = np.zeros((), np.int64)
-    arrays["fc.weight"] = np.ascontiguousarray(np.asarray(probe["kernel"]).T)
-    arrays["fc.bias"] = np.asarray(probe["bias"])
-    return arrays
-
-
-def timm_arrays(backbone: dict, probe: dict, positions) -> dict:
-    """The state_dict of timm's VisionTransformer: blocks_<i>/attn/qkv -> blocks.<i>.attn.qkv, Dense kernels
-    (in, out) -> weight (out, in), the patch projection (p, p, C, D) -> (D, C, p, p), LayerNorm scale ->
-    weight, the probe as `head`; `positions` is the (1, L, D) table the backbone adds (a constant for
-    sin-cos positions, which timm holds as its learned pos_embed)."""
-    arrays = {"pos_embed": np.asarray(positions)}
-    for path, value in flat(backbone["params"], "").items():
-        module, _, leaf = path.strip("/").rpartition("/")
-        name = module.replace("blocks_", "blocks.").replace("/", ".")
-        if not module:
-            arrays[leaf] = value
-        elif leaf == "kernel":
-            arrays[f"{name}.weight"] = np.ascontiguousarray(
-                value.transpose(3, 2, 0, 1) if value.ndim == 4 else value.T
-            )
-        else:
-            arrays[f"{name}.{LAYER_NORM_NAMES[leaf]}"] = value
-    arrays["head.weight"] = np.ascontiguousarray(np.asarray(probe["kernel"]).T)
-    arrays["head.bias"] = np.asarray(probe["bias"])
+    for collection in ("params", "batch_stats"):
+        for path, value in flat(backbone.get(collection, {}), "").items():
+            path = path.strip("/")
+            name = external_name(naming, collection, path)
+            arrays[name] = value if naming == "native" else to_torch_layout(path, value)
+            if naming == "torchvision" and collection == "batch_stats":
+                arrays[name.rsplit(".", 1)[0] + ".num_batches_tracked"] = np.zeros((), np.int64)
+    if naming == "native":
+        return {**arrays, **flat(probe, "probe")}
+    head = "fc" if naming == "torchvision" else "head"
+    arrays[f"{head}.weight"] = to_torch_layout("kernel", np.asarray(probe["kernel"]))
+    arrays[f"{head}.bias"] = np.asarray(probe["bias"])
+    if naming == "timm":
+        arrays["pos_embed"] = np.asarray(positions)
     return arrays
 
 
@@ -131,13 +145,100 @@ def timm_kwargs(vit, channels: int, classes: int) -> dict:
     }
 
 
-def native_arrays(backbone: dict, probe: dict) -> dict:
-    """Our own names and layouts: params/<module>/<leaf>, batch_stats/<module>/<leaf>, probe/<leaf>."""
+class InitWeightsError(ValueError):
+    """config.init.weights names a file that cannot start this run; nothing was written."""
+
+
+def file_naming(names) -> str:
+    """Which naming a weight file uses, from its array names."""
+    if any(name.startswith("params/") for name in names):
+        return "native"
+    return "timm" if "patch_embed.proj.weight" in names else "torchvision"
+
+
+def read_arrays(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise InitWeightsError(f"config.init.weights={path!r} is not a file")
+    try:
+        if path.endswith(".npz"):
+            with np.load(path) as arrays:
+                return dict(arrays)
+        return load_file(path)
+    except Exception as error:  # safetensors and numpy raise several types for unreadable files
+        raise InitWeightsError(f"config.init.weights={path!r} cannot be read ({error})") from None
+
+
+def backbone_from_file(path: str, layout) -> dict:
+    """{"params", "batch_stats"} of the backbone, read from an exported (or torchvision/timm) weight file and
+    checked against the backbone of the run's state layout: InitWeightsError naming every missing or
+    misfitting array.
+    The file's heads (fc, head, probe) are not read: a run trains its own."""
+    arrays = read_arrays(path)
+    naming = file_naming(arrays)
+    backbone_layout = layout_of_backbone(layout)
+    problems, loaded = [], {}
+    for collection in ("params", "batch_stats"):
+        for key_path, leaf in jax.tree_util.tree_leaves_with_path(backbone_layout.get(collection, {})):
+            ours = "/".join(str(k.key) for k in key_path)
+            name = external_name(naming, collection, ours)
+            if name not in arrays:
+                problems.append(f"{name}: missing")
+                continue
+            value = arrays[name] if naming == "native" else from_torch_layout(ours, arrays[name])
+            if tuple(value.shape) != tuple(leaf.shape):
+                problems.append(
+                    f"{name}: {tuple(value.shape)} in the file, this run's backbone needs {tuple(leaf.shape)}"
+                )
+            loaded[(collection, *(str(k.key) for k in key_path))] = value.astype(leaf.dtype)
+    if problems:
+        raise InitWeightsError(
+            f"config.init.weights={path!r} ({naming} names) does not fit this run's backbone "
+            f"({len(problems)} arrays, e.g. {problems[:3]}): a file of another backbone, width, stem or channel "
+            "count. Nothing was written"
+        )
     return {
-        **flat(backbone["params"], "params"),
-        **flat(backbone["batch_stats"], "batch_stats"),
-        **flat(probe, "probe"),
+        collection: jax.tree_util.tree_map_with_path(
+            lambda key_path, _, c=collection: loaded[(c, *(str(k.key) for k in key_path))],
+            backbone_layout.get(collection, {}),
+        )
+        for collection in ("params", "batch_stats")
     }
+
+
+def layout_of_backbone(layout) -> dict:
+    """The backbone's part of a state layout: {"params", "batch_stats"}."""
+    return {
+        "params": layout.params["model"]["backbone"],
+        "batch_stats": layout.batch_stats.get("backbone", {}),
+    }
+
+
+def with_backbone(state, backbone: dict, layout):
+    """The fresh state with its backbone (and the target's, which starts as a copy of it) set to `backbone`,
+    placed as the layout places it. The optimizer's fresh state does not depend on the parameters' values.
+    The online and target copies are separate buffers: the step donates the state, and one buffer donated
+    twice crashes it."""
+
+    def placed():
+        return jax.tree.map(
+            lambda value, leaf: jax.device_put(np.array(value), leaf.sharding),
+            backbone,
+            layout_of_backbone(layout),
+        )
+
+    def swapped(variables: dict, new: dict) -> dict:
+        return {
+            "params": {**variables["params"], "backbone": new["params"]},
+            "batch_stats": {**variables["batch_stats"], "backbone": new["batch_stats"]}
+            if variables["batch_stats"]
+            else variables["batch_stats"],
+        }
+
+    online = swapped({"params": state.params["model"], "batch_stats": state.batch_stats}, placed())
+    target = swapped(state.target, placed()) if state.target else state.target
+    return state.replace(
+        params={**state.params, "model": online["params"]}, batch_stats=online["batch_stats"], target=target
+    )
 
 
 def free_path(directory: str, stem: str, extension: str) -> str:
@@ -174,14 +275,11 @@ def export(
         {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
     )
     probe = jax.device_get(state.params["probe"])
-    if naming == "torchvision":
-        arrays = torchvision_arrays(backbone, probe)
-    elif naming == "timm":
+    positions = None
+    if naming == "timm":
         vit = exp.method.network.backbone
         positions = vit.apply({"params": backbone["params"]}, method=lambda module: module.pos_table)
-        arrays = timm_arrays(backbone, probe, positions)
-    else:
-        arrays = native_arrays(backbone, probe)
+    arrays = named_arrays(naming, backbone, probe, positions)
     metadata = {
         "method": config.method.name,
         "backbone": config.model.backbone,

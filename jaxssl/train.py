@@ -14,7 +14,7 @@ import numpy as np
 import tqdm
 
 from jaxssl import experiment as experiment_lib
-from jaxssl import lock, sharding
+from jaxssl import export, lock, sharding
 from jaxssl import metrics as metrics_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
@@ -219,6 +219,9 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     checkpointer.check_identity()
     layout = experiment_lib.state_layout(exp)
     state = checkpointer.restore_latest(layout)  # before any write: a checkpoint that does not fit stops here
+    initial_backbone = None
+    if state is None and config.get("init", {}).get("weights"):  # a file that does not fit stops here too
+        initial_backbone = export.backbone_from_file(config.init.weights, layout)
     is_main = jax.process_index() == 0
     if is_main:
         write_config(config, workdir)
@@ -227,6 +230,9 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
 
     if state is None:
         state = experiment_lib.create_state(exp, layout)
+        if initial_backbone is not None:
+            state = export.with_backbone(state, initial_backbone, layout)
+            logging.info("backbone initialised from %s", config.init.weights)
     start_step = int(state.step)
     last_saved = start_step if start_step else None
     logging.info(

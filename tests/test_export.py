@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from configs import byol as byol_config
 from configs import simclr as simclr_config
 from jaxssl import experiment, export, train
 from jaxssl.checkpoint import Checkpointer
@@ -234,3 +235,62 @@ def test_an_export_without_a_counterpart_is_one_clear_error_before_anything_is_w
     result = subprocess.run(command, **options)
     assert result.returncode != 0 and "has no torchvision counterpart" in result.stderr
     assert not os.path.exists(tmp_path / "export")
+
+
+def assert_same_backbone(state, reference):
+    for part in ("params", "batch_stats"):
+        tree = (
+            state.params["model"]["backbone"] if part == "params" else state.batch_stats.get("backbone", {})
+        )
+        expected = (
+            reference.params["model"]["backbone"]
+            if part == "params"
+            else reference.batch_stats.get("backbone", {})
+        )
+        for a, b in zip(
+            jax.tree.leaves(jax.device_get(tree)), jax.tree.leaves(jax.device_get(expected)), strict=True
+        ):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("naming", ["torchvision", "native"])
+def test_a_run_starts_from_an_exported_file_and_refuses_one_that_does_not_fit(naming, fashion_dir, tmp_path):
+    config = resnet18_config(fashion_dir)
+    exp, state = saved_run(config, str(tmp_path / "source"))
+    path = export.export(config, str(tmp_path / "source"), naming=naming)
+    other = experiment.prepare(config)
+    layout = experiment.state_layout(other)
+    fresh = experiment.create_state(other, layout)  # the random initialisation the saved run was moved from
+    started = export.with_backbone(fresh, export.backbone_from_file(path, layout), layout)
+    assert_same_backbone(started, state)
+    micro = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
+    micro.data.manual_dir = fashion_dir
+    micro.init.weights = path
+    with pytest.raises(
+        export.InitWeightsError, match="does not fit this run's backbone .* Nothing was written"
+    ):
+        train.run(micro, str(tmp_path / "micro"))
+    assert not os.listdir(tmp_path / "micro" / "checkpoints") and sorted(os.listdir(tmp_path / "micro")) == [
+        "checkpoints",
+        "lock",
+    ]
+
+
+def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_path):
+    # BYOL: the online backbone and the target's start from the file.
+    config = byol_config.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    exp, state = saved_run(config, str(tmp_path / "source"))
+    path = export.export(config, str(tmp_path / "source"), naming="native")
+    layout = experiment.state_layout(exp)
+    started = export.with_backbone(
+        experiment.create_state(exp, layout), export.backbone_from_file(path, layout), layout
+    )
+    assert_same_backbone(started, state)
+    np.testing.assert_array_equal(
+        started.target["params"]["backbone"]["stem_conv"]["kernel"],
+        state.params["model"]["backbone"]["stem_conv"]["kernel"],
+    )
+    config.init.weights = path
+    config.train.steps = 1
+    assert int(train.run(config, str(tmp_path / "run")).step) == 1

@@ -23,9 +23,9 @@ import jax
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.common import emit, load_config
+from benchmarks.common import emit, load_config, synthetic_data
 from jaxssl import experiment, sharding
-from jaxssl.data import ArraySource, sources
+from jaxssl.data import sources
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,19 +55,6 @@ JPEG_SHAPES = {"full": (375, 500), "micro": (24, 32)}  # (height, width): ImageN
 
 def peak_tflops(device_kind: str) -> float | None:
     return next((peak for name, peak in PEAK_BF16_TFLOPS.items() if name in device_kind), None)
-
-
-def synthetic_data(dataset: str) -> tuple:
-    """(train, eval, info) standing in for `dataset`: its published info and split sizes, with images that
-    take no memory (the step is fed its own synthetic batch)."""
-    info = sources.PUBLISHED_INFO[dataset]
-    shape = tuple(size or 1 for size in info.image_shape)
-
-    def split(count: int) -> ArraySource:
-        images = np.broadcast_to(np.zeros((1, *shape), np.uint8), (count, *shape))
-        return ArraySource(images, np.zeros(count, np.int32))
-
-    return split(info.train_examples), split(info.eval_examples), info
 
 
 def host_batch(exp, rng) -> dict:

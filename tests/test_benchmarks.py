@@ -2,9 +2,10 @@
 
 import json
 
+import jax
 import pytest
 
-from benchmarks import accelerator, state_memory
+from benchmarks import accelerator, compile_time, peer, state_memory
 
 
 def test_accelerator_benchmark_runs_every_case_at_micro_size(capsys):
@@ -37,3 +38,22 @@ def test_state_memory_benchmark_splits_the_memories_where_the_devices_divide_the
         one, eight = records[(method, 1)], records[(method, 8)]
         assert eight["memories_mb_per_device"] == pytest.approx(one["memories_mb_per_device"] / 8, abs=0.1)
         assert eight["state_mb_per_device"] < one["state_mb_per_device"]
+
+
+def test_peer_benchmark_without_pytorch_says_how_to_install_it_and_exits(monkeypatch):
+    monkeypatch.setattr(peer.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SystemExit, match=r'pip install -e "\.\[peer\]"'):
+        peer.main(["--cases=simclr_resnet10_28"])
+
+
+def test_peer_benchmark_refuses_an_unknown_case():
+    with pytest.raises(SystemExit):
+        peer.main(["--cases=simclr_resnet10_28,alexnet"])
+
+
+def test_compile_time_benchmark_runs_and_leaves_the_compilation_cache_on(capsys):
+    compile_time.main(["--methods=simclr", "--sizes=tiny"])
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (record["method"], record["size"], record["backbone"]) == ("simclr", "tiny", "resnet_micro")
+    assert record["compile_s"] > 0 and record["trace_and_lower_s"] > 0
+    assert jax.config.jax_enable_compilation_cache

@@ -1,11 +1,11 @@
 """XLA's CPU backend options that jaxssl makes the default, set in XLA_FLAGS when jaxssl is imported.
 
-jaxlib 0.10's CPU backend hands every convolution to YNNPACK ("ynn_fusion" thunks). On a ResNet's training
+jaxlib 0.10's CPU backend hands convolutions to YNNPACK ("__ynn_fusion" thunks). On a ResNet's training
 step that is the slow choice: the forward and backward of ResNet-10 x0.25 on 256 Fashion-MNIST images took
 367 ms with it and 292 ms with XLA's own convolutions (x1.26), ResNet-10 x1.0 5.0 s against 2.8 s (x1.77),
-and a batch of 512 832 ms against 614 ms (README, "Where a CPU step's time goes"). The flags below turn
-YNNPACK's convolutions off and leave its other fusions (dots, reductions) as they are. They name only
-`xla_cpu_*` options, so an accelerator's compiles are unchanged.
+and at batch 512 832 ms against 614 ms (README, "Side by side with PyTorch, and where a CPU step's time
+goes"). DEFAULT_FLAGS turn YNNPACK's convolutions off and leave its other fusions (dots, reductions) as they
+are. They name only `xla_cpu_*` options, so an accelerator's compiles are unchanged.
 
 An XLA_FLAGS that already sets one of these options wins, and JAXSSL_XLA_CPU_DEFAULTS=0 leaves XLA_FLAGS
 untouched. XLA reads XLA_FLAGS once, when JAX starts its backend: import jaxssl before the first JAX

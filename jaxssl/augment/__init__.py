@@ -8,7 +8,9 @@ then small views of `small_size`); as the shapes depend only on the static specs
 or the step, a training step compiles once.
 
 Pipeline order (Chen et al. 2020, appendix A; Grill et al. 2020, table 6): random resized crop,
-horizontal flip, colour jitter, grayscale, Gaussian blur, solarize.
+horizontal flip, colour jitter, grayscale, Gaussian blur, solarize. The semi-supervised views add, where
+their spec asks: a reflect-padded translation before the flip (the weak view), and RandAugment, Cutout and
+Gaussian input noise at the end (augment/randaugment.py).
 """
 
 import dataclasses
@@ -17,10 +19,14 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxssl.augment import randaugment
 from jaxssl.augment.color import color_jitter, solarize, to_grayscale
 from jaxssl.augment.lab import lab_to_rgb as lab_to_rgb
 from jaxssl.augment.lab import rgb_to_lab as rgb_to_lab
 from jaxssl.augment.spatial import flip_horizontal, gaussian_blur, random_resized_crop, resample_box, resize
+
+# The translation, RandAugment, Cutout and noise draw with fold_in(view key, SEMISUPERVISED_SALT + i).
+SEMISUPERVISED_SALT = 1 << 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,9 +47,14 @@ class ViewSpec:
     blur_prob: float = 0.0
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     solarize_prob: float = 0.0
+    translate: float = 0.0
+    randaugment_ops: int = 0
+    randaugment_magnitude: tuple[float, float] = (0.0, 1.0)
+    cutout: float = 0.0
+    noise_std: float = 0.0
 
     def __post_init__(self):
-        for name in ("crop_scale", "crop_ratio", "blur_sigma"):
+        for name in ("crop_scale", "crop_ratio", "blur_sigma", "randaugment_magnitude"):
             object.__setattr__(self, name, tuple(float(bound) for bound in getattr(self, name)))
         if not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"ViewSpec.size must be a positive int, got {self.size!r}")
@@ -55,6 +66,17 @@ class ViewSpec:
         _check_interval("crop_scale", self.crop_scale, 0.0, 1.0)
         _check_interval("crop_ratio", self.crop_ratio, 0.0, math.inf)
         _check_interval("blur_sigma", self.blur_sigma, 0.0, math.inf)
+        _check_within("translate", self.translate, 0.0, 0.5)
+        _check_within("cutout", self.cutout, 0.0, 1.0)
+        _check_within("noise_std", self.noise_std, 0.0, math.inf)
+        if not isinstance(self.randaugment_ops, int) or self.randaugment_ops < 0:
+            raise ValueError(f"ViewSpec.randaugment_ops must be an int >= 0, got {self.randaugment_ops!r}")
+        low, high = self.randaugment_magnitude if len(self.randaugment_magnitude) == 2 else (1.0, 0.0)
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(
+                "ViewSpec.randaugment_magnitude must be a pair (lo, hi) with 0 <= lo <= hi <= 1, got "
+                f"{self.randaugment_magnitude!r}"
+            )
 
 
 def _check_within(name, value, low, high):
@@ -153,6 +175,29 @@ def multicrop_views(
     return global_views + (small_view,) * num_small
 
 
+def fixmatch_views(
+    size: int, translate: float = 0.125, randaugment_ops: int = 2, cutout: float = 0.5
+) -> tuple[ViewSpec, ViewSpec]:
+    """FixMatch's weak and strong views (Sohn et al. 2020, section 2.3 and appendix): weak, a horizontal flip
+    and a reflect-padded translation of up to 12.5 % of the side, no crop and no colour change; strong, the
+    weak view then RandAugment (2 ops at random magnitudes) and Cutout (a gray square of up to half the
+    side)."""
+    weak = ViewSpec(size=size, random_crop=False, jitter_prob=0.0, gray_prob=0.0, translate=translate)
+    return weak, dataclasses.replace(weak, randaugment_ops=randaugment_ops, cutout=cutout)
+
+
+def weak_views(
+    size: int, translate: float = 0.125, noise_std: float = 0.0, count: int = 2
+) -> tuple[ViewSpec, ...]:
+    """`count` weak views (flip and reflect-padded translation; Gaussian input noise of std `noise_std`):
+    the views of pseudo-label, Mean Teacher (Tarvainen and Valpola 2017: translations, flips and input noise
+    on CIFAR-10) and MixMatch (Berthelot et al. 2019: K = 2 flip-and-crop augmentations)."""
+    spec = ViewSpec(
+        size=size, random_crop=False, jitter_prob=0.0, gray_prob=0.0, translate=translate, noise_std=noise_std
+    )
+    return (spec,) * count
+
+
 def instdisc_views(size: int, min_crop_scale: float = 0.2) -> tuple[ViewSpec]:
     """InstDisc's single view (Wu et al. 2018, section 4 and the released code): random resized crop of at
     least 20 % of the area, grayscale with probability 0.2, colour jitter 0.4 on all four factors (always
@@ -187,6 +232,8 @@ VIEW_PRESETS = {
     "instdisc": instdisc_views,
     "masked": masked_image_views,
     "crop_flip": masked_image_views,
+    "fixmatch": fixmatch_views,
+    "weak": weak_views,
 }
 
 
@@ -213,6 +260,10 @@ def augment_example(key, image, spec: ViewSpec, bounds=None) -> jax.Array:
     else:
         image = resize(image, spec.size)
     image = jnp.clip(image, 0.0, 1.0)
+    if spec.translate:
+        image = randaugment.random_translate(
+            jax.random.fold_in(key, SEMISUPERVISED_SALT + 3), image, spec.translate
+        )
     image = random_apply(flip_key, spec.flip_prob, flip_horizontal, image)
     image = random_apply(
         jitter_key,
@@ -223,7 +274,21 @@ def augment_example(key, image, spec: ViewSpec, bounds=None) -> jax.Array:
     image = random_apply(gray_key, spec.gray_prob, to_grayscale, image)
     sigma = jax.random.uniform(sigma_key, minval=spec.blur_sigma[0], maxval=spec.blur_sigma[1])
     image = random_apply(blur_key, spec.blur_prob, lambda x: gaussian_blur(x, sigma), image)
-    return random_apply(solarize_key, spec.solarize_prob, solarize, image)
+    image = random_apply(solarize_key, spec.solarize_prob, solarize, image)
+    return _semisupervised_ops(key, image, spec)
+
+
+def _semisupervised_ops(key, image, spec: ViewSpec) -> jax.Array:
+    """RandAugment, Cutout and input noise (augment/randaugment.py), in that order, after the other ops; their
+    keys are folded from the view's key, so views without them draw exactly what they drew before."""
+    ra_key, cutout_key, noise_key = (jax.random.fold_in(key, SEMISUPERVISED_SALT + i) for i in range(3))
+    if spec.randaugment_ops:
+        image = randaugment.randaugment(ra_key, image, spec.randaugment_ops, spec.randaugment_magnitude)
+    if spec.cutout:
+        image = randaugment.cutout(cutout_key, image, spec.cutout)
+    if spec.noise_std:
+        image = randaugment.gaussian_noise(noise_key, image, spec.noise_std)
+    return image
 
 
 def _to_unit_float(images) -> jax.Array:

@@ -32,6 +32,7 @@ from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.data import subsets
 from jaxssl.evaluation import supervised
 from jaxssl.models.classifier import Classifier
+from jaxssl.state import evaluated_weights
 
 FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
@@ -111,6 +112,7 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
         num_steps=recipe.steps(len(labelled.labels)),
         min_crop_scale=recipe.min_crop_scale,
     )
+    params, batch_stats = evaluated_weights(state, exp.method.eval_weights)
     result = supervised.train_and_test(
         classifier,
         recipe=recipe,
@@ -122,7 +124,7 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
         channels=exp.info.image_shape[-1] or 3,
         mesh=exp.mesh,
         key=jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS[protocol]),
-        pretrained={"params": state.params["model"], "batch_stats": state.batch_stats},
+        pretrained=dict(params=params, batch_stats=batch_stats),
     )
     return {**result, "recipe": dict(block)}
 

@@ -14,7 +14,7 @@ import optax
 from jaxssl import augment, models, optim, schedules, sharding, validate
 from jaxssl import step as step_lib
 from jaxssl.augment import crops
-from jaxssl.data import pipeline, sources
+from jaxssl.data import pipeline, sources, subsets
 from jaxssl.methods import METHODS, Method, MethodContext
 from jaxssl.state import TrainState
 
@@ -48,6 +48,7 @@ class Experiment:
     global_batch: int
     total_steps: int
     identity: dict
+    parts: tuple | None = None
 
 
 def identity_of(config) -> dict:
@@ -66,6 +67,8 @@ def identity_of(config) -> dict:
     }
     if "crop" in config:  # a crop policy keeps state of its own: a run without it is another run
         identity["crop"] = config.crop.policy
+    if "semisup" in config:  # another labelled subset or mu is another run
+        identity["semisup"] = dict(config.semisup)
     return identity
 
 
@@ -105,6 +108,9 @@ def prepare(config, data: tuple | None = None) -> Experiment:
     if config.data.host_crop:
         specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
     crop_policy = crop_policy_of(config, specs, train_examples, global_batch)
+    parts = None
+    if "semisup" in config:
+        parts = subsets.semisupervised_parts(train_source.labels, global_batch, **config.semisup)
     dtype = validate.DTYPES[config.train.dtype]
     backbone = models.BACKBONES[config.model.backbone](**validate.backbone_kwargs(config, dtype))
     context = MethodContext(
@@ -115,10 +121,14 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         num_examples=train_examples,
         global_batch=global_batch,
         image_size=size,
+        num_classes=info.num_classes,
+        labelled_batch=0 if parts is None else parts[0].batch,
     )
     method = METHODS[config.method.name](context, **validate.without(config.method, "name"))
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
-    learning_rate = schedules.warmup_cosine(peak_lr, total_steps, warmup_steps)
+    learning_rate = schedules.make_schedule(
+        config.optim.get("schedule", "warmup_cosine"), peak_lr, total_steps, warmup_steps
+    )
     model_optimizer = optim.make_optimizer(
         config.optim.name, learning_rate, **validate.optimizer_kwargs(config)
     )
@@ -142,6 +152,7 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         global_batch=global_batch,
         total_steps=total_steps,
         identity=identity_of(config),
+        parts=parts,
     )
 
 
@@ -268,6 +279,7 @@ def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, pr
             crop_scales=tuple(spec.crop_scale for spec in experiment.view_specs),
             crop_ratio=first_view.crop_ratio,
             prefetch=prefetch,
+            parts=experiment.parts,
         )
     )
 

@@ -17,6 +17,7 @@ from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.augment import crops
 from jaxssl.data import subsets
+from jaxssl.state import evaluated_weights
 
 GALLERY_IMAGES = 6
 KEY_SALTS = {"gallery": 14, "reconstruction": 15, "crops": 16}  # apart from evaluate.py's and frozen.py's
@@ -43,7 +44,8 @@ def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
     batch = experiment_lib.whole_batch(exp, head)
     images = augment.center_view(batch["image"][:, 0], exp.image_size)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
-    variables = jax.device_get({"params": state.params["model"], "batch_stats": state.batch_stats})
+    params, batch_stats = evaluated_weights(state, exp.method.eval_weights)
+    variables = jax.device_get({"params": params, "batch_stats": batch_stats})
     rows = jax.jit(exp.method.reconstruct)(variables, images, key)
     columns = [np.asarray(images), *map(np.asarray, rows.values())]
     path = plots.figure_path(workdir, f"reconstruction_step{int(state.step)}")

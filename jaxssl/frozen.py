@@ -11,6 +11,7 @@ from jaxssl import plots
 from jaxssl import step as step_lib
 from jaxssl.data import subsets
 from jaxssl.evaluation import embed, health, knn, layers, linear
+from jaxssl.state import evaluated_weights
 
 LAYER_FEATURES = (
     9216  # the per-layer probes' pooled size when config.eval.layer_features is absent (old runs)
@@ -54,7 +55,7 @@ def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
 def embed_splits(exp, state, labelled, batch: int, embed_fn) -> dict:
     """{"train", "eval"}: embed_fn's outputs on the labelled train examples and on the eval split."""
     compiled = embed.compile_embed(embed_fn, exp.mesh)
-    args = (state.params["model"], state.batch_stats)
+    args = evaluated_weights(state, exp.method.eval_weights)
     return {
         split: embed.embed_split(compiled, args, experiment_lib.eval_batches(exp, source, batch), exp.mesh)
         for split, source in (("train", labelled), ("eval", exp.eval_source))
@@ -68,7 +69,9 @@ def view_pairs(exp, state, config) -> dict:
     head = subsets.first(exp.eval_source, config.eval.health_examples)
     key = jax.random.fold_in(jax.random.key(exp.seed), HEALTH_KEY_SALT)
     batches = experiment_lib.eval_batches(exp, head, config.eval.batch_size)
-    return embed.embed_split(pair_fn, (state.params["model"], state.batch_stats), batches, exp.mesh, key=key)
+    return embed.embed_split(
+        pair_fn, evaluated_weights(state, exp.method.eval_weights), batches, exp.mesh, key=key
+    )
 
 
 def knn_record(spaces: dict, num_classes: int, ks, temperatures) -> dict:

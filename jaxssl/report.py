@@ -20,6 +20,7 @@ from jaxssl import jsonl, plots
 from jaxssl.runs import Entry, entries_of, export_records, grid_point, run_directories
 
 PROTOCOL_TITLES = {
+    "classifier": "own classifier",
     "online_probe": "online probe",
     "linear_sgd": "linear (SGD)",
     "linear_lbfgs": "linear (L-BFGS)",

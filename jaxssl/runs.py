@@ -122,12 +122,16 @@ def check_replaceable(source: str, target: str) -> None:
 
 
 def training_summary(lines: list[dict]) -> dict:
-    """Online probe top-1 (%) at the last evaluation, and the pretraining's wall time and images/s summed over
-    its "run" lines (one per command that trained)."""
+    """Online probe top-1 (%) at the last evaluation (and the network's own classifier's, where it has one),
+    and the pretraining's wall time and images/s summed over its "run" lines (one per command that
+    trained)."""
     summary = {}
     evals = [line for line in lines if line.get("split") == "eval" and "linear_top1" in line]
     if evals:
-        summary["online_probe"] = 100.0 * max(evals, key=lambda line: line["step"])["linear_top1"]
+        last = max(evals, key=lambda line: line["step"])
+        summary["online_probe"] = 100.0 * last["linear_top1"]
+        if "classifier_top1" in last:
+            summary["classifier"] = 100.0 * last["classifier_top1"]
     runs = [line for line in lines if line.get("split") == "run"]
     if runs:
         seconds = sum(line["seconds"] for line in runs)
@@ -211,8 +215,9 @@ def entries_of(run_dir: str) -> list[Entry]:
 
     if summary:
         pretrained = entry(method)
-        if "online_probe" in summary:
-            pretrained.values[("online_probe", 1.0)] = summary["online_probe"]
+        for protocol in ("online_probe", "classifier"):
+            if protocol in summary:
+                pretrained.values[(protocol, 1.0)] = summary[protocol]
         pretrained.wall_seconds = summary.get("wall_seconds")
         pretrained.examples_per_s = summary.get("examples_per_s")
     for (_, protocol, fraction), record in newest_records(records).items():

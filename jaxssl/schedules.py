@@ -1,5 +1,8 @@
 """Learning-rate schedules."""
 
+import math
+
+import jax.numpy as jnp
 import optax
 
 
@@ -23,3 +26,25 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int) -> optax.
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=peak_lr, warmup_steps=warmup_steps, decay_steps=total_steps, end_value=0.0
     )
+
+
+def fixmatch_cosine(peak_lr: float, total_steps: int) -> optax.Schedule:
+    """FixMatch's decay (Sohn et al. 2020, section 4; USB and TorchSSL's too): peak_lr cos(7 pi k / (16 K)) at
+    step k of K, from peak_lr down to cos(7 pi / 16) = 0.195 of it, no warm-up."""
+    return lambda step: (
+        peak_lr * jnp.cos(7 * math.pi * jnp.asarray(step, jnp.float32) / (16 * max(total_steps, 1)))
+    )
+
+
+SCHEDULES = ("warmup_cosine", "fixmatch_cosine")
+
+
+def make_schedule(name: str, peak_lr: float, total_steps: int, warmup_steps: int) -> optax.Schedule:
+    """The schedule `name` (config.optim.schedule, warmup_cosine when a config has none)."""
+    if name == "warmup_cosine":
+        return warmup_cosine(peak_lr, total_steps, warmup_steps)
+    if name == "fixmatch_cosine":
+        if warmup_steps:
+            raise ValueError(f"the fixmatch_cosine schedule has no warm-up; got {warmup_steps} warm-up steps")
+        return fixmatch_cosine(peak_lr, total_steps)
+    raise ValueError(f"unknown lr schedule {name!r}; choose from {list(SCHEDULES)}")

@@ -24,3 +24,11 @@ class TrainState:
     opt_state: Any
     extra: Any
     crop: Any
+
+
+def evaluated_weights(state: TrainState, eval_weights: str) -> tuple[Any, Any]:
+    """(params, batch_stats) of the network that evaluation reads: the online network's, or the EMA target's
+    for a method whose paper evaluates the weights' average (Method.eval_weights == "target")."""
+    if eval_weights == "target":
+        return state.target["params"], state.target["batch_stats"]
+    return state.params["model"], state.batch_stats

@@ -75,6 +75,7 @@ def make_train_step(
             extra=state.extra,
             views=augment.make_views(key, batch["image"], view_specs, bounds),
             indices=batch["index"],
+            labels=batch["label"],
             step=state.step,
             key=jax.random.fold_in(key, LOSS_KEY_SALT),
         )
@@ -116,19 +117,22 @@ def make_train_step(
     return train_step
 
 
-def make_embed_fn(network: nn.Module, image_size: int, with_projection: bool = False) -> Callable:
-    """(params, batch_stats, batch) -> {"features", "label", "mask"} (and "projection" when asked): backbone
-    features and projector output (eval mode) of the centre view of batch["image"] (uint8 (B, 1, H, W, C)),
-    with the batch's labels and padding mask."""
+def make_embed_fn(
+    network: nn.Module, image_size: int, with_projection: bool = False, with_logits: bool = False
+) -> Callable:
+    """(params, batch_stats, batch) -> {"features", "label", "mask"} (and "projection", "logits" when asked):
+    backbone features, projector output and the network's own class logits (eval mode) of the centre view of
+    batch["image"] (uint8 (B, 1, H, W, C)), with the batch's labels and padding mask."""
 
     def embed(params, batch_stats, batch):
         views = augment.center_view(batch["image"][:, 0], image_size)
         variables = {"params": params, "batch_stats": batch_stats}
-        if with_projection:
+        if with_projection or with_logits:
             outputs = network.apply(variables, views, train=False)
         else:
             outputs = {"features": network.apply(variables, views, train=False, method=network.features)}
-        outputs = {name: outputs[name] for name in ("features", "projection") if name in outputs}
+        kept = ("features",) + ("projection",) * with_projection + ("logits",) * with_logits
+        outputs = {name: outputs[name] for name in kept if name in outputs}
         return {**outputs, "label": batch["label"], "mask": batch["mask"]}
 
     return embed

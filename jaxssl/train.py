@@ -20,6 +20,8 @@ from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
 from jaxssl.data import sources, subsets
 from jaxssl.evaluation import embed, health, knn
+from jaxssl.models.network import has_classifier
+from jaxssl.state import evaluated_weights
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -136,7 +138,7 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
     """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, and
     the health of the eval embedding (spread, effective rank, uniformity, and the alignment of two augmented
     views of the first eval_config.health_examples eval examples); warns when it collapses."""
-    args = (state.params["model"], state.batch_stats)
+    args = evaluated_weights(state, exp.method.eval_weights)
 
     def embed_source(source):
         batches = experiment_lib.eval_batches(exp, source, eval_config.batch_size)
@@ -165,7 +167,16 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
         ),
         "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == held_out["label"])),
         **spread,
+        **classifier_top1(held_out),
     }
+
+
+def classifier_top1(held_out: dict) -> dict:
+    """{"classifier_top1": top-1 of the network's own classifier on the eval split} for a network that has
+    one (the semi-supervised methods', read from the weights evaluation reads), else {}."""
+    if "logits" not in held_out:
+        return {}
+    return {"classifier_top1": float(np.mean(np.argmax(held_out["logits"], -1) == held_out["label"]))}
 
 
 def write_run_line(writer, start_step: int, end_step: int, global_batch: int, seconds: float) -> None:
@@ -247,7 +258,12 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
 
     train_step = experiment_lib.compile_train_step(exp, layout)
     compiled = {
-        "embed": embed.compile_embed(step_lib.make_embed_fn(exp.method.network, exp.image_size), exp.mesh),
+        "embed": embed.compile_embed(
+            step_lib.make_embed_fn(
+                exp.method.network, exp.image_size, with_logits=has_classifier(exp.method.network)
+            ),
+            exp.mesh,
+        ),
         "pairs": embed.compile_embed(
             step_lib.make_pair_embed_fn(exp.method.network, exp.view_specs), exp.mesh
         ),

@@ -10,9 +10,9 @@ import math
 
 import jax.numpy as jnp
 
-from jaxssl import augment, models, optim
+from jaxssl import augment, models, optim, schedules
 from jaxssl.augment import crops
-from jaxssl.data import sources
+from jaxssl.data import sources, subsets
 from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS
 
@@ -73,9 +73,11 @@ def check_config(config) -> None:
     preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
     check_kwargs(preset, without(config.augment, "preset"), "augment", provided=("size",))
     check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
+    check_name(config.optim.get("schedule", "warmup_cosine"), schedules.SCHEDULES, "lr schedule")
     check_kwargs(optim.make_optimizer, optimizer_kwargs(config), "optim", provided=("name", "learning_rate"))
     check_name(config.data.dataset, sources.DATASETS, "dataset")
     check_crop(config)
+    check_semisup(config)
     check_eval_config(config)
     for block, name in (
         ("eval", "every_steps"),
@@ -105,6 +107,27 @@ def check_crop(config) -> None:
         raise ValueError(
             f"ContrastiveCrop needs a dataset cropped on device; {config.data.dataset} is cropped on the host "
             "(config.data.host_crop), which cannot see the boxes yet. Use crop=random there"
+        )
+
+
+def check_semisup(config) -> None:
+    """config.semisup, where present: only the keys subsets.semisupervised_parts takes, one way to choose the
+    labelled subset (labels_per_class > 0, or label_fraction in (0, 1]), an int mu >= 1 that splits the batch."""
+    if "semisup" not in config:
+        return
+    block = dict(config.semisup)
+    check_kwargs(subsets.semisupervised_parts, block, "semisup", provided=("labels", "global_batch"))
+    per_class, fraction = block.get("labels_per_class", 0), block.get("label_fraction", 0.0)
+    if not (per_class > 0) ^ (0.0 < fraction <= 1.0):
+        raise ValueError(
+            "config.semisup chooses the labelled subset by labels_per_class > 0 or by a label_fraction in (0, 1], "
+            f"exactly one of them (the other <= 0); got labels_per_class={per_class}, label_fraction={fraction}"
+        )
+    mu = block.get("mu")
+    if not isinstance(mu, int) or mu < 1 or config.train.batch_size % (1 + mu):
+        raise ValueError(
+            f"config.semisup.mu must be an int >= 1 with 1 + mu dividing config.train.batch_size "
+            f"({config.train.batch_size}); got {mu!r}"
         )
 
 
@@ -169,8 +192,10 @@ def without(block, key: str) -> dict:
 
 
 def optimizer_kwargs(config) -> dict:
-    """config.optim minus what the run resolves itself (name, the lr and its scaling, the probe's lr)."""
-    return {k: v for k, v in config.optim.items() if k not in ("name", "base_lr", "lr_scaling", "probe_lr")}
+    """config.optim minus what the run resolves itself (name, the lr, its scaling and schedule, the probe's
+    lr)."""
+    resolved = ("name", "base_lr", "lr_scaling", "probe_lr", "schedule")
+    return {k: v for k, v in config.optim.items() if k not in resolved}
 
 
 def numbers_of(block, prefix: str = "config"):

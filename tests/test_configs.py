@@ -38,6 +38,7 @@ CONFIG_MODULES = (
     "context_encoder",
     "denoising_autoencoder",
     "cpc_v2",
+    "fixmatch",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")
@@ -195,7 +196,7 @@ def test_evaluation_blocks_are_recipes_and_the_anchor_is_quoted_in_the_docstring
     if config.data.dataset in ("fashion_mnist", "stl10"):
         assert anchor.top1 == -1.0
     if anchor.top1 > 0:
-        assert anchor.protocol in ("online_probe", "linear_sgd", "finetune") and anchor.source
+        assert anchor.protocol in ("classifier", "online_probe", "linear_sgd", "finetune") and anchor.source
         quoted = {float(number) for number in re.findall(r"\d+\.\d+", load_docstring(module_name))}
         assert anchor.top1 in quoted, (module_name, anchor.top1)
 

@@ -23,8 +23,10 @@ STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
 # tests/test_train.py, MAE's masked step, RotNet's labels made inside the loss and CPC v2's patch grid on a
 # LayerNorm ResNet here): their own tests are
 # at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
-# below, the tile tasks and colorization in tests/test_pretext.py).
+# below, the tile tasks and colorization in tests/test_pretext.py). FixMatch's end-to-end run, with its resume
+# and its evaluation on the EMA weights, is in tests/test_semisup.py.
 LOSS_ONLY = [
+    "fixmatch",
     "simmim",
     "simsiam",
     "barlow_twins",
@@ -200,6 +202,7 @@ def micro_inputs(method, specs, step=0, batch=8, seed=0):
         extra=method.init_extra(jax.random.key(2)) if method.init_extra else {},
         views=views,
         indices=jnp.arange(batch, dtype=jnp.int32) * 3,
+        labels=jnp.full((batch,), -1, jnp.int32),
         step=jnp.asarray(step, jnp.int32),
         key=jax.random.key(3),
     )

@@ -18,12 +18,13 @@ from jaxssl import evaluate, experiment, lock, main, sharding, train
 from jaxssl.checkpoint import Checkpointer
 from tests.helpers import cli_processes, tiny_config, wait_all
 
-STEPS = 6  # checkpoints at 3 and 6: a resume from step 3 reruns steps 4..6
+STEPS = 6  # checkpoints at 3 and 6: a resume from step 3 reruns steps 4..6; one online evaluation, at 6
 
 
 def pod_config(method, fashion_dir):
     config = tiny_config(method, fashion_dir, steps=STEPS)
     config.checkpoint.every_steps = 3
+    config.eval.every_steps = STEPS
     return config
 
 
@@ -34,6 +35,7 @@ def pod_flags(method, fashion_dir, workdir):
         f"--config.data.manual_dir={fashion_dir}",
         f"--config.train.steps={STEPS}",
         "--config.checkpoint.every_steps=3",
+        f"--config.eval.every_steps={STEPS}",
     ]
 
 

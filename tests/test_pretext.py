@@ -306,6 +306,7 @@ def test_colorization_scores_the_rebalanced_ab_distribution_from_lightness_and_t
         extra={"ab_prior": prior},
         views=[images],
         indices=jnp.arange(8),
+        labels=jnp.full((8,), -1),
         step=jnp.asarray(0),
         key=jax.random.key(2),
     )

@@ -102,7 +102,7 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
     # kill every record file parses; the last launch runs to the end. JAXSSL_FAULT_KILLS and JAXSSL_FAULT_SEED
     # ask for more kills or other points.
     kills, rng = (
-        int(os.environ.get("JAXSSL_FAULT_KILLS", 3)),
+        int(os.environ.get("JAXSSL_FAULT_KILLS", 2)),
         random.Random(os.environ.get("JAXSSL_FAULT_SEED", 0)),
     )
     killed, reference = str(tmp_path / "killed"), str(tmp_path / "reference")

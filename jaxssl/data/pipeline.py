@@ -5,6 +5,7 @@ pure function of (seed, s): a run restarted at step s gets exactly the batches a
 step s on, and the per-process shards of any process count concatenate to the same global batch.
 """
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -16,19 +17,41 @@ _MAX_CROP_ATTEMPTS = 100
 _EVAL_CENTRAL_FRACTION = 0.875
 
 
-@functools.lru_cache(maxsize=4)
-def _epoch_permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
-    permutation = np.random.default_rng((seed, epoch)).permutation(num_examples)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Part:
+    """One block of `batch` consecutive rows of every global batch, drawn from its own rows of the source.
+
+    indices: the source rows this part draws from (None: all of them); labels: the labels its rows show, one
+    per entry of `indices` (None: the source's own; -1 where the run may not use a label). A semi-supervised
+    batch is (Part(B_l, indices=labelled rows), Part(mu B_l, labels=all -1)): each part walks its own epochs.
+    """
+
+    batch: int
+    indices: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+    def size(self, num_examples: int) -> int:
+        """How many source rows the part draws from."""
+        return num_examples if self.indices is None else len(self.indices)
+
+
+@functools.lru_cache(maxsize=8)
+def _epoch_permutation(seed: int, epoch: int, num_examples: int, stream: int = 0) -> np.ndarray:
+    rng_key = (seed, epoch) if stream == 0 else (seed, epoch, stream)
+    permutation = np.random.default_rng(rng_key).permutation(num_examples)
     permutation.flags.writeable = False
     return permutation
 
 
-def example_indices(step: int, *, num_examples: int, global_batch: int, seed: int) -> np.ndarray:
+def example_indices(
+    step: int, *, num_examples: int, global_batch: int, seed: int, stream: int = 0
+) -> np.ndarray:
     """Example indices (global_batch,) int64 of the global batch of `step`.
 
     Global position p = step * global_batch + j falls in epoch p // num_examples and takes entry
-    p % num_examples of that epoch's permutation, a pure function of (seed, epoch): every example is seen once
-    per epoch, and a batch may straddle two epochs.
+    p % num_examples of that epoch's permutation, a pure function of (seed, epoch) (and of `stream` > 0, the
+    part of a batch of several parts): every example is seen once per epoch, and a batch may straddle two
+    epochs.
     """
     if step < 0 or seed < 0 or num_examples < 1 or global_batch < 1:
         raise ValueError(
@@ -40,8 +63,44 @@ def example_indices(step: int, *, num_examples: int, global_batch: int, seed: in
     indices = np.empty(global_batch, np.int64)
     for epoch in np.unique(epochs):
         in_epoch = epochs == epoch
-        indices[in_epoch] = _epoch_permutation(int(seed), int(epoch), int(num_examples))[offsets[in_epoch]]
+        permutation = _epoch_permutation(int(seed), int(epoch), int(num_examples), int(stream))
+        indices[in_epoch] = permutation[offsets[in_epoch]]
     return indices
+
+
+def batch_rows(
+    step: int, *, parts: tuple[Part, ...], labels: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(source indices, shown labels), each (sum of the parts' batches,), of the global batch of `step`: part
+    k fills its block of rows from its own epochs (stream k; one part over the whole source is
+    example_indices exactly, so every earlier run keeps its batches)."""
+    indices, shown = [], []
+    for stream, part in enumerate(parts):
+        positions = example_indices(
+            step, num_examples=part.size(len(labels)), global_batch=part.batch, seed=seed, stream=stream
+        )
+        rows = positions if part.indices is None else np.asarray(part.indices)[positions]
+        indices.append(rows)
+        shown.append(labels[rows] if part.labels is None else np.asarray(part.labels)[positions])
+    return np.concatenate(indices), np.concatenate(shown).astype(np.int32)
+
+
+def check_parts(parts: tuple[Part, ...], global_batch: int, num_examples: int) -> None:
+    """The parts fill the global batch, each draws from rows of the source, and shows one label per row."""
+    if sum(part.batch for part in parts) != global_batch or any(part.batch < 1 for part in parts):
+        raise ValueError(
+            f"the parts' batches {[part.batch for part in parts]} must be >= 1 and add up to the global "
+            f"batch {global_batch}"
+        )
+    for number, part in enumerate(parts):
+        if part.indices is not None and (
+            not len(part.indices) or np.min(part.indices) < 0 or np.max(part.indices) >= num_examples
+        ):
+            raise ValueError(f"part {number} must draw from some of the source's {num_examples} rows")
+        if part.labels is not None and len(part.labels) != part.size(num_examples):
+            raise ValueError(
+                f"part {number} shows {len(part.labels)} labels for {part.size(num_examples)} rows"
+            )
 
 
 def _checked_rows(rows: range | None, global_batch: int) -> range:
@@ -132,25 +191,23 @@ def _checked_scales(crop_scales) -> tuple[tuple[float, float], ...]:
     return scales
 
 
-def _step_gatherer(source: ArraySource | FileSource, *, global_batch: int, seed: int, rows: range):
+def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...], seed: int, rows: range):
     """step -> this process's rows of the batch of `step`: labels, positions and images (or file paths)."""
-    num_examples = len(source.labels)
     positions = tf.constant(np.asarray(rows, np.int64))
-    labels = tf.constant(source.labels, tf.int32)
+    source_labels = np.asarray(source.labels)
     paths = tf.constant(source.paths, tf.string) if isinstance(source, FileSource) else None
 
-    def indices_of(step):
-        indices = example_indices(step, num_examples=num_examples, global_batch=global_batch, seed=seed)
-        return indices[rows.start : rows.stop]
+    def rows_of(step):
+        indices, labels = batch_rows(step, parts=parts, labels=source_labels, seed=seed)
+        return indices[rows.start : rows.stop], labels[rows.start : rows.stop]
 
     def gather(step):
-        indices = tf.ensure_shape(
-            tf.numpy_function(indices_of, [step], tf.int64, stateful=False), [len(rows)]
-        )
+        indices, labels = tf.numpy_function(rows_of, [step], (tf.int64, tf.int32), stateful=False)
+        indices = tf.ensure_shape(indices, [len(rows)])
         example = {
             "step": tf.fill([len(rows)], step),
             "position": positions,
-            "label": tf.gather(labels, indices),
+            "label": tf.ensure_shape(labels, [len(rows)]),
             "index": tf.cast(indices, tf.int32),
         }
         if paths is not None:
@@ -175,6 +232,7 @@ def train_dataset(
     crop_scales: tuple[tuple[float, float], ...] = ((0.08, 1.0), (0.08, 1.0)),
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
     prefetch: int = 2,
+    parts: tuple[Part, ...] | None = None,
 ) -> tf.data.Dataset:
     """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
     "index": int32 position of each example in `source`}.
@@ -183,9 +241,12 @@ def train_dataset(
     jaxssl.sharding.process_rows, the rows its devices hold). host_crop None: V == 1, images as stored (ArraySource
     only; crop_scales unused). host_crop S: V == len(crop_scales) random resized crops per example, view v of
     area fraction in crop_scales[v], all sharing crop_ratio. Every view is cropped to S x S, small multi-crop
-    views too, since the batch is one array: the device resizes each view to its own size.
+    views too, since the batch is one array: the device resizes each view to its own size. parts: the blocks
+    of each global batch (`Part`); None is one part of the whole source, with its own labels.
     """
     rows = _checked_rows(rows, global_batch)
+    parts = (Part(global_batch),) if parts is None else tuple(parts)
+    check_parts(parts, global_batch, len(source.labels))
     if host_crop is None and isinstance(source, FileSource):
         raise ValueError(
             "a FileSource has images of varying size: pass host_crop=S to crop every view to S x S"
@@ -195,7 +256,7 @@ def train_dataset(
             f"need 0 <= start_step <= num_steps, got start_step={start_step}, num_steps={num_steps}"
         )
     scales = _checked_scales(crop_scales)
-    gather = _step_gatherer(source, global_batch=global_batch, seed=seed, rows=rows)
+    gather = _step_gatherer(source, parts=parts, seed=seed, rows=rows)
     steps = tf.data.Dataset.range(start_step, num_steps)
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
     if host_crop is None:

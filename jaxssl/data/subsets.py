@@ -1,4 +1,4 @@
-"""Labelled subsets for the label-fraction protocols (1 % / 10 % of the labels).
+"""Labelled subsets for the label-fraction protocols (1 % / 10 % of the labels) and the semi-supervised runs.
 
 Class-balanced subsets are a pure function of (labels, fraction, seed) and nested: each class's examples
 are ranked once by a permutation drawn from (seed, class), and a fraction takes the first
@@ -11,10 +11,24 @@ import os
 
 import numpy as np
 
+from jaxssl.data.pipeline import Part
 from jaxssl.data.records import ArraySource, DatasetNotFoundError, FileSource
 
 STANDARD_LISTS = {0.01: "1percent.txt", 0.1: "10percent.txt"}
 STANDARD_LISTS_URL = "https://raw.githubusercontent.com/google-research/simclr/master/imagenet_subsets/"
+
+
+def _ranked_classes(labels: np.ndarray, seed: int):
+    """(class, its members in the order of the class's ranking) for every class of `labels`; unlabelled (-1)
+    examples are in none."""
+    labels = np.asarray(labels)
+    for label in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == label)
+        yield int(label), members[np.random.default_rng((seed, int(label))).permutation(len(members))]
+
+
+def _sorted(chosen: list) -> np.ndarray:
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
 def balanced_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -22,14 +36,21 @@ def balanced_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarr
     examples are never chosen. fraction 1 gives every labelled example."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"label fraction must lie in (0, 1], got {fraction}")
-    labels = np.asarray(labels)
+    return _sorted(
+        [ranked[: max(1, round(fraction * len(ranked)))] for _, ranked in _ranked_classes(labels, seed)]
+    )
+
+
+def per_class_indices(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Sorted indices of `count` examples of every class (the semi-supervised papers' "4 labels per class":
+    CIFAR-10's 40 / 250 / 4000 labels), the first `count` of each class's ranking, so the subsets nest with
+    each other and with balanced_indices' of the same seed wherever the counts agree."""
     chosen = []
-    for label in np.unique(labels[labels >= 0]):
-        members = np.flatnonzero(labels == label)
-        ranking = np.random.default_rng((seed, int(label))).permutation(len(members))
-        count = max(1, int(round(fraction * len(members))))
-        chosen.append(members[ranking[:count]])
-    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+    for label, ranked in _ranked_classes(labels, seed):
+        if not 1 <= count <= len(ranked):
+            raise ValueError(f"{count} labels per class asked, but class {label} has {len(ranked)} examples")
+        chosen.append(ranked[:count])
+    return _sorted(chosen)
 
 
 def listed_indices(paths, list_path: str) -> np.ndarray:
@@ -91,3 +112,40 @@ def labelled_subset(
             raise ValueError(f"a standard subset list needs a source of files, got {type(source).__name__}")
         return take(source, listed_indices(source.paths, list_path))
     return take(source, balanced_indices(source.labels, fraction, seed))
+
+
+def semisupervised_parts(
+    labels: np.ndarray,
+    global_batch: int,
+    *,
+    mu: int,
+    labels_per_class: int,
+    label_fraction: float,
+    label_seed: int,
+) -> tuple[Part, Part]:
+    """The two parts of a semi-supervised batch (Sohn et al. 2020, section 2): B_l = global_batch / (1 + mu)
+    rows of the labelled subset, showing their labels, then mu B_l rows of the whole training split (labelled
+    examples included, as the papers use it) showing -1. The subset is `labels_per_class` examples of every
+    class when > 0, else the class-balanced `label_fraction` of the labels, both nested by `label_seed` with the
+    evaluation protocols' subsets."""
+    if not isinstance(mu, int) or mu < 1:
+        raise ValueError(
+            f"config.semisup.mu must be an int >= 1 (unlabelled rows per labelled row), got {mu!r}"
+        )
+    if global_batch % (1 + mu):
+        raise ValueError(
+            f"the global batch {global_batch} does not split into 1 + mu = {1 + mu} equal shares (B_l labelled "
+            "rows and mu B_l unlabelled ones)"
+        )
+    labels = np.asarray(labels)
+    if not np.any(labels >= 0):
+        raise ValueError("a semi-supervised run needs a labelled training split; this one has no labels")
+    if labels_per_class > 0:
+        labelled = per_class_indices(labels, labels_per_class, label_seed)
+    else:
+        labelled = balanced_indices(labels, label_fraction, label_seed)
+    labelled_batch = global_batch // (1 + mu)
+    return (
+        Part(labelled_batch, indices=labelled),
+        Part(mu * labelled_batch, labels=np.full(len(labels), -1, np.int32)),
+    )

@@ -19,6 +19,9 @@ class MethodContext:
     dtype: compute dtype of the heads. num_examples: size of the training split (memory banks).
     global_batch: examples per step over all devices and processes (queue sizes must be multiples of it).
     image_size: side of the square views the network is trained on (where tiles or patches are cut).
+    num_classes: the dataset's classes (0 when it has none): the semi-supervised methods' classifier.
+    labelled_batch: rows [0, labelled_batch) of every batch come from the labelled subset, the others from the
+    unlabelled pool (config.semisup); 0 when the run has no such split.
     """
 
     backbone: nn.Module
@@ -28,6 +31,8 @@ class MethodContext:
     num_examples: int
     global_batch: int
     image_size: int
+    num_classes: int = 0
+    labelled_batch: int = 0
 
     @property
     def steps_per_epoch(self) -> float:
@@ -59,6 +64,8 @@ class LossInputs:
     "batch_stats"}, or {}. extra: the method's own state (queue, memory bank, centre...), or {}.
     views: the augmented views, one float32 (B, S, S, C) array per view spec, in spec order.
     indices: int32 (B,) training-set index of each example (for per-example memories).
+    labels: int32 (B,) the class of each example where the run may use it, -1 where it may not (the
+    unlabelled rows of a semi-supervised batch, an unlabelled split); self-supervised losses never read it.
     step: the global step (int32 scalar). key: a PRNG key for the loss's own random draws.
     """
 
@@ -67,13 +74,14 @@ class LossInputs:
     extra: Any
     views: list
     indices: jax.Array
+    labels: jax.Array
     step: jax.Array
     key: jax.Array
 
 
 jax.tree_util.register_dataclass(
     LossInputs,
-    data_fields=["batch_stats", "target", "extra", "views", "indices", "step", "key"],
+    data_fields=["batch_stats", "target", "extra", "views", "indices", "labels", "step", "key"],
     meta_fields=[],
 )
 
@@ -124,6 +132,8 @@ class Method:
     memories: pairs (key of `extra`, row axis) naming the method's memories (queues, per-example banks and
     assignments): the arrays that grow with the queue or the dataset, split over the mesh's data axis along
     that axis (experiment.state_layout) rather than copied to every device.
+    eval_weights: "online", or "target" where the paper evaluates the EMA of the weights (FixMatch, MixMatch,
+    Mean Teacher): what evaluation, the online kNN and export read.
     """
 
     name: str
@@ -135,6 +145,13 @@ class Method:
     frozen: tuple[tuple[str, int], ...] = ()
     reconstruct: Callable[..., dict] | None = None
     memories: tuple[tuple[str, int], ...] = ()
+    eval_weights: str = "online"
+
+    def __post_init__(self):
+        if self.eval_weights not in ("online", "target"):
+            raise ValueError(f"eval_weights must be 'online' or 'target', got {self.eval_weights!r}")
+        if self.eval_weights == "target" and self.target_decay is None:
+            raise ValueError(f"{self.name} evaluates its EMA target but has no target_decay")
 
     @property
     def uses_target(self) -> bool:

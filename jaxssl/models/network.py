@@ -58,3 +58,22 @@ class SSLNetwork(FeatureNetwork):
         if self.predictor is not None:
             outputs["prediction"] = self.predictor(projection, train=train)
         return outputs
+
+
+def has_classifier(network: nn.Module) -> bool:
+    """Whether the network's outputs hold "logits" of the dataset's classes, evaluated as they are."""
+    return isinstance(network, ClassifierNetwork)
+
+
+class ClassifierNetwork(FeatureNetwork):
+    """x in [0, 1] -> {"features", "logits": a linear classifier on the features}: the network of the
+    semi-supervised methods, trained on the labels and evaluated by its own classifier (FixMatch's WRN ends in
+    one fully connected layer on the pooled features, Sohn et al. 2020, appendix)."""
+
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        features = self.features(x, train)
+        logits = nn.Dense(self.num_classes, name="classifier")(jnp.asarray(features, jnp.float32))
+        return {"features": features, "logits": logits}

@@ -1,0 +1,86 @@
+"""FixMatch (Sohn et al. 2020, "FixMatch: Simplifying Semi-Supervised Learning with Consistency and
+Confidence"): the weak view's confident predictions, as hard labels, supervise the strong view."""
+
+import jax.numpy as jnp
+import optax
+
+from jaxssl import losses
+from jaxssl.methods.forward import dropout_rngs, forward
+from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
+from jaxssl.models.network import ClassifierNetwork
+
+
+def check_semisupervised(context: MethodContext, name: str) -> None:
+    """A semi-supervised method needs labelled and unlabelled rows in its batch (config.semisup) and classes."""
+    if context.labelled_batch < 1 or context.labelled_batch >= context.global_batch:
+        raise ValueError(
+            f"{name} trains on labelled and unlabelled rows: set config.semisup (the labelled subset and mu); "
+            f"this run's batch has {context.labelled_batch} labelled rows of {context.global_batch}"
+        )
+    if context.num_classes < 2:
+        raise ValueError(f"{name} needs a dataset with classes; this one has {context.num_classes}")
+
+
+def supervised_cross_entropy(logits, labels) -> tuple:
+    """Mean cross-entropy of the labelled rows (labels >= 0 by construction of their part) and its top-1."""
+    value = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels))
+    return value, jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
+
+
+def ema_decay(decay: float):
+    """target_decay of a constant EMA of the weights: the evaluation model of FixMatch, MixMatch and Mean
+    Teacher."""
+    return lambda step, total_steps: jnp.asarray(decay, jnp.float32)
+
+
+def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0.999) -> Method:
+    """Per step (Sohn et al. 2020, algorithm 1): the batch's first B_l rows are labelled and the other mu B_l
+    unlabelled; views[0] is the weak view and views[1] the strong one (the fixmatch preset). The labelled
+    rows' weak views, the unlabelled rows' weak views and their strong views go through the network as one
+    batch, so they share BatchNorm statistics (what the reference code's interleaving achieves), and
+
+        L = CE(labelled weak logits, labels) + lambda_u fixmatch_unlabelled(weak_u, strong_u, tau)
+
+    (losses.fixmatch_unlabelled; tau `threshold` 0.95, lambda_u `unlabelled_weight` 1). The weights' EMA
+    (`ema` 0.999) is the model that evaluation reads (Method.eval_weights); the online probe learns on the
+    weak views' features of the labelled rows only (the others show label -1)."""
+    check_semisupervised(context, "fixmatch")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"fixmatch's confidence threshold must lie in (0, 1], got {threshold}")
+    if not 0.0 <= ema < 1.0:
+        raise ValueError(f"fixmatch's ema must lie in [0, 1), got {ema}")
+    network = ClassifierNetwork(
+        backbone=context.backbone,
+        num_classes=context.num_classes,
+        image_mean=tuple(context.image_mean),
+        image_std=tuple(context.image_std),
+    )
+    labelled = context.labelled_batch
+
+    def loss(params, inputs: LossInputs):
+        weak, strong = inputs.views
+        rows = weak.shape[0]
+        images = jnp.concatenate([weak, strong[labelled:]], axis=0)
+        outputs, batch_stats = forward(
+            network,
+            {"params": params, "batch_stats": inputs.batch_stats},
+            images,
+            dropout_rngs(inputs.key, 0),
+        )
+        logits = outputs["logits"]
+        supervised, labelled_top1 = supervised_cross_entropy(logits[:labelled], inputs.labels[:labelled])
+        unlabelled, mask_rate = losses.fixmatch_unlabelled(logits[labelled:rows], logits[rows:], threshold)
+        return supervised + unlabelled_weight * unlabelled, LossAux(
+            batch_stats=batch_stats,
+            metrics={
+                "supervised_ce": supervised,
+                "unlabelled_ce": unlabelled,
+                "mask_rate": mask_rate,
+                "labelled_top1": labelled_top1,
+            },
+            features=outputs["features"][:rows],
+        )
+
+    return Method(
+        name="fixmatch", network=network, loss=loss, target_decay=ema_decay(ema), eval_weights="target"
+    )

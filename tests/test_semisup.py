@@ -1,0 +1,279 @@
+"""Semi-supervised runs: batches made of a labelled and an unlabelled part, the labelled subsets, their checks,
+the weak and strong views, FixMatch's loss wiring, and evaluation on the EMA weights."""
+
+import dataclasses
+import json
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from configs import fixmatch as fixmatch_config
+from jaxssl import augment, experiment, losses, models, train, validate
+from jaxssl import step as step_lib
+from jaxssl.data import pipeline, subsets
+from jaxssl.data.records import ArraySource
+from jaxssl.evaluation import embed
+from jaxssl.methods import METHODS, LossInputs, MethodContext
+from jaxssl.state import TrainState, evaluated_weights
+from tests.helpers import tiny_config
+
+LABELS = np.arange(120) % 10
+SOURCE = ArraySource(
+    images=np.arange(120, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 1), np.uint8),
+    labels=LABELS,
+)
+
+
+def semisup_parts(global_batch=16, mu=3, per_class=2, seed=0):
+    return subsets.semisupervised_parts(
+        LABELS, global_batch, mu=mu, labels_per_class=per_class, label_fraction=0.0, label_seed=seed
+    )
+
+
+def test_per_class_subsets_nest_and_refuse_a_count_a_class_lacks():
+    small, large = subsets.per_class_indices(LABELS, 2, 0), subsets.per_class_indices(LABELS, 5, 0)
+    assert len(small) == 20 and np.all(np.bincount(LABELS[small]) == 2)
+    assert set(small) <= set(large)
+    # the same ranking as the label-fraction protocols': 5 of 12 per class is their 5/12 subset
+    np.testing.assert_array_equal(large, subsets.balanced_indices(LABELS, 5 / 12, 0))
+    with pytest.raises(ValueError, match="13 labels per class asked, but class 0 has 12 examples"):
+        subsets.per_class_indices(LABELS, 13, 0)
+
+
+def test_each_part_draws_its_own_rows_and_shows_its_labels():
+    parts = semisup_parts()
+    labelled = set(parts[0].indices)
+    assert parts[0].batch == 4 and parts[1].batch == 12
+    seen_labelled = []
+    for step in range(5):  # 20 labelled rows, 4 per step: one epoch of the labelled part
+        indices, shown = pipeline.batch_rows(step, parts=parts, labels=LABELS, seed=3)
+        assert set(indices[:4]) <= labelled
+        np.testing.assert_array_equal(shown[:4], LABELS[indices[:4]])
+        assert np.all(shown[4:] == -1)
+        seen_labelled.extend(indices[:4])
+    assert sorted(seen_labelled) == sorted(labelled)  # each labelled row once per epoch of its part
+    unlabelled = np.concatenate(
+        [pipeline.batch_rows(step, parts=parts, labels=LABELS, seed=3)[0][4:] for step in range(10)]
+    )
+    assert sorted(unlabelled) == list(range(120))  # the pool is the whole split, walked in its own epochs
+
+
+def test_one_part_of_the_whole_source_keeps_every_earlier_batch():
+    for step in (0, 7, 19):
+        indices, shown = pipeline.batch_rows(step, parts=(pipeline.Part(16),), labels=LABELS, seed=5)
+        np.testing.assert_array_equal(
+            indices, pipeline.example_indices(step, num_examples=120, global_batch=16, seed=5)
+        )
+        np.testing.assert_array_equal(shown, LABELS[indices])
+
+
+def batches(parts, start, steps, rows=None):
+    dataset = pipeline.train_dataset(
+        SOURCE, global_batch=16, seed=1, start_step=start, num_steps=steps, rows=rows, parts=parts
+    )
+    return list(pipeline.as_numpy(dataset))
+
+
+def test_batches_resume_and_process_rows_concatenate_to_the_global_batch():
+    parts = semisup_parts()
+    whole = batches(parts, 0, 6)
+    resumed = batches(parts, 3, 6)
+    first, second = batches(parts, 0, 6, range(0, 8)), batches(parts, 0, 6, range(8, 16))
+    for step in range(6):
+        if step >= 3:
+            for name in ("image", "label", "index"):
+                np.testing.assert_array_equal(resumed[step - 3][name], whole[step][name])
+        for name in ("image", "label", "index"):
+            np.testing.assert_array_equal(
+                np.concatenate([first[step][name], second[step][name]]), whole[step][name]
+            )
+        np.testing.assert_array_equal(whole[step]["image"][:, 0, 0, 0, 0], whole[step]["index"])
+        assert np.all(whole[step]["label"][4:] == -1) and np.all(whole[step]["label"][:4] >= 0)
+
+
+@pytest.mark.parametrize(
+    "parts, message",
+    [
+        ((pipeline.Part(8), pipeline.Part(4)), "add up to the global batch 16"),
+        ((pipeline.Part(16, indices=np.array([3, 200])),), "must draw from some of the source's 120 rows"),
+        ((pipeline.Part(16, labels=np.zeros(5)),), "shows 5 labels for 120 rows"),
+    ],
+)
+def test_inconsistent_parts_are_refused(parts, message):
+    with pytest.raises(ValueError, match=message):
+        batches(parts, 0, 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(mu=0), "mu must be an int >= 1"),
+        (dict(global_batch=18), "does not split into 1 \\+ mu = 4 equal shares"),
+    ],
+)
+def test_semisupervised_parts_check_mu_and_the_batch(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        semisup_parts(**kwargs)
+    with pytest.raises(ValueError, match="no labels"):
+        subsets.semisupervised_parts(
+            np.full(10, -1), 8, mu=1, labels_per_class=1, label_fraction=0.0, label_seed=0
+        )
+
+
+@pytest.mark.parametrize(
+    "update, message",
+    [
+        (dict(lables_per_class=4), r"unknown key\(s\) \['lables_per_class'\] in config.semisup"),
+        (dict(labels_per_class=0, label_fraction=0.0), "exactly one of them"),
+        (dict(labels_per_class=2, label_fraction=0.1), "exactly one of them"),
+        (dict(mu=2), "1 \\+ mu dividing config.train.batch_size \\(16\\)"),
+    ],
+)
+def test_a_bad_semisup_block_is_one_clear_error_before_anything_loads(update, message):
+    config = fixmatch_config.get_config("dataset=fashion_mnist,tiny=1")
+    with config.unlocked():
+        config.semisup.update(update)
+    with pytest.raises(ValueError, match=message):
+        validate.check_config(config)
+
+
+def test_a_semisupervised_method_without_a_labelled_part_is_refused(fashion_dir):
+    config = tiny_config("fixmatch", fashion_dir, steps=1)
+    with config.unlocked():
+        del config.semisup
+    with pytest.raises(
+        ValueError, match="fixmatch trains on labelled and unlabelled rows: set config.semisup"
+    ):
+        experiment.prepare(config)
+
+
+def test_fixmatch_config_splits_the_label_count_over_the_classes():
+    config = fixmatch_config.get_config("dataset=cifar100,labels=2500")
+    assert config.semisup.labels_per_class == 25 and config.train.batch_size == 512
+    assert config.model.backbone == "wide_resnet28_8" and config.optim.weight_decay == 1e-3
+    with pytest.raises(ValueError, match="does not split evenly"):
+        fixmatch_config.get_config("dataset=cifar10,labels=45")
+
+
+def test_fixmatch_views_are_the_papers_weak_and_strong():
+    weak, strong = augment.fixmatch_views(32)
+    assert not weak.random_crop and weak.translate == 0.125 and weak.jitter_prob == 0 and weak.gray_prob == 0
+    assert dataclasses.replace(strong, randaugment_ops=0, cutout=0.0) == weak
+    assert strong.randaugment_ops == 2 and strong.cutout == 0.5
+    images = jax.random.randint(jax.random.key(0), (4, 1, 32, 32, 3), 0, 256).astype(jnp.uint8)
+    weak_images, strong_images = augment.make_views(jax.random.key(1), images, (weak, strong))
+    assert weak_images.shape == strong_images.shape == (4, 32, 32, 3)
+    assert np.abs(np.asarray(weak_images) - np.asarray(strong_images)).mean() > 0.01
+    with pytest.raises(ValueError, match="randaugment_magnitude"):
+        augment.ViewSpec(size=8, randaugment_magnitude=(0.5, 0.2))
+    with pytest.raises(ValueError, match="translate"):
+        augment.ViewSpec(size=8, translate=0.7)
+
+
+def micro_fixmatch(batch=16, labelled=4, **kwargs):
+    context = MethodContext(
+        backbone=models.make_backbone("resnet_micro"),
+        image_mean=(0.5,),
+        image_std=(0.25,),
+        dtype=jnp.float32,
+        num_examples=64,
+        global_batch=batch,
+        image_size=16,
+        num_classes=10,
+        labelled_batch=labelled,
+    )
+    return METHODS["fixmatch"](context, **kwargs)
+
+
+def test_fixmatch_loss_is_the_labelled_ce_plus_the_weighted_unlabelled_term_over_one_batchnorm_batch():
+    method = micro_fixmatch(threshold=0.1, unlabelled_weight=0.5)
+    key = jax.random.key(0)
+    weak, strong = (jax.random.uniform(jax.random.fold_in(key, v), (16, 16, 16, 1)) for v in range(2))
+    labels = jnp.concatenate([jnp.array([1, 2, 3, 4]), jnp.full((12,), -1)]).astype(jnp.int32)
+    variables = method.network.init(jax.random.key(1), weak, train=True)
+    inputs = LossInputs(
+        batch_stats=variables["batch_stats"],
+        target=variables,
+        extra={},
+        views=[weak, strong],
+        indices=jnp.arange(16),
+        labels=labels,
+        step=jnp.asarray(0),
+        key=jax.random.key(2),
+    )
+    value, aux = method.loss(variables["params"], inputs)
+    outputs, _ = method.network.apply(
+        variables, jnp.concatenate([weak, strong[4:]]), train=True, mutable=["batch_stats"]
+    )
+    logits = outputs["logits"]
+    supervised = optax.softmax_cross_entropy_with_integer_labels(logits[:4], labels[:4]).mean()
+    unlabelled, mask_rate = losses.fixmatch_unlabelled(logits[4:16], logits[16:], 0.1)
+    np.testing.assert_allclose(value, supervised + 0.5 * unlabelled, rtol=1e-5)
+    assert float(aux.metrics["mask_rate"]) == pytest.approx(float(mask_rate)) and float(mask_rate) > 0
+    assert aux.features.shape[0] == 16
+    assert method.eval_weights == "target" and float(method.target_decay(5, 10)) == pytest.approx(0.999)
+
+
+def test_fixmatch_refuses_a_threshold_out_of_range():
+    with pytest.raises(ValueError, match=r"threshold must lie in \(0, 1\]"):
+        micro_fixmatch(threshold=1.5)
+
+
+def test_evaluation_reads_the_ema_weights_of_a_method_that_evaluates_them():
+    state = TrainState(
+        step=0,
+        params={"model": "online"},
+        batch_stats="online stats",
+        target={"params": "ema", "batch_stats": "ema stats"},
+        opt_state=None,
+        extra={},
+        crop={},
+    )
+    assert evaluated_weights(state, "target") == ("ema", "ema stats")
+    assert evaluated_weights(state, "online") == ("online", "online stats")
+
+
+def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fashion_dir, tmp_path):
+    uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
+    config = tiny_config("fixmatch", fashion_dir, steps=4)
+    with config.unlocked():
+        config.eval.every_steps = 4
+    final = train.run(config, uninterrupted)
+    with open(os.path.join(uninterrupted, "metrics.jsonl")) as f:
+        lines = [json.loads(line) for line in f]
+    train_lines = [line for line in lines if line["split"] == "train"]
+    assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
+    assert all(0.0 <= line["mask_rate"] <= 1.0 and np.isfinite(line["supervised_ce"]) for line in train_lines)
+    (eval_line,) = [line for line in lines if line["split"] == "eval"]
+    # the online evaluation's own-classifier top-1 is the EMA network's, not the online one's
+    exp = experiment.prepare(config)
+    compiled = embed.compile_embed(
+        step_lib.make_embed_fn(exp.method.network, exp.image_size, with_logits=True), exp.mesh
+    )
+
+    def embed_eval_split(weights):
+        return embed.embed_split(
+            compiled, weights, experiment.eval_batches(exp, exp.eval_source, 16), exp.mesh
+        )
+
+    held_out = embed_eval_split(evaluated_weights(final, "target"))
+    online = embed_eval_split((final.params["model"], final.batch_stats))
+    top1 = lambda out: float(np.mean(np.argmax(out["logits"], -1) == out["label"]))  # noqa: E731
+    assert eval_line["classifier_top1"] == pytest.approx(top1(held_out))
+    assert not np.allclose(held_out["logits"], online["logits"])
+    os.makedirs(os.path.join(resumed, "checkpoints"))
+    shutil.copytree(
+        os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
+    )
+    again = train.run(config, resumed)
+    for a, b in zip(
+        jax.tree.leaves((again.params, again.target)),
+        jax.tree.leaves((final.params, final.target)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)

@@ -21,6 +21,8 @@ CURVES = (
     ("linear_top1", "eval", "online linear probe top-1"),
     ("knn_top1", "eval", "online kNN top-1"),
     ("classifier_top1", "eval", "own classifier top-1"),
+    ("mask_rate", "train", "unlabelled rows above the threshold"),
+    ("pseudo_label_top1", "train", "pseudo-label accuracy (hidden labels)"),
     ("effective_rank", "eval", "effective rank (RankMe)"),
 )
 
@@ -126,7 +128,8 @@ def boxes_plot(
 
 def curves_plot(runs: dict[str, list[dict]], path: str) -> str:
     """Training curves of several runs ({label: metrics.jsonl lines}): loss, online probe, kNN, the network's
-    own classifier and effective rank against the step; panels whose metric no run logged are left out."""
+    own classifier, a semi-supervised run's mask rate and pseudo-label accuracy, and effective rank against
+    the step; panels whose metric no run logged are left out."""
     panels = [panel for panel in CURVES if any(panel[0] in line for lines in runs.values() for line in lines)]
     if not panels:
         raise ValueError(

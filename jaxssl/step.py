@@ -30,6 +30,14 @@ def probe_loss(probe: nn.Module, probe_params, features, labels):
     return loss, correct / count
 
 
+def pseudo_label_top1(pseudo_labels, true_labels) -> jax.Array:
+    """The fraction of the pseudo-labelled rows (pseudo_labels >= 0) whose pseudo-label is their hidden
+    label; 0 when no row was pseudo-labelled (the mask rate says so)."""
+    labelled = pseudo_labels >= 0
+    correct = jnp.sum(labelled & (pseudo_labels == true_labels))
+    return correct / jnp.maximum(jnp.sum(labelled), 1)
+
+
 def last_feature_map(network: nn.Module, state: TrainState, images) -> jax.Array:
     """The online network's last feature map (eval mode) of images (B, S, S, C) in [0, 1]: ContrastiveCrop's
     heat maps."""
@@ -88,6 +96,9 @@ def make_train_step(
         grads = {"model": model_grads, "probe": probe_grads}
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        pseudo_metrics = {}
+        if aux.pseudo_labels is not None and "true_label" in batch:
+            pseudo_metrics["pseudo_label_top1"] = pseudo_label_top1(aux.pseudo_labels, batch["true_label"])
         if method.after_update is not None:
             params = {**params, "model": method.after_update(params["model"])}
         metrics = {
@@ -97,6 +108,7 @@ def make_train_step(
             "probe_top1": probe_top1,
             "lr": learning_rate(state.step),
             "grad_norm": optax.tree.norm(model_grads),
+            **pseudo_metrics,
         }
         target = state.target
         if method.uses_target:

@@ -94,6 +94,8 @@ def test_batches_resume_and_process_rows_concatenate_to_the_global_batch():
             )
         np.testing.assert_array_equal(whole[step]["image"][:, 0, 0, 0, 0], whole[step]["index"])
         assert np.all(whole[step]["label"][4:] == -1) and np.all(whole[step]["label"][:4] >= 0)
+        np.testing.assert_array_equal(whole[step]["true_label"], LABELS[whole[step]["index"]])
+    assert "true_label" not in batches(None, 0, 1)[0]  # nothing hidden, nothing extra
 
 
 @pytest.mark.parametrize(
@@ -166,7 +168,8 @@ def test_fixmatch_views_are_the_papers_weak_and_strong():
     assert dataclasses.replace(strong, randaugment_ops=0, cutout=0.0) == weak
     assert strong.randaugment_ops == 2 and strong.cutout == 0.5
     images = jax.random.randint(jax.random.key(0), (4, 1, 32, 32, 3), 0, 256).astype(jnp.uint8)
-    weak_images, strong_images = augment.make_views(jax.random.key(1), images, (weak, strong))
+    make_views = jax.jit(augment.make_views, static_argnums=2)
+    weak_images, strong_images = make_views(jax.random.key(1), images, (weak, strong))
     assert weak_images.shape == strong_images.shape == (4, 32, 32, 3)
     assert np.abs(np.asarray(weak_images) - np.asarray(strong_images)).mean() > 0.01
     with pytest.raises(ValueError, match="randaugment_magnitude"):
@@ -217,6 +220,15 @@ def test_fixmatch_loss_is_the_labelled_ce_plus_the_weighted_unlabelled_term_over
     assert float(aux.metrics["mask_rate"]) == pytest.approx(float(mask_rate)) and float(mask_rate) > 0
     assert aux.features.shape[0] == 16
     assert method.eval_weights == "target" and float(method.target_decay(5, 10)) == pytest.approx(0.999)
+    expected_pseudo, confident = losses.confident_pseudo_labels(logits[4:16], 0.1)
+    np.testing.assert_array_equal(aux.pseudo_labels, np.concatenate([[-1] * 4, expected_pseudo]))
+    assert np.all(np.asarray(expected_pseudo)[~np.asarray(confident)] == -1)
+
+
+def test_pseudo_label_accuracy_counts_the_pseudo_labelled_rows_only():
+    pseudo, truth = jnp.array([-1, 3, 3, -1, 2]), jnp.array([3, 3, 1, 0, 2])
+    assert float(step_lib.pseudo_label_top1(pseudo, truth)) == pytest.approx(2 / 3)
+    assert float(step_lib.pseudo_label_top1(jnp.full(5, -1), truth)) == 0.0
 
 
 def test_fixmatch_refuses_a_threshold_out_of_range():
@@ -249,6 +261,7 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     train_lines = [line for line in lines if line["split"] == "train"]
     assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
     assert all(0.0 <= line["mask_rate"] <= 1.0 and np.isfinite(line["supervised_ce"]) for line in train_lines)
+    assert all(0.0 <= line["pseudo_label_top1"] <= 1.0 for line in train_lines)
     (eval_line,) = [line for line in lines if line["split"] == "eval"]
     # the online evaluation's own-classifier top-1 is the EMA network's, not the online one's
     exp = experiment.prepare(config)

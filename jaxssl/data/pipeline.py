@@ -177,7 +177,7 @@ def _crop_views(
             crop = tf.slice(example["image"], *_crop_window(tf.shape(example["image"]), key, scale, ratio))
         views.append(tf.image.resize(crop, (size, size), method="bicubic", antialias=True))
     images = tf.ensure_shape(_to_uint8(tf.stack(views)), (len(scales), size, size, channels))
-    return {"image": images, "label": example["label"], "index": example["index"]}
+    return {"image": images, **_labels_and_index(example)}
 
 
 def _checked_scales(crop_scales) -> tuple[tuple[float, float], ...]:
@@ -195,6 +195,7 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
     """step -> this process's rows of the batch of `step`: labels, positions and images (or file paths)."""
     positions = tf.constant(np.asarray(rows, np.int64))
     source_labels = np.asarray(source.labels)
+    hides_labels = any(part.labels is not None for part in parts)
     paths = tf.constant(source.paths, tf.string) if isinstance(source, FileSource) else None
 
     def rows_of(step):
@@ -210,6 +211,8 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
             "label": tf.ensure_shape(labels, [len(rows)]),
             "index": tf.cast(indices, tf.int32),
         }
+        if hides_labels:
+            example["true_label"] = tf.gather(tf.constant(source_labels, tf.int32), indices)
         if paths is not None:
             example["path"] = tf.gather(paths, indices)
         else:
@@ -235,7 +238,8 @@ def train_dataset(
     parts: tuple[Part, ...] | None = None,
 ) -> tf.data.Dataset:
     """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
-    "index": int32 position of each example in `source`}.
+    "index": int32 position of each example in `source`} (and "true_label", the source's labels, where a
+    part shows other labels).
 
     This process feeds `rows` of each global batch (B_local = len(rows); all rows when None: on a pod,
     jaxssl.sharding.process_rows, the rows its devices hold). host_crop None: V == 1, images as stored (ArraySource
@@ -276,7 +280,14 @@ def train_dataset(
 
 
 def _single_view(example: dict) -> dict:
-    return {"image": example["image"][:, None], "label": example["label"], "index": example["index"]}
+    return {"image": example["image"][:, None], **_labels_and_index(example)}
+
+
+def _labels_and_index(example: dict) -> dict:
+    """What a batch carries besides its images: the shown labels, the rows' indices, and the labels a part
+    hides ("true_label", only where one does), which never reach the loss: the step measures its
+    pseudo-labels against them."""
+    return {name: example[name] for name in ("label", "index", "true_label") if name in example}
 
 
 def _channels(source: ArraySource | FileSource) -> int:

@@ -9,6 +9,7 @@ from jaxssl.losses.instdisc import instdisc_nce, instdisc_softmax, memory_update
 from jaxssl.losses.reconstruction import adversarial_terms, mae_loss, region_l2, simmim_loss
 from jaxssl.losses.regression import byol_loss, simsiam_loss
 from jaxssl.losses.semisup import (
+    confident_pseudo_labels,
     consistency_mse,
     fixmatch_unlabelled,
     mix_rows,
@@ -21,6 +22,7 @@ __all__ = [
     "adversarial_terms",
     "barlow_twins",
     "byol_loss",
+    "confident_pseudo_labels",
     "consistency_mse",
     "cpc_info_nce",
     "deepcluster_v2",

@@ -17,13 +17,20 @@ def fixmatch_unlabelled(
     the mean over all unlabelled rows (the rows below the threshold count as zeros, not left out), logits
     (N, K). With logits_weak = logits_strong it is pseudo-label's loss (Lee 2013, eq. 1-2, with a confidence
     threshold), the label taken from the same forward and not differentiated."""
-    probs = jax.nn.softmax(jax.lax.stop_gradient(logits_weak).astype(jnp.float32), axis=-1)
-    confident = jnp.max(probs, axis=-1) >= threshold
+    labels, confident = confident_pseudo_labels(logits_weak, threshold)
     per_row = optax.softmax_cross_entropy_with_integer_labels(
-        logits_strong.astype(jnp.float32), jnp.argmax(probs, axis=-1)
+        logits_strong.astype(jnp.float32), jnp.maximum(labels, 0)
     )
     mask = confident.astype(jnp.float32)
     return jnp.mean(mask * per_row), jnp.mean(mask)
+
+
+def confident_pseudo_labels(logits: jax.Array, threshold: float) -> tuple[jax.Array, jax.Array]:
+    """(argmax_k p_k where max_k p_k >= threshold, else -1; that mask), p = softmax(stop_gradient(logits)):
+    the hard pseudo-labels of FixMatch and pseudo-label, logits (N, K)."""
+    probs = jax.nn.softmax(jax.lax.stop_gradient(logits).astype(jnp.float32), axis=-1)
+    confident = jnp.max(probs, axis=-1) >= threshold
+    return jnp.where(confident, jnp.argmax(probs, axis=-1), -1), confident
 
 
 def sharpen(probs: jax.Array, temperature: float) -> jax.Array:

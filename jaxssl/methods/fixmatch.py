@@ -70,6 +70,7 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
         logits = outputs["logits"]
         supervised, labelled_top1 = supervised_cross_entropy(logits[:labelled], inputs.labels[:labelled])
         unlabelled, mask_rate = losses.fixmatch_unlabelled(logits[labelled:rows], logits[rows:], threshold)
+        pseudo_labels, _ = losses.confident_pseudo_labels(logits[labelled:rows], threshold)
         return supervised + unlabelled_weight * unlabelled, LossAux(
             batch_stats=batch_stats,
             metrics={
@@ -79,6 +80,7 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
                 "labelled_top1": labelled_top1,
             },
             features=outputs["features"][:rows],
+            pseudo_labels=jnp.concatenate([jnp.full((labelled,), -1, pseudo_labels.dtype), pseudo_labels]),
         )
 
     return Method(

@@ -94,16 +94,20 @@ class LossAux:
     metrics: named scalar terms of the loss, logged as they are.
     features: backbone features of the first view, (N, D), fed (stop-gradient) to the online linear probe.
     extra: the method's new state (already stop-gradient), or None when it has none or it is unchanged.
+    pseudo_labels: int32 (B,) the class a semi-supervised loss trained each row toward without its label, -1
+    where it trained none (labelled rows, rows below the confidence threshold), or None: the step measures
+    them against the labels the batch hides ("pseudo_label_top1"), which the loss never sees.
     """
 
     batch_stats: Any
     metrics: dict
     features: jax.Array
     extra: Any = None
+    pseudo_labels: Any = None
 
 
 jax.tree_util.register_dataclass(
-    LossAux, data_fields=["batch_stats", "metrics", "features", "extra"], meta_fields=[]
+    LossAux, data_fields=["batch_stats", "metrics", "features", "extra", "pseudo_labels"], meta_fields=[]
 )
 
 

@@ -2,7 +2,8 @@ r"""FixMatch (Sohn et al. 2020, "FixMatch: Simplifying Semi-Supervised Learning 
 Confidence").
 
 Options after the colon: dataset, backbone, labels (labelled examples in all, split evenly over the classes),
-label_fraction (the class-balanced fraction of the labels instead), steps, tiny, crop; without labels= or
+label_fraction (the class-balanced fraction of the labels instead), steps, labelled_batch (B_l), mu, tiny,
+crop; without labels= or
 label_fraction= the dataset's default subset (DEFAULT_LABELS, DEFAULT_FRACTION). Examples:
 
   python -m jaxssl.main --config=configs/fixmatch.py:dataset=cifar10,labels=250 --workdir=runs/fixmatch_c10_250
@@ -36,7 +37,16 @@ mechanism).
 
 from configs import common
 
-DEFAULTS = dict(dataset="cifar10", backbone="", labels=-1, label_fraction=0.0, steps=2**20, tiny=False)
+DEFAULTS = dict(
+    dataset="cifar10",
+    backbone="",
+    labels=-1,
+    label_fraction=0.0,
+    steps=2**20,
+    labelled_batch=64,
+    mu=7,
+    tiny=False,
+)
 # The labelled subset when neither labels= nor label_fraction= is given: the anchors' label counts; 10 % of
 # ImageNet (the paper's section 5.1) and 1 % of Fashion-MNIST (the README's semi-supervised table).
 DEFAULT_LABELS = {"cifar10": 250, "cifar100": 2500, "stl10": 1000}
@@ -57,15 +67,13 @@ ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
     ),
 }
 CLASSES = {"fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "stl10": 10, "imagenet2012": 1000}
-LABELLED_BATCH = 64
-MU = 7
 
 
 def get_config(arg=None):
     options = common.parse_options(arg, DEFAULTS)
     if not options.backbone:
         options.backbone = BACKBONES.get(options.dataset, "wide_resnet28_2")
-    options.batch = LABELLED_BATCH * (1 + MU)
+    options.batch = options.labelled_batch * (1 + options.mu)
     options.epochs = 0.0
     config = common.base_config(options)
     if options.dataset == "fashion_mnist" and common.family_of(options.backbone) == "resnet":
@@ -85,7 +93,7 @@ def get_config(arg=None):
             f"labels={options.labels} does not split evenly over {options.dataset}'s {classes} classes"
         )
     config.semisup = dict(
-        mu=MU,
+        mu=options.mu,
         labels_per_class=options.labels // classes if options.labels > 0 else 0,
         label_fraction=float(options.label_fraction),
         label_seed=0,

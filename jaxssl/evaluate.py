@@ -32,11 +32,12 @@ from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.data import subsets
 from jaxssl.evaluation import supervised
 from jaxssl.models.classifier import Classifier
+from jaxssl.models.network import has_classifier
 from jaxssl.state import evaluated_weights
 
 FEATURES = ("network", "pixels")
 INITS = ("checkpoint", "random")
-FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne")
+FROZEN_PROTOCOLS = ("knn", "linear_lbfgs", "health", "tsne", "classifier")
 TRAINED_PROTOCOLS = ("linear_sgd", "finetune")
 PROTOCOLS = FROZEN_PROTOCOLS + ("layers",) + TRAINED_PROTOCOLS + ("gallery", "reconstruction", "crops")
 DEFAULT_PROTOCOLS = ("knn", "linear_lbfgs", "health")
@@ -46,6 +47,7 @@ DESCRIPTIONS = {
     "linear_lbfgs": "fast linear probe: L-BFGS logistic regression on cached standardised frozen features",
     "health": "representation health of the eval-split embedding: spread, RankMe, alignment, uniformity",
     "tsne": "t-SNE of eval-split backbone features coloured by class",
+    "classifier": "the network's own classifier on the eval split (the EMA weights where the method evaluates them)",
     "layers": "per-layer linear probes: L-BFGS on each backbone feature map, average-pooled to a fixed size",
     "linear_sgd": "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
     "finetune": "fine-tuning of the whole network: SGD+Nesterov, LARS or AdamW, cosine, crop+flip, centre-crop test",
@@ -68,7 +70,7 @@ def check_request(protocols, features: str, init: str, label_fraction: float) ->
         )
     if not 0.0 < label_fraction <= 1.0:
         raise ValueError(f"label_fraction must lie in (0, 1], got {label_fraction}")
-    if features == "pixels" and set(protocols) - set(FROZEN_PROTOCOLS):
+    if features == "pixels" and set(protocols) - (set(FROZEN_PROTOCOLS) - {"classifier"}):
         raise ValueError(
             "pixel features serve only the frozen-feature protocols: knn, linear_lbfgs, health, tsne"
         )
@@ -177,6 +179,11 @@ def evaluate(
         raise ValueError(
             "the crops protocol draws ContrastiveCrop's boxes; this run has none (it was not trained with "
             f"crop=contrastive, or {features} features were asked for)"
+        )
+    if "classifier" in protocols and (features != "network" or not has_classifier(exp.method.network)):
+        raise ValueError(
+            f"the classifier protocol reads a network's own classifier; {exp.method.name}'s network has none "
+            f"({features} features): use linear_lbfgs, linear_sgd or finetune"
         )
     needs_network = features == "network" and set(protocols) != {"gallery"}
     state = network_state(exp, workdir, init) if needs_network else None

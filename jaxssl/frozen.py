@@ -11,6 +11,7 @@ from jaxssl import plots
 from jaxssl import step as step_lib
 from jaxssl.data import subsets
 from jaxssl.evaluation import embed, health, knn, layers, linear
+from jaxssl.models.network import has_classifier
 from jaxssl.state import evaluated_weights
 
 LAYER_FEATURES = (
@@ -45,7 +46,12 @@ def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
         state,
         labelled,
         batch,
-        step_lib.make_embed_fn(exp.method.network, exp.image_size, with_projection),
+        step_lib.make_embed_fn(
+            exp.method.network,
+            exp.image_size,
+            with_projection,
+            with_logits=has_classifier(exp.method.network),
+        ),
     )
     if with_pairs:
         result["pairs"] = view_pairs(exp, state, config)
@@ -131,6 +137,8 @@ def frozen_records(protocols, exp, state, config, labelled, workdir: str, title:
         }
     if "health" in protocols:
         results["health"] = health_record(found, config.eval.health_examples)
+    if "classifier" in protocols:
+        results["classifier"] = {"top1": embed.classifier_top1(held_out)}
     if "tsne" in protocols:
         count = min(config.eval.tsne_examples, len(held_out["label"]))
         points = plots.tsne_embedding(held_out["features"][:count], seed=exp.seed)

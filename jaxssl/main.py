@@ -3,7 +3,7 @@
 The only place with training flags. --mode=evaluate runs offline evaluation protocols on DIR (its
 config.json unless --config is given): --protocol=knn,linear_lbfgs,health (default), linear_sgd, finetune,
 tsne, layers (a probe per feature map), gallery, reconstruction (masked image models), crops (ContrastiveCrop's
-boxes); --label_fraction=0.01
+boxes), classifier (a semi-supervised network's own classifier); --label_fraction=0.01
 for the 1 % protocols; --eval_init=random for the untrained network (with finetune: the supervised baseline);
 --eval_features=pixels for raw pixels.
 

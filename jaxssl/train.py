@@ -167,16 +167,8 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
         ),
         "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == held_out["label"])),
         **spread,
-        **classifier_top1(held_out),
+        **({"classifier_top1": embed.classifier_top1(held_out)} if "logits" in held_out else {}),
     }
-
-
-def classifier_top1(held_out: dict) -> dict:
-    """{"classifier_top1": top-1 of the network's own classifier on the eval split} for a network that has
-    one (the semi-supervised methods', read from the weights evaluation reads), else {}."""
-    if "logits" not in held_out:
-        return {}
-    return {"classifier_top1": float(np.mean(np.argmax(held_out["logits"], -1) == held_out["label"]))}
 
 
 def write_run_line(writer, start_step: int, end_step: int, global_batch: int, seconds: float) -> None:

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from configs import fixmatch as fixmatch_config
-from jaxssl import augment, experiment, losses, models, train, validate
+from jaxssl import augment, evaluate, experiment, losses, models, train, validate
 from jaxssl import step as step_lib
 from jaxssl.data import pipeline, subsets
 from jaxssl.data.records import ArraySource
@@ -279,6 +279,8 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     top1 = lambda out: float(np.mean(np.argmax(out["logits"], -1) == out["label"]))  # noqa: E731
     assert eval_line["classifier_top1"] == pytest.approx(top1(held_out))
     assert not np.allclose(held_out["logits"], online["logits"])
+    (offline,) = evaluate.evaluate(config, uninterrupted, protocols=("classifier",))
+    assert offline["top1"] == pytest.approx(eval_line["classifier_top1"]) and offline["step"] == 4
     os.makedirs(os.path.join(resumed, "checkpoints"))
     shutil.copytree(
         os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
@@ -290,3 +292,11 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_classifier_protocol_refuses_a_network_without_a_classifier(fashion_dir, tmp_path):
+    with pytest.raises(ValueError, match="simclr's network has none"):
+        evaluate.evaluate(
+            tiny_config("simclr", fashion_dir, steps=1), str(tmp_path), protocols=("classifier",)
+        )
+    assert not os.listdir(tmp_path)

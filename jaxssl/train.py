@@ -137,18 +137,23 @@ def check_state_finite(state, step: int, last_saved: int | None) -> None:
 def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -> dict:
     """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, and
     the health of the eval embedding (spread, effective rank, uniformity, and the alignment of two augmented
-    views of the first eval_config.health_examples eval examples); warns when it collapses."""
+    views of the first eval_config.health_examples eval examples); warns when it collapses. All of it on the
+    weights the method evaluates (the EMA for FixMatch), except the online probe: it learns on the online
+    network's features, so it is tested on them."""
     args = evaluated_weights(state, exp.method.eval_weights)
 
-    def embed_source(source):
+    def embed_source(source, weights=args):
         batches = experiment_lib.eval_batches(exp, source, eval_config.batch_size)
-        return embed.embed_split(compiled["embed"], args, batches, exp.mesh)
+        return embed.embed_split(compiled["embed"], weights, batches, exp.mesh)
 
     bank, held_out = embed_source(bank_source), embed_source(exp.eval_source)
+    probed = held_out
+    if exp.method.eval_weights != "online":
+        probed = embed_source(exp.eval_source, (state.params["model"], state.batch_stats))
     pair_batches = experiment_lib.eval_batches(exp, health_source, eval_config.batch_size)
     key = experiment_lib.health_key(exp, int(state.step))
     pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
-    logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, held_out["features"])
+    logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, probed["features"])
     spread = health.health(
         held_out["features"][: eval_config.health_examples], pairs["view_a"], pairs["view_b"]
     )

@@ -39,6 +39,8 @@ CONFIG_MODULES = (
     "denoising_autoencoder",
     "cpc_v2",
     "fixmatch",
+    "pseudo_label",
+    "mean_teacher",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

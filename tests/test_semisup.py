@@ -19,6 +19,7 @@ from jaxssl.data import pipeline, subsets
 from jaxssl.data.records import ArraySource
 from jaxssl.evaluation import embed
 from jaxssl.methods import METHODS, LossInputs, MethodContext
+from jaxssl.methods import semisup as semisup_lib
 from jaxssl.state import TrainState, evaluated_weights
 from tests.helpers import tiny_config
 
@@ -178,7 +179,7 @@ def test_fixmatch_views_are_the_papers_weak_and_strong():
         augment.ViewSpec(size=8, translate=0.7)
 
 
-def micro_fixmatch(batch=16, labelled=4, **kwargs):
+def micro_semisup(name, batch=16, labelled=4, **kwargs):
     context = MethodContext(
         backbone=models.make_backbone("resnet_micro"),
         image_mean=(0.5,),
@@ -190,25 +191,35 @@ def micro_fixmatch(batch=16, labelled=4, **kwargs):
         num_classes=10,
         labelled_batch=labelled,
     )
-    return METHODS["fixmatch"](context, **kwargs)
+    return METHODS[name](context, **kwargs)
+
+
+def semisup_inputs(method, views=2, step=0):
+    """Fresh variables of a micro semi-supervised method and LossInputs of 4 labelled and 12 unlabelled rows;
+    the target is another initialisation (an EMA that has moved away)."""
+    key = jax.random.key(0)
+    images = [jax.random.uniform(jax.random.fold_in(key, v), (16, 16, 16, 1)) for v in range(views)]
+    labels = jnp.concatenate([jnp.array([1, 2, 3, 4]), jnp.full((12,), -1)]).astype(jnp.int32)
+    variables = method.network.init(jax.random.key(1), images[0], train=True)
+    target = method.network.init(jax.random.key(5), images[0], train=True)
+    inputs = LossInputs(
+        batch_stats=variables["batch_stats"],
+        target=target,
+        extra={},
+        views=images,
+        indices=jnp.arange(16),
+        labels=labels,
+        step=jnp.asarray(step),
+        key=jax.random.key(2),
+    )
+    return variables, inputs
 
 
 def test_fixmatch_loss_is_the_labelled_ce_plus_the_weighted_unlabelled_term_over_one_batchnorm_batch():
-    method = micro_fixmatch(threshold=0.1, unlabelled_weight=0.5)
-    key = jax.random.key(0)
-    weak, strong = (jax.random.uniform(jax.random.fold_in(key, v), (16, 16, 16, 1)) for v in range(2))
-    labels = jnp.concatenate([jnp.array([1, 2, 3, 4]), jnp.full((12,), -1)]).astype(jnp.int32)
-    variables = method.network.init(jax.random.key(1), weak, train=True)
-    inputs = LossInputs(
-        batch_stats=variables["batch_stats"],
-        target=variables,
-        extra={},
-        views=[weak, strong],
-        indices=jnp.arange(16),
-        labels=labels,
-        step=jnp.asarray(0),
-        key=jax.random.key(2),
-    )
+    method = micro_semisup("fixmatch", threshold=0.1, unlabelled_weight=0.5)
+    variables, inputs = semisup_inputs(method)
+    weak, strong = inputs.views
+    labels = inputs.labels
     value, aux = method.loss(variables["params"], inputs)
     outputs, _ = method.network.apply(
         variables, jnp.concatenate([weak, strong[4:]]), train=True, mutable=["batch_stats"]
@@ -233,7 +244,7 @@ def test_pseudo_label_accuracy_counts_the_pseudo_labelled_rows_only():
 
 def test_fixmatch_refuses_a_threshold_out_of_range():
     with pytest.raises(ValueError, match=r"threshold must lie in \(0, 1\]"):
-        micro_fixmatch(threshold=1.5)
+        micro_semisup("fixmatch", threshold=1.5)
 
 
 def test_evaluation_reads_the_ema_weights_of_a_method_that_evaluates_them():
@@ -300,3 +311,48 @@ def test_the_classifier_protocol_refuses_a_network_without_a_classifier(fashion_
             tiny_config("simclr", fashion_dir, steps=1), str(tmp_path), protocols=("classifier",)
         )
     assert not os.listdir(tmp_path)
+
+
+def test_ramps_rise_from_zero_to_one():
+    ramp = [float(semisup_lib.linear_ramp(step, 10, 20)) for step in (0, 10, 15, 20, 30)]
+    assert ramp == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
+    sigmoid = [float(semisup_lib.sigmoid_ramp(step, 100)) for step in (0, 50, 100, 200)]
+    assert sigmoid == pytest.approx([np.exp(-5.0), np.exp(-1.25), 1.0, 1.0])
+
+
+def test_pseudo_label_loss_is_the_labelled_ce_plus_its_ramped_hard_labels_from_the_same_forward():
+    method = micro_semisup(
+        "pseudo_label", threshold=0.1, unlabelled_weight=3.0, ramp_start_steps=2, ramp_end_steps=6
+    )
+    variables, inputs = semisup_inputs(method, views=1, step=4)
+    value, aux = method.loss(variables["params"], inputs)
+    outputs, _ = method.network.apply(variables, inputs.views[0], train=True, mutable=["batch_stats"])
+    logits = outputs["logits"]
+    supervised = optax.softmax_cross_entropy_with_integer_labels(logits[:4], inputs.labels[:4]).mean()
+    unlabelled, _ = losses.fixmatch_unlabelled(logits[4:], logits[4:], 0.1)
+    np.testing.assert_allclose(value, supervised + 3.0 * 0.5 * unlabelled, rtol=1e-5)
+    assert float(aux.metrics["unlabelled_weight"]) == pytest.approx(1.5)
+    assert method.eval_weights == "online" and not method.uses_target
+    assert np.all(np.asarray(aux.pseudo_labels[:4]) == -1)
+
+
+def test_mean_teacher_loss_is_the_labelled_ce_plus_the_ramped_consistency_with_the_ema_teacher():
+    method = micro_semisup(
+        "mean_teacher", consistency_weight=10.0, ramp_up_steps=8, ema_during_ramp_up=0.9, ema=0.99
+    )
+    variables, inputs = semisup_inputs(method, views=2, step=4)
+    value, aux = method.loss(variables["params"], inputs)
+    student, _ = method.network.apply(variables, inputs.views[0], train=True, mutable=["batch_stats"])
+    teacher, _ = method.network.apply(inputs.target, inputs.views[1], train=True, mutable=["batch_stats"])
+    supervised = optax.softmax_cross_entropy_with_integer_labels(
+        student["logits"][:4], inputs.labels[:4]
+    ).mean()
+    consistency = np.mean((jax.nn.softmax(student["logits"]) - jax.nn.softmax(teacher["logits"])) ** 2)
+    weight = 10.0 * np.exp(-5.0 * 0.5**2)
+    np.testing.assert_allclose(value, supervised + weight * consistency, rtol=1e-5)
+    grads = jax.grad(
+        lambda target: method.loss(variables["params"], dataclasses.replace(inputs, target=target))[0]
+    )(inputs.target)
+    assert all(np.all(leaf == 0) for leaf in jax.tree.leaves(grads))  # the teacher is not differentiated
+    assert [float(method.target_decay(step, 100)) for step in (0, 7, 8)] == pytest.approx([0.9, 0.9, 0.99])
+    assert method.eval_weights == "target"

@@ -2,35 +2,16 @@
 Confidence"): the weak view's confident predictions, as hard labels, supervise the strong view."""
 
 import jax.numpy as jnp
-import optax
 
 from jaxssl import losses
 from jaxssl.methods.forward import dropout_rngs, forward
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.models.network import ClassifierNetwork
-
-
-def check_semisupervised(context: MethodContext, name: str) -> None:
-    """A semi-supervised method needs labelled and unlabelled rows in its batch (config.semisup) and classes."""
-    if context.labelled_batch < 1 or context.labelled_batch >= context.global_batch:
-        raise ValueError(
-            f"{name} trains on labelled and unlabelled rows: set config.semisup (the labelled subset and mu); "
-            f"this run's batch has {context.labelled_batch} labelled rows of {context.global_batch}"
-        )
-    if context.num_classes < 2:
-        raise ValueError(f"{name} needs a dataset with classes; this one has {context.num_classes}")
-
-
-def supervised_cross_entropy(logits, labels) -> tuple:
-    """Mean cross-entropy of the labelled rows (labels >= 0 by construction of their part) and its top-1."""
-    value = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels))
-    return value, jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
-
-
-def ema_decay(decay: float):
-    """target_decay of a constant EMA of the weights: the evaluation model of FixMatch, MixMatch and Mean
-    Teacher."""
-    return lambda step, total_steps: jnp.asarray(decay, jnp.float32)
+from jaxssl.methods.semisup import (
+    check_semisupervised,
+    classifier_network,
+    ema_decay,
+    supervised_cross_entropy,
+)
 
 
 def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0.999) -> Method:
@@ -49,12 +30,7 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
         raise ValueError(f"fixmatch's confidence threshold must lie in (0, 1], got {threshold}")
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"fixmatch's ema must lie in [0, 1), got {ema}")
-    network = ClassifierNetwork(
-        backbone=context.backbone,
-        num_classes=context.num_classes,
-        image_mean=tuple(context.image_mean),
-        image_std=tuple(context.image_std),
-    )
+    network = classifier_network(context)
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):

@@ -1,0 +1,54 @@
+"""What the semi-supervised methods share: their checks, network, supervised term, EMA and ramp-ups."""
+
+import jax.numpy as jnp
+import optax
+
+from jaxssl.methods.method import MethodContext
+from jaxssl.models.network import ClassifierNetwork
+
+
+def check_semisupervised(context: MethodContext, name: str) -> None:
+    """A semi-supervised method needs labelled and unlabelled rows in its batch (config.semisup) and classes."""
+    if context.labelled_batch < 1 or context.labelled_batch >= context.global_batch:
+        raise ValueError(
+            f"{name} trains on labelled and unlabelled rows: set config.semisup (the labelled subset and mu); "
+            f"this run's batch has {context.labelled_batch} labelled rows of {context.global_batch}"
+        )
+    if context.num_classes < 2:
+        raise ValueError(f"{name} needs a dataset with classes; this one has {context.num_classes}")
+
+
+def supervised_cross_entropy(logits, labels) -> tuple:
+    """Mean cross-entropy of the labelled rows (labels >= 0 by construction of their part) and its top-1."""
+    value = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels))
+    return value, jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
+
+
+def ema_decay(decay: float):
+    """target_decay of a constant EMA of the weights: the evaluation model of FixMatch, MixMatch and Mean
+    Teacher."""
+    return lambda step, total_steps: jnp.asarray(decay, jnp.float32)
+
+
+def classifier_network(context: MethodContext) -> ClassifierNetwork:
+    """The context's backbone behind its input normalisation, and a linear classifier of its classes."""
+    return ClassifierNetwork(
+        backbone=context.backbone,
+        num_classes=context.num_classes,
+        image_mean=tuple(context.image_mean),
+        image_std=tuple(context.image_std),
+    )
+
+
+def linear_ramp(step, start: int, end: int) -> jnp.ndarray:
+    """0 before step `start`, rising linearly to 1 at `end`, 1 after (Lee 2013, eq. 16: alpha(t) of
+    pseudo-label, with T1 = start and T2 = end; MixMatch's lambda_U ramp-up with start 0)."""
+    step = jnp.asarray(step, jnp.float32)
+    return jnp.clip((step - start) / max(end - start, 1), 0.0, 1.0)
+
+
+def sigmoid_ramp(step, length: int) -> jnp.ndarray:
+    """exp(-5 (1 - t)^2), t = min(step / length, 1): the ramp-up of Laine and Aila (2017) that Mean Teacher
+    uses for its consistency weight (Tarvainen and Valpola 2017, appendix B)."""
+    t = jnp.clip(jnp.asarray(step, jnp.float32) / max(length, 1), 0.0, 1.0)
+    return jnp.exp(-5.0 * jnp.square(1.0 - t))

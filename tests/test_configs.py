@@ -41,6 +41,7 @@ CONFIG_MODULES = (
     "fixmatch",
     "pseudo_label",
     "mean_teacher",
+    "mixmatch",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

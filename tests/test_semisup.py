@@ -356,3 +356,37 @@ def test_mean_teacher_loss_is_the_labelled_ce_plus_the_ramped_consistency_with_t
     assert all(np.all(leaf == 0) for leaf in jax.tree.leaves(grads))  # the teacher is not differentiated
     assert [float(method.target_decay(step, 100)) for step in (0, 7, 8)] == pytest.approx([0.9, 0.9, 0.99])
     assert method.eval_weights == "target"
+
+
+def test_mixmatch_loss_follows_the_papers_algorithm():
+    method = micro_semisup("mixmatch", temperature=0.5, alpha=0.75, unlabelled_weight=8.0, ramp_up_steps=8)
+    variables, inputs = semisup_inputs(method, views=2, step=2)
+    value, aux = method.loss(variables["params"], inputs)
+
+    def apply(images):
+        return method.network.apply(variables, images, train=True, mutable=["batch_stats"])[0]["logits"]
+
+    views = inputs.views
+    # algorithm 1, line by line: K = 2 augmentations of each unlabelled row, their averaged, sharpened guess
+    average = (
+        sum(
+            jax.nn.softmax(apply(jnp.concatenate([v[4:] for v in views]))[12 * k : 12 * (k + 1)])
+            for k in (0, 1)
+        )
+        / 2
+    )
+    guess = average**2 / jnp.sum(average**2, axis=-1, keepdims=True)
+    x_hat = (views[0][:4], jax.nn.one_hot(inputs.labels[:4], 10))
+    u_hat = (jnp.concatenate([views[0][4:], views[1][4:]]), jnp.concatenate([guess, guess]))
+    mixed, targets = losses.mixup(
+        jax.random.fold_in(inputs.key, 0),
+        jnp.concatenate([x_hat[0], u_hat[0]]),
+        jnp.concatenate([x_hat[1], u_hat[1]]),
+        0.75,
+    )
+    logits = apply(mixed)
+    supervised = np.mean(-np.sum(targets[:4] * jax.nn.log_softmax(logits[:4]), axis=-1))
+    consistency = np.mean((jax.nn.softmax(logits[4:]) - targets[4:]) ** 2)
+    np.testing.assert_allclose(value, supervised + 8.0 * 0.25 * consistency, rtol=1e-4)
+    np.testing.assert_array_equal(aux.pseudo_labels[4:], jnp.argmax(guess, axis=-1))
+    assert aux.features.shape[0] == 16 and method.eval_weights == "target"

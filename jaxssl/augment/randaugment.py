@@ -4,7 +4,9 @@ weak view), RandAugment, Cutout and Gaussian input noise.
 RandAugment (Cubuk et al. 2020) applies N ops drawn uniformly with replacement from a list, each at a
 magnitude m in [0, 1]; FixMatch (Sohn et al. 2020, table 12) draws m uniformly per op ("RA with random
 magnitude") from this list of 14 ops. Each op is written here as parameters of three shared transforms
-rather than as its own function, so an image pays for one of each, not for all 14 ops:
+rather than as its own function: an image pays for one blend and one tone curve per op drawn and for one
+resampling in all (the N warps composed), and what differs between ops are cheap per-image candidates chosen
+by the op index (a gray image, its mean, a 3 x 3 smoothing, the channels' extremes and histograms):
 
 - a blend x' = D + f (x - D) with a degenerate image D: brightness (D = 0), color (D = the grayscale image),
   contrast (D = the mean gray value), sharpness (D = the image smoothed by PIL's 3 x 3 SMOOTH kernel, its
@@ -15,8 +17,10 @@ rather than as its own function, so an image pays for one of each, not for all 1
   1 - m inverted);
 - an affine warp about the image centre, bilinear, filled with gray 0.5 (FixMatch's fill): rotate (s 30 m
   degrees), shear_x / shear_y (s 0.3 m), translate_x / translate_y (s 0.3 m of the side). The N ops' warps
-  compose into one warp, applied after the blends and curves: the colour ops are point-wise, so this is the
-  same image up to the fill colour, which the colour ops then leave as 0.5.
+  compose into one warp, applied after the blends and curves. That order differs from applying the ops one
+  after the other only where a colour op would have seen a warped image: the fill (always 0.5 here), the
+  statistics of autocontrast, equalize, contrast and sharpness (taken from the unwarped image), and the
+  interpolation of the non-linear curves.
 
 Every op with a magnitude is the identity at m = 0; autocontrast and equalize have none (the paper's) and
 always act, as does identity.

@@ -36,13 +36,17 @@ def fixmatch_cosine(peak_lr: float, total_steps: int) -> optax.Schedule:
     )
 
 
-SCHEDULES = ("warmup_cosine", "fixmatch_cosine")
+SCHEDULES = ("warmup_cosine", "fixmatch_cosine", "constant")
 
 
 def make_schedule(name: str, peak_lr: float, total_steps: int, warmup_steps: int) -> optax.Schedule:
     """The schedule `name` (config.optim.schedule, warmup_cosine when a config has none)."""
     if name == "warmup_cosine":
         return warmup_cosine(peak_lr, total_steps, warmup_steps)
+    if name == "constant":  # MixMatch's fixed learning rate (Berthelot et al. 2019, section 4.1)
+        if warmup_steps:
+            raise ValueError(f"the constant schedule has no warm-up; got {warmup_steps} warm-up steps")
+        return optax.constant_schedule(peak_lr)
     if name == "fixmatch_cosine":
         if warmup_steps:
             raise ValueError(f"the fixmatch_cosine schedule has no warm-up; got {warmup_steps} warm-up steps")

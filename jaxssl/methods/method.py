@@ -137,7 +137,7 @@ class Method:
     assignments): the arrays that grow with the queue or the dataset, split over the mesh's data axis along
     that axis (experiment.state_layout) rather than copied to every device.
     eval_weights: "online", or "target" where the paper evaluates the EMA of the weights (FixMatch, MixMatch,
-    Mean Teacher): what evaluation, the online kNN and export read.
+    Mean Teacher): what the online and offline evaluations read (export chooses with --weights).
     """
 
     name: str

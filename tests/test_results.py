@@ -1,4 +1,4 @@
-"""The README's semi-supervised, ViT, pretext and ContrastiveCrop tables are what the report tool makes of the
+"""The README's semi-supervised, semi-supervised methods, ViT, pretext and ContrastiveCrop tables are what the report tool makes of the
 records kept in results/<table>/ (the run directories' config.json and logs, exported by
 `python -m jaxssl.report --export`), and the README's main command works as root and as a user."""
 
@@ -23,7 +23,8 @@ def readme_table(heading: str) -> str:
 
 # README heading of each table -> the folder of results/ whose records it is the report of.
 KEPT_TABLES = {
-    "### Semi-supervised": "semisup",
+    "### Semi-supervised: label fractions": "semisup",
+    "### Semi-supervised methods": "semisup_methods",
     "### ViTs on Fashion-MNIST": "vit",
     "### Pretext tasks on Fashion-MNIST": "pretext",
     "### ContrastiveCrop on Fashion-MNIST": "crops",

@@ -11,6 +11,7 @@ from jaxssl.methods.semisup import (
     classifier_network,
     ema_decay,
     supervised_cross_entropy,
+    with_labelled_rows,
 )
 
 
@@ -56,7 +57,7 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
                 "labelled_top1": labelled_top1,
             },
             features=outputs["features"][:rows],
-            pseudo_labels=jnp.concatenate([jnp.full((labelled,), -1, pseudo_labels.dtype), pseudo_labels]),
+            pseudo_labels=with_labelled_rows(labelled, pseudo_labels),
         )
 
     return Method(

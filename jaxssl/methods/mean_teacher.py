@@ -12,6 +12,7 @@ from jaxssl.methods.semisup import (
     classifier_network,
     sigmoid_ramp,
     supervised_cross_entropy,
+    with_labelled_rows,
 )
 
 
@@ -59,7 +60,7 @@ def make(
         supervised, labelled_top1 = supervised_cross_entropy(logits[:labelled], inputs.labels[:labelled])
         consistency = losses.consistency_mse(logits, teacher_probs)
         weight = consistency_weight * sigmoid_ramp(inputs.step, ramp_up_steps)
-        teacher_labels = jnp.argmax(teacher_probs[labelled:], axis=-1).astype(jnp.int32)
+        teacher_labels = jnp.argmax(teacher_probs[labelled:], axis=-1)
         return supervised + weight * consistency, LossAux(
             batch_stats=batch_stats,
             metrics={
@@ -69,7 +70,7 @@ def make(
                 "labelled_top1": labelled_top1,
             },
             features=outputs["features"],
-            pseudo_labels=jnp.concatenate([jnp.full((labelled,), -1, jnp.int32), teacher_labels]),
+            pseudo_labels=with_labelled_rows(labelled, teacher_labels),
         )
 
     return Method(

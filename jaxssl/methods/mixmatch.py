@@ -6,7 +6,13 @@ import jax.numpy as jnp
 from jaxssl import losses
 from jaxssl.methods.forward import dropout_rngs, forward, probe_features
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.methods.semisup import check_semisupervised, classifier_network, ema_decay, linear_ramp
+from jaxssl.methods.semisup import (
+    check_semisupervised,
+    classifier_network,
+    ema_decay,
+    linear_ramp,
+    with_labelled_rows,
+)
 
 MIXUP_KEY = 0
 GUESS_GROUP, TRAIN_GROUP = 0, 1
@@ -60,7 +66,7 @@ def make(
         supervised = losses.soft_cross_entropy(logits[:labelled], mixed_targets[:labelled])
         consistency = losses.consistency_mse(logits[labelled:], mixed_targets[labelled:])
         weight = unlabelled_weight * linear_ramp(inputs.step, 0, ramp_up_steps)
-        guessed_labels = jnp.argmax(guessed, axis=-1).astype(jnp.int32)
+        guessed_labels = jnp.argmax(guessed, axis=-1)
         return supervised + weight * consistency, LossAux(
             batch_stats=batch_stats,
             metrics={
@@ -69,7 +75,7 @@ def make(
                 "unlabelled_weight": weight,
             },
             features=probe_features(network, params, inputs.batch_stats, views[0]),
-            pseudo_labels=jnp.concatenate([jnp.full((labelled,), -1, jnp.int32), guessed_labels]),
+            pseudo_labels=with_labelled_rows(labelled, guessed_labels),
         )
 
     return Method(

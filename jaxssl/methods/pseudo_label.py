@@ -1,8 +1,6 @@
 """Pseudo-label (Lee 2013, "Pseudo-Label: The Simple and Efficient Semi-Supervised Learning Method for Deep
 Neural Networks"): the network's own confident predictions on unlabelled rows, as hard labels."""
 
-import jax.numpy as jnp
-
 from jaxssl import losses
 from jaxssl.methods.forward import dropout_rngs, forward
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
@@ -11,6 +9,7 @@ from jaxssl.methods.semisup import (
     classifier_network,
     linear_ramp,
     supervised_cross_entropy,
+    with_labelled_rows,
 )
 
 
@@ -56,7 +55,7 @@ def make(
                 "labelled_top1": labelled_top1,
             },
             features=outputs["features"],
-            pseudo_labels=jnp.concatenate([jnp.full((labelled,), -1, pseudo_labels.dtype), pseudo_labels]),
+            pseudo_labels=with_labelled_rows(labelled, pseudo_labels),
         )
 
     return Method(name="pseudo_label", network=network, loss=loss)

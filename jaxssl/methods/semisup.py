@@ -52,3 +52,10 @@ def sigmoid_ramp(step, length: int) -> jnp.ndarray:
     uses for its consistency weight (Tarvainen and Valpola 2017, appendix B)."""
     t = jnp.clip(jnp.asarray(step, jnp.float32) / max(length, 1), 0.0, 1.0)
     return jnp.exp(-5.0 * jnp.square(1.0 - t))
+
+
+def with_labelled_rows(labelled: int, unlabelled_pseudo_labels) -> jnp.ndarray:
+    """LossAux.pseudo_labels of a whole batch: -1 on its `labelled` first rows (they have their labels),
+    then the pseudo-labels of the unlabelled rows, as int32."""
+    pseudo = jnp.asarray(unlabelled_pseudo_labels, jnp.int32)
+    return jnp.concatenate([jnp.full((labelled,), -1, jnp.int32), pseudo])

@@ -1,6 +1,6 @@
-"""The README's semi-supervised, semi-supervised methods, ViT, pretext and ContrastiveCrop tables are what the report tool makes of the
-records kept in results/<table>/ (the run directories' config.json and logs, exported by
-`python -m jaxssl.report --export`), and the README's main command works as root and as a user."""
+"""The README's semi-supervised (label fractions and methods), ViT, pretext and ContrastiveCrop tables are what
+the report tool makes of the records kept in results/<table>/ (the run directories' config.json and logs,
+exported by `python -m jaxssl.report --export`), and the README's main command works as root and as a user."""
 
 import os
 

@@ -21,7 +21,7 @@ from jaxssl.evaluation import embed
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods import semisup as semisup_lib
 from jaxssl.state import TrainState, evaluated_weights
-from tests.helpers import tiny_config
+from tests.helpers import executables_of_a_run, tiny_config
 
 LABELS = np.arange(120) % 10
 SOURCE = ArraySource(
@@ -276,6 +276,7 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     (eval_line,) = [line for line in lines if line["split"] == "eval"]
     # the online evaluation's own-classifier top-1 is the EMA network's, not the online one's
     exp = experiment.prepare(config)
+    assert executables_of_a_run(exp, num_steps=4) == 1  # the parts and views never retrace the step
     compiled = embed.compile_embed(
         step_lib.make_embed_fn(exp.method.network, exp.image_size, with_logits=True), exp.mesh
     )

@@ -7,7 +7,12 @@ import socket
 import subprocess
 import sys
 
-from jaxssl import experiment, sharding
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxssl import experiment, sharding, train
+from jaxssl.checkpoint import Checkpointer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -132,3 +137,46 @@ def executables_of_a_run(exp, num_steps: int) -> int:
         state, _ = train_step(state, sharding.to_global(batch, exp.mesh))
     assert int(state.step) == num_steps
     return train_step._cache_size()
+
+
+def saved_run(config, workdir):
+    """A checkpoint of the config's network whose BatchNorm statistics and scales are far from their initial values
+    (so that a wrong layout or a dropped statistic changes the features), without training."""
+    exp = experiment.prepare(config)
+    state = experiment.create_state(exp, experiment.state_layout(exp))
+    rng = np.random.default_rng(0)
+
+    def statistic(path, x):
+        draw = rng.normal(0, 0.05, x.shape) if path[-1].key == "mean" else rng.uniform(0.8, 1.2, x.shape)
+        return jnp.asarray(draw, x.dtype)
+
+    def moved(path, x):
+        if path[-1].key == "scale":
+            return jnp.asarray(rng.uniform(0.5, 1.5, x.shape), x.dtype)
+        return x + jnp.asarray(rng.normal(0, 0.02, x.shape), x.dtype)
+
+    state = state.replace(
+        batch_stats=jax.tree_util.tree_map_with_path(statistic, state.batch_stats),
+        params=jax.tree_util.tree_map_with_path(moved, state.params),
+    )
+    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
+    checkpointer.save(1, state)
+    checkpointer.close()
+    train.write_config(config, workdir)
+    return exp, state
+
+
+def assert_same_backbone(state, reference):
+    for part in ("params", "batch_stats"):
+        tree = (
+            state.params["model"]["backbone"] if part == "params" else state.batch_stats.get("backbone", {})
+        )
+        expected = (
+            reference.params["model"]["backbone"]
+            if part == "params"
+            else reference.batch_stats.get("backbone", {})
+        )
+        for a, b in zip(
+            jax.tree.leaves(jax.device_get(tree)), jax.tree.leaves(jax.device_get(expected)), strict=True
+        ):
+            np.testing.assert_array_equal(a, b)

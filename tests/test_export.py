@@ -16,7 +16,7 @@ from configs import byol as byol_config
 from configs import simclr as simclr_config
 from jaxssl import experiment, export, train
 from jaxssl.checkpoint import Checkpointer
-from tests.helpers import cli, tiny_config
+from tests.helpers import assert_same_backbone, cli, saved_run, tiny_config
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 MANIFEST = os.path.join(DATA, "torchvision_resnet18_cifar_stem_1ch.json")
@@ -28,33 +28,6 @@ def resnet18_config(fashion_dir):
     config.data.manual_dir = fashion_dir
     config.model.update(backbone="resnet18", width_multiplier=1.0, stem="cifar")
     return config
-
-
-def saved_run(config, workdir):
-    """A checkpoint of a ResNet-18 whose BatchNorm statistics and scales are far from their initial values
-    (so that a wrong layout or a dropped statistic changes the features), without training."""
-    exp = experiment.prepare(config)
-    state = experiment.create_state(exp, experiment.state_layout(exp))
-    rng = np.random.default_rng(0)
-
-    def statistic(path, x):
-        draw = rng.normal(0, 0.05, x.shape) if path[-1].key == "mean" else rng.uniform(0.8, 1.2, x.shape)
-        return jnp.asarray(draw, x.dtype)
-
-    def moved(path, x):
-        if path[-1].key == "scale":
-            return jnp.asarray(rng.uniform(0.5, 1.5, x.shape), x.dtype)
-        return x + jnp.asarray(rng.normal(0, 0.02, x.shape), x.dtype)
-
-    state = state.replace(
-        batch_stats=jax.tree_util.tree_map_with_path(statistic, state.batch_stats),
-        params=jax.tree_util.tree_map_with_path(moved, state.params),
-    )
-    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
-    checkpointer.save(1, state)
-    checkpointer.close()
-    train.write_config(config, workdir)
-    return exp, state
 
 
 def torch_layout_conv(x, weight, stride: int):
@@ -235,22 +208,6 @@ def test_an_export_without_a_counterpart_is_one_clear_error_before_anything_is_w
     result = subprocess.run(command, **options)
     assert result.returncode != 0 and "has no torchvision counterpart" in result.stderr
     assert not os.path.exists(tmp_path / "export")
-
-
-def assert_same_backbone(state, reference):
-    for part in ("params", "batch_stats"):
-        tree = (
-            state.params["model"]["backbone"] if part == "params" else state.batch_stats.get("backbone", {})
-        )
-        expected = (
-            reference.params["model"]["backbone"]
-            if part == "params"
-            else reference.batch_stats.get("backbone", {})
-        )
-        for a, b in zip(
-            jax.tree.leaves(jax.device_get(tree)), jax.tree.leaves(jax.device_get(expected)), strict=True
-        ):
-            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("naming", ["torchvision", "native"])

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from configs import fixmatch as fixmatch_config
-from jaxssl import augment, evaluate, experiment, losses, models, train, validate
+from jaxssl import augment, evaluate, experiment, export, losses, models, train, validate
 from jaxssl import step as step_lib
 from jaxssl.data import pipeline, subsets
 from jaxssl.data.records import ArraySource
@@ -21,7 +21,7 @@ from jaxssl.evaluation import embed
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods import semisup as semisup_lib
 from jaxssl.state import TrainState, evaluated_weights
-from tests.helpers import executables_of_a_run, tiny_config
+from tests.helpers import assert_same_backbone, executables_of_a_run, saved_run, tiny_config
 
 LABELS = np.arange(120) % 10
 SOURCE = ArraySource(
@@ -391,3 +391,28 @@ def test_mixmatch_loss_follows_the_papers_algorithm():
     np.testing.assert_allclose(value, supervised + 8.0 * 0.25 * consistency, rtol=1e-4)
     np.testing.assert_array_equal(aux.pseudo_labels[4:], jnp.argmax(guess, axis=-1))
     assert aux.features.shape[0] == 16 and method.eval_weights == "target"
+
+
+def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_backbone_is_refused(
+    fashion_dir, tmp_path
+):
+    # Pretrain, then semi-supervise: SimCLR's exported backbone (--mode=export) as FixMatch's
+    # --config.init.weights; FixMatch's classifier network keeps the same "backbone" subtree.
+    simclr = tiny_config("simclr", fashion_dir, steps=1)
+    _, pretrained = saved_run(simclr, str(tmp_path / "simclr"))
+    path = export.export(simclr, str(tmp_path / "simclr"), naming="native")
+    exp = experiment.prepare(tiny_config("fixmatch", fashion_dir, steps=1))
+    layout = experiment.state_layout(exp)
+    started = export.with_backbone(
+        experiment.create_state(exp, layout), export.backbone_from_file(path, layout), layout
+    )
+    assert_same_backbone(started, pretrained)
+    for a, b in zip(
+        jax.tree.leaves(jax.device_get(started.target["params"]["backbone"])),
+        jax.tree.leaves(jax.device_get(pretrained.params["model"]["backbone"])),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)  # the evaluated EMA starts from the pretrained backbone too
+    vit = experiment.prepare(tiny_config("fixmatch", fashion_dir, steps=1, options="backbone=vit_small"))
+    with pytest.raises(export.InitWeightsError, match="does not fit this run's backbone"):
+        export.backbone_from_file(path, experiment.state_layout(vit))

@@ -158,7 +158,7 @@ def test_rotnet_scores_all_four_rotations_of_each_image():
     (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(variables["params"], inputs)
     rotated, labels = pretext.rotations(inputs.views[0])
     outputs = method.network.apply(variables, rotated, train=True, mutable=["batch_stats"])[0]
-    expected, top1 = losses.pretext_cross_entropy(outputs["logits"], labels)
+    expected, top1 = losses.hard_label_cross_entropy(outputs["logits"], labels)
     np.testing.assert_allclose(value, expected, rtol=1e-6)
     np.testing.assert_allclose(aux.metrics["rotation_top1"], top1)
     np.testing.assert_allclose(aux.features, outputs["features"][:8], rtol=1e-6)  # the unrotated rows
@@ -195,7 +195,7 @@ def test_a_tile_task_classifies_the_tiles_its_transform_cut(name, kwargs, task):
     else:
         tiles, labels = pretext.patch_pair(cut_key, inputs.views[0], layout)
     logits = method.network.apply(variables, tiles, train=True, method="classify", mutable=["batch_stats"])[0]
-    np.testing.assert_allclose(value, losses.pretext_cross_entropy(logits, labels)[0], rtol=1e-5)
+    np.testing.assert_allclose(value, losses.hard_label_cross_entropy(logits, labels)[0], rtol=1e-5)
     assert set(aux.metrics) == {f"{task}_ce", f"{task}_top1"}
     assert aux.features.shape == (8, 16)  # the whole view's backbone features, for the online probe
     assert_every_part_trains(grads)

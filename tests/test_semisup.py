@@ -15,6 +15,7 @@ import pytest
 from configs import fixmatch as fixmatch_config
 from jaxssl import augment, evaluate, experiment, export, losses, models, train, validate
 from jaxssl import step as step_lib
+from jaxssl.data import parts as parts_lib
 from jaxssl.data import pipeline, subsets
 from jaxssl.data.records import ArraySource
 from jaxssl.evaluation import embed
@@ -52,23 +53,23 @@ def test_each_part_draws_its_own_rows_and_shows_its_labels():
     assert parts[0].batch == 4 and parts[1].batch == 12
     seen_labelled = []
     for step in range(5):  # 20 labelled rows, 4 per step: one epoch of the labelled part
-        indices, shown = pipeline.batch_rows(step, parts=parts, labels=LABELS, seed=3)
+        indices, shown = parts_lib.batch_rows(step, parts=parts, labels=LABELS, seed=3)
         assert set(indices[:4]) <= labelled
         np.testing.assert_array_equal(shown[:4], LABELS[indices[:4]])
         assert np.all(shown[4:] == -1)
         seen_labelled.extend(indices[:4])
     assert sorted(seen_labelled) == sorted(labelled)  # each labelled row once per epoch of its part
     unlabelled = np.concatenate(
-        [pipeline.batch_rows(step, parts=parts, labels=LABELS, seed=3)[0][4:] for step in range(10)]
+        [parts_lib.batch_rows(step, parts=parts, labels=LABELS, seed=3)[0][4:] for step in range(10)]
     )
     assert sorted(unlabelled) == list(range(120))  # the pool is the whole split, walked in its own epochs
 
 
 def test_one_part_of_the_whole_source_keeps_every_earlier_batch():
     for step in (0, 7, 19):
-        indices, shown = pipeline.batch_rows(step, parts=(pipeline.Part(16),), labels=LABELS, seed=5)
+        indices, shown = parts_lib.batch_rows(step, parts=(parts_lib.Part(16),), labels=LABELS, seed=5)
         np.testing.assert_array_equal(
-            indices, pipeline.example_indices(step, num_examples=120, global_batch=16, seed=5)
+            indices, parts_lib.example_indices(step, num_examples=120, global_batch=16, seed=5)
         )
         np.testing.assert_array_equal(shown, LABELS[indices])
 
@@ -102,9 +103,9 @@ def test_batches_resume_and_process_rows_concatenate_to_the_global_batch():
 @pytest.mark.parametrize(
     "parts, message",
     [
-        ((pipeline.Part(8), pipeline.Part(4)), "add up to the global batch 16"),
-        ((pipeline.Part(16, indices=np.array([3, 200])),), "must draw from some of the source's 120 rows"),
-        ((pipeline.Part(16, labels=np.zeros(5)),), "shows 5 labels for 120 rows"),
+        ((parts_lib.Part(8), parts_lib.Part(4)), "add up to the global batch 16"),
+        ((parts_lib.Part(16, indices=np.array([3, 200])),), "must draw from some of the source's 120 rows"),
+        ((parts_lib.Part(16, labels=np.zeros(5)),), "shows 5 labels for 120 rows"),
     ],
 )
 def test_inconsistent_parts_are_refused(parts, message):

@@ -5,102 +5,16 @@ pure function of (seed, s): a run restarted at step s gets exactly the batches a
 step s on, and the per-process shards of any process count concatenate to the same global batch.
 """
 
-import dataclasses
 import functools
 
 import numpy as np
 import tensorflow as tf
 
+from jaxssl.data.parts import Part, batch_rows, check_parts
 from jaxssl.data.records import ArraySource, FileSource
 
 _MAX_CROP_ATTEMPTS = 100
 _EVAL_CENTRAL_FRACTION = 0.875
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Part:
-    """One block of `batch` consecutive rows of every global batch, drawn from its own rows of the source.
-
-    indices: the source rows this part draws from (None: all of them); labels: the labels its rows show, one
-    per entry of `indices` (None: the source's own; -1 where the run may not use a label). A semi-supervised
-    batch is (Part(B_l, indices=labelled rows), Part(mu B_l, labels=all -1)): each part walks its own epochs.
-    """
-
-    batch: int
-    indices: np.ndarray | None = None
-    labels: np.ndarray | None = None
-
-    def size(self, num_examples: int) -> int:
-        """How many source rows the part draws from."""
-        return num_examples if self.indices is None else len(self.indices)
-
-
-@functools.lru_cache(maxsize=8)
-def _epoch_permutation(seed: int, epoch: int, num_examples: int, stream: int = 0) -> np.ndarray:
-    rng_key = (seed, epoch) if stream == 0 else (seed, epoch, stream)
-    permutation = np.random.default_rng(rng_key).permutation(num_examples)
-    permutation.flags.writeable = False
-    return permutation
-
-
-def example_indices(
-    step: int, *, num_examples: int, global_batch: int, seed: int, stream: int = 0
-) -> np.ndarray:
-    """Example indices (global_batch,) int64 of the global batch of `step`.
-
-    Global position p = step * global_batch + j falls in epoch p // num_examples and takes entry
-    p % num_examples of that epoch's permutation, a pure function of (seed, epoch) (and of `stream` > 0, the
-    part of a batch of several parts): every example is seen once per epoch, and a batch may straddle two
-    epochs.
-    """
-    if step < 0 or seed < 0 or num_examples < 1 or global_batch < 1:
-        raise ValueError(
-            f"need step >= 0, seed >= 0, num_examples >= 1, global_batch >= 1; got step={step}, "
-            f"seed={seed}, num_examples={num_examples}, global_batch={global_batch}"
-        )
-    positions = int(step) * global_batch + np.arange(global_batch, dtype=np.int64)
-    epochs, offsets = np.divmod(positions, num_examples)
-    indices = np.empty(global_batch, np.int64)
-    for epoch in np.unique(epochs):
-        in_epoch = epochs == epoch
-        permutation = _epoch_permutation(int(seed), int(epoch), int(num_examples), int(stream))
-        indices[in_epoch] = permutation[offsets[in_epoch]]
-    return indices
-
-
-def batch_rows(
-    step: int, *, parts: tuple[Part, ...], labels: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(source indices, shown labels), each (sum of the parts' batches,), of the global batch of `step`: part
-    k fills its block of rows from its own epochs (stream k; one part over the whole source is
-    example_indices exactly, so every earlier run keeps its batches)."""
-    indices, shown = [], []
-    for stream, part in enumerate(parts):
-        positions = example_indices(
-            step, num_examples=part.size(len(labels)), global_batch=part.batch, seed=seed, stream=stream
-        )
-        rows = positions if part.indices is None else np.asarray(part.indices)[positions]
-        indices.append(rows)
-        shown.append(labels[rows] if part.labels is None else np.asarray(part.labels)[positions])
-    return np.concatenate(indices), np.concatenate(shown).astype(np.int32)
-
-
-def check_parts(parts: tuple[Part, ...], global_batch: int, num_examples: int) -> None:
-    """The parts fill the global batch, each draws from rows of the source, and shows one label per row."""
-    if sum(part.batch for part in parts) != global_batch or any(part.batch < 1 for part in parts):
-        raise ValueError(
-            f"the parts' batches {[part.batch for part in parts]} must be >= 1 and add up to the global "
-            f"batch {global_batch}"
-        )
-    for number, part in enumerate(parts):
-        if part.indices is not None and (
-            not len(part.indices) or np.min(part.indices) < 0 or np.max(part.indices) >= num_examples
-        ):
-            raise ValueError(f"part {number} must draw from some of the source's {num_examples} rows")
-        if part.labels is not None and len(part.labels) != part.size(num_examples):
-            raise ValueError(
-                f"part {number} shows {len(part.labels)} labels for {part.size(num_examples)} rows"
-            )
 
 
 def _checked_rows(rows: range | None, global_batch: int) -> range:

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from jaxssl.data.pipeline import Part
+from jaxssl.data.parts import Part
 from jaxssl.data.records import ArraySource, DatasetNotFoundError, FileSource
 
 STANDARD_LISTS = {0.01: "1percent.txt", 0.1: "10percent.txt"}

@@ -1,6 +1,6 @@
 """Pure loss functions on global arrays; each docstring gives the formula and the paper."""
 
-from jaxssl.losses.classification import pretext_cross_entropy, rebalanced_cross_entropy
+from jaxssl.losses.classification import hard_label_cross_entropy, rebalanced_cross_entropy
 from jaxssl.losses.clustering import deepcluster_v2, sinkhorn, spherical_kmeans, swav
 from jaxssl.losses.contrastive import cpc_info_nce, info_nce, l2_normalize, nearest_neighbours, nt_xent
 from jaxssl.losses.decorrelation import barlow_twins, vicreg
@@ -29,6 +29,7 @@ __all__ = [
     "dino",
     "dino_center",
     "fixmatch_unlabelled",
+    "hard_label_cross_entropy",
     "info_nce",
     "instdisc_nce",
     "instdisc_softmax",
@@ -40,7 +41,6 @@ __all__ = [
     "nce_log_normalizer",
     "nearest_neighbours",
     "nt_xent",
-    "pretext_cross_entropy",
     "rebalanced_cross_entropy",
     "region_l2",
     "sharpen",

@@ -1,18 +1,19 @@
-"""The loss of the classification pretext tasks (RotNet, Jigsaw, relative patch position)."""
+"""Classification losses: hard labels (the pretext tasks' made labels, the labelled rows of a semi-supervised
+batch) and colorization's class-rebalanced soft targets."""
 
 import jax
 import jax.numpy as jnp
 import optax
 
 
-def pretext_cross_entropy(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
-    r"""Mean softmax cross-entropy of logits (N, K) against the labels (N,) the pretext transform made, and
-    the top-1 accuracy (a float32 scalar in [0, 1]) of the same predictions:
+def hard_label_cross_entropy(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    r"""Mean softmax cross-entropy of logits (N, K) against integer labels (N,), and the top-1 accuracy (a
+    float32 scalar in [0, 1]) of the same predictions:
 
         L = -mean_n log softmax(logits_n)[labels_n].
 
-    The labels are exact by construction (a rotation, a permutation index, a neighbour's position), so no
-    label is ever missing here."""
+    Every label must be a class (none -1): the labels a pretext transform made (a rotation, a permutation
+    index, a neighbour's position), or the labelled rows of a semi-supervised batch."""
     logits = logits.astype(jnp.float32)
     value = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
     return value, jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))

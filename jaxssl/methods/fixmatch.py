@@ -10,7 +10,6 @@ from jaxssl.methods.semisup import (
     check_semisupervised,
     classifier_network,
     ema_decay,
-    supervised_cross_entropy,
     with_labelled_rows,
 )
 
@@ -45,7 +44,9 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
             dropout_rngs(inputs.key, 0),
         )
         logits = outputs["logits"]
-        supervised, labelled_top1 = supervised_cross_entropy(logits[:labelled], inputs.labels[:labelled])
+        supervised, labelled_top1 = losses.hard_label_cross_entropy(
+            logits[:labelled], inputs.labels[:labelled]
+        )
         unlabelled, mask_rate = losses.fixmatch_unlabelled(logits[labelled:rows], logits[rows:], threshold)
         pseudo_labels, _ = losses.confident_pseudo_labels(logits[labelled:rows], threshold)
         return supervised + unlabelled_weight * unlabelled, LossAux(

@@ -11,7 +11,6 @@ from jaxssl.methods.semisup import (
     check_semisupervised,
     classifier_network,
     sigmoid_ramp,
-    supervised_cross_entropy,
     with_labelled_rows,
 )
 
@@ -57,7 +56,9 @@ def make(
         teacher, _ = forward(network, inputs.target, teacher_view)
         teacher_probs = jax.nn.softmax(jax.lax.stop_gradient(teacher["logits"]).astype(jnp.float32), axis=-1)
         logits = outputs["logits"]
-        supervised, labelled_top1 = supervised_cross_entropy(logits[:labelled], inputs.labels[:labelled])
+        supervised, labelled_top1 = losses.hard_label_cross_entropy(
+            logits[:labelled], inputs.labels[:labelled]
+        )
         consistency = losses.consistency_mse(logits, teacher_probs)
         weight = consistency_weight * sigmoid_ramp(inputs.step, ramp_up_steps)
         teacher_labels = jnp.argmax(teacher_probs[labelled:], axis=-1)

@@ -8,7 +8,6 @@ from jaxssl.methods.semisup import (
     check_semisupervised,
     classifier_network,
     linear_ramp,
-    supervised_cross_entropy,
     with_labelled_rows,
 )
 
@@ -41,7 +40,9 @@ def make(
             network, {"params": params, "batch_stats": inputs.batch_stats}, view, dropout_rngs(inputs.key, 0)
         )
         logits = outputs["logits"]
-        supervised, labelled_top1 = supervised_cross_entropy(logits[:labelled], inputs.labels[:labelled])
+        supervised, labelled_top1 = losses.hard_label_cross_entropy(
+            logits[:labelled], inputs.labels[:labelled]
+        )
         unlabelled, mask_rate = losses.fixmatch_unlabelled(logits[labelled:], logits[labelled:], threshold)
         weight = unlabelled_weight * linear_ramp(inputs.step, ramp_start_steps, ramp_end_steps)
         pseudo_labels, _ = losses.confident_pseudo_labels(logits[labelled:], threshold)

@@ -31,7 +31,7 @@ def make(context: MethodContext, *, head_hidden_dims=()) -> Method:
             rotated,
             dropout_rngs(inputs.key, 0),
         )
-        value, top1 = losses.pretext_cross_entropy(outputs["logits"], labels)
+        value, top1 = losses.hard_label_cross_entropy(outputs["logits"], labels)
         return value, LossAux(
             batch_stats=batch_stats,
             metrics={"rotation_ce": value, "rotation_top1": top1},

@@ -1,7 +1,6 @@
-"""What the semi-supervised methods share: their checks, network, supervised term, EMA and ramp-ups."""
+"""What the semi-supervised methods share: their checks, network, EMA and ramp-ups."""
 
 import jax.numpy as jnp
-import optax
 
 from jaxssl.methods.method import MethodContext
 from jaxssl.models.network import ClassifierNetwork
@@ -16,12 +15,6 @@ def check_semisupervised(context: MethodContext, name: str) -> None:
         )
     if context.num_classes < 2:
         raise ValueError(f"{name} needs a dataset with classes; this one has {context.num_classes}")
-
-
-def supervised_cross_entropy(logits, labels) -> tuple:
-    """Mean cross-entropy of the labelled rows (labels >= 0 by construction of their part) and its top-1."""
-    value = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels))
-    return value, jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
 
 
 def ema_decay(decay: float):

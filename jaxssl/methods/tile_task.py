@@ -42,7 +42,7 @@ def tile_task_loss(network: TileNetwork, cut: Callable, task: str):
         logits, batch_stats = forward(
             network, variables, tiles, dropout_rngs(inputs.key, 0), method="classify"
         )
-        value, top1 = losses.pretext_cross_entropy(logits, labels)
+        value, top1 = losses.hard_label_cross_entropy(logits, labels)
         features = probe_features(network, params, batch_stats, images)
         return value, LossAux(
             batch_stats=batch_stats,

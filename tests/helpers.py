@@ -17,7 +17,7 @@ from jaxssl.checkpoint import Checkpointer
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-CACHE_FLAG = f"--compilation_cache={os.path.join(REPO, '.jax_cache')}"
+CACHE_FLAG = f"--compilation_cache={jax.config.jax_compilation_cache_dir}"  # the suite's own (conftest.py)
 
 
 def cli(args, **kwargs):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import CACHE_FLAG, REPO
 
 sys.path.insert(0, os.path.join(REPO, "launch"))
 import sweep  # noqa: E402
@@ -124,7 +124,7 @@ def test_a_tiny_sweep_trains_evaluates_and_reports(fashion_dir, tmp_path):
         "--eval=knn,linear_lbfgs",
         "--",
         f"--config.data.manual_dir={fashion_dir}",
-        f"--compilation_cache={os.path.join(REPO, '.jax_cache')}",
+        CACHE_FLAG,
     ]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -15,6 +15,7 @@ import shutil
 import time
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
@@ -23,6 +24,35 @@ from jaxssl import sharding
 
 def checkpoint_dir(workdir: str) -> str:
     return os.path.join(os.path.abspath(workdir), "checkpoints")
+
+
+# Replica-parallel saving (each of R replicas of a replicated array writes 1/R of it) only where a replica's
+# slice holds at least this many bytes: below it, slicing and writing R pieces costs more than one writer (a
+# tiny DINO state on 8 CPU devices: 1.18 s for its first save with every array sliced, 0.22 s with none).
+MIN_REPLICA_SLICE_BYTES = 1 << 20
+
+
+def _handlers() -> ocp.handlers.CheckpointHandlerRegistry:
+    """The state as a PyTree of jax and numpy arrays (the format StandardSave writes) with the replica-slice
+    floor above, and the identity as JSON."""
+    arrays = ocp.type_handlers.create_type_handler_registry(
+        (np.ndarray, ocp.type_handlers.NumpyHandler()),
+        (
+            jax.Array,
+            ocp.type_handlers.ArrayHandler(min_slice_bytes_for_replica_parallel=MIN_REPLICA_SLICE_BYTES),
+        ),
+    )
+    state = ocp.PyTreeCheckpointHandler(type_handler_registry=arrays)
+    identity = ocp.JsonCheckpointHandler()
+    handlers = ocp.handlers.DefaultCheckpointHandlerRegistry()
+    for item, args, handler in (
+        ("state", ocp.args.PyTreeSave, state),
+        ("state", ocp.args.PyTreeRestore, state),
+        ("identity", ocp.args.JsonSave, identity),
+        ("identity", ocp.args.JsonRestore, identity),
+    ):
+        handlers.add(item, args, handler)
+    return handlers
 
 
 class WorkdirConflictError(ValueError):
@@ -58,9 +88,7 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=True, enable_async_checkpointing=False
         )
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=options, item_names=("state", "identity")
-        )
+        self.manager = ocp.CheckpointManager(self.directory, options=options, handler_registry=_handlers())
 
     def check_identity(self) -> None:
         """Raises WorkdirConflictError when the newest checkpoint in the workdir belongs to another run."""
@@ -120,7 +148,12 @@ class Checkpointer:
             restored, error = None, None
             try:
                 restored = self.manager.restore(
-                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(stored))
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.PyTreeRestore(
+                            stored, restore_args=ocp.checkpoint_utils.construct_restore_args(stored)
+                        )
+                    ),
                 )
             except Exception as raised:  # orbax raises many types for truncated or corrupt files
                 error = raised
@@ -152,7 +185,7 @@ class Checkpointer:
         return self.manager.save(
             step,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), identity=ocp.args.JsonSave(self.identity)
+                state=ocp.args.PyTreeSave(state), identity=ocp.args.JsonSave(self.identity)
             ),
             force=force,
         )

@@ -160,8 +160,9 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         raise ValueError(f"unknown crop {options.crop!r}; choose from ['contrastive', 'random']")
     config.checkpoint = dict(every_steps=1000, keep=3)
     # The backbone's starting weights: a file of --mode=export, or torchvision's / timm's weights saved as
-    # safetensors (jaxssl/export.py); empty for the run's random initialisation.
-    config.init = dict(weights="")
+    # safetensors (weights), or another run directory's newest checkpoint (workdir; jaxssl/export.py); both
+    # empty for the run's random initialisation.
+    config.init = dict(weights="", workdir="")
     config.log_every_steps = 50
     return config
 
@@ -271,7 +272,13 @@ def semisup_config(
     CIFAR-100, the quickstart's ResNet-10 x0.25 on Fashion-MNIST), a global batch of labelled_batch x (1 + mu),
     a duration in steps (SEMISUP_STEPS) without warm-up, and config.semisup: `labels` split evenly over the
     classes (CIFAR-10's 250 labels are 25 per class), or the class-balanced `label_fraction`."""
-    options = parse_options(arg, defaults)
+    return semisup_config_of(parse_options(arg, defaults))
+
+
+def semisup_config_of(
+    options: ml_collections.ConfigDict,
+) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
+    """semisup_config of options already parsed (a config that sets some of them itself)."""
     if not options.backbone:
         options.backbone = SEMISUP_BACKBONES.get(options.dataset, "wide_resnet28_2")
     if options.steps < 0:

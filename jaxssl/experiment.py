@@ -69,6 +69,8 @@ def identity_of(config) -> dict:
         identity["crop"] = config.crop.policy
     if "semisup" in config:  # another labelled subset or mu is another run
         identity["semisup"] = dict(config.semisup)
+    if "teacher" in config:  # another teacher or other pseudo-labels: another run
+        identity["teacher"] = dict(config.teacher)
     return identity
 
 

@@ -23,7 +23,8 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from jaxssl import experiment as experiment_lib
-from jaxssl.checkpoint import Checkpointer
+from jaxssl import runs
+from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 
 FORMATS = ("safetensors", "npz")
 NAMINGS = ("torchvision", "timm", "native")
@@ -173,7 +174,23 @@ def backbone_from_file(path: str, layout) -> dict:
     checked against the backbone of the run's state layout: InitWeightsError naming every missing or
     misfitting array.
     The file's heads (fc, head, probe) are not read: a run trains its own."""
-    arrays = read_arrays(path)
+    return backbone_from_arrays(read_arrays(path), layout, f"config.init.weights={path!r}")
+
+
+def backbone_from_run(run_dir: str, layout) -> dict:
+    """backbone_from_file of another run directory's newest checkpoint: its online backbone (what
+    --mode=export writes by default), read through the config it saved, checked against this run's layout
+    alike."""
+    exp = experiment_lib.prepare(runs.run_config(run_dir, "config.init.workdir"))
+    _, backbone = newest_backbone(exp, run_dir, "online")
+    return backbone_from_arrays(
+        named_arrays("native", backbone, probe={}), layout, f"config.init.workdir={run_dir!r}"
+    )
+
+
+def backbone_from_arrays(arrays: dict, layout, source: str) -> dict:
+    """The backbone of `layout` filled from named arrays (any naming), or InitWeightsError naming `source` and
+    every missing or misfitting array."""
     naming = file_naming(arrays)
     backbone_layout = layout_of_backbone(layout)
     problems, loaded = [], {}
@@ -192,9 +209,8 @@ def backbone_from_file(path: str, layout) -> dict:
             loaded[(collection, *(str(k.key) for k in key_path))] = value.astype(leaf.dtype)
     if problems:
         raise InitWeightsError(
-            f"config.init.weights={path!r} ({naming} names) does not fit this run's backbone "
-            f"({len(problems)} arrays, e.g. {problems[:3]}): a file of another backbone, width, stem or channel "
-            "count. Nothing was written"
+            f"{source} ({naming} names) does not fit this run's backbone ({len(problems)} arrays, e.g. "
+            f"{problems[:3]}): weights of another backbone, width, stem or channel count. Nothing was written"
         )
     return {
         collection: jax.tree_util.tree_map_with_path(
@@ -203,6 +219,29 @@ def backbone_from_file(path: str, layout) -> dict:
         )
         for collection in ("params", "batch_stats")
     }
+
+
+def newest_backbone(exp, workdir: str, weights: str) -> tuple:
+    """(state, host {"params", "batch_stats"} of its backbone) of DIR's newest readable checkpoint: the online
+    network's, or the EMA target's (weights="target"); ExportError when DIR has none (and DIR is left as it
+    was: no empty checkpoint directory is created in it)."""
+    if not os.path.isdir(checkpoint_dir(workdir)):
+        raise ExportError(f"{workdir} has no checkpoint to read a backbone from")
+    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
+    checkpointer.check_identity()
+    state = checkpointer.restore_latest(experiment_lib.state_layout(exp))
+    checkpointer.close()
+    if state is None:
+        raise ExportError(f"{workdir} has no checkpoint to read a backbone from")
+    source = (
+        state.target
+        if weights == "target"
+        else {"params": state.params["model"], "batch_stats": state.batch_stats}
+    )
+    backbone = jax.device_get(
+        {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
+    )
+    return state, backbone
 
 
 def layout_of_backbone(layout) -> dict:
@@ -260,20 +299,7 @@ def export(
         )
     exp = experiment_lib.prepare(config)
     check_request(config, naming, weights, exp.method.uses_target)
-    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
-    checkpointer.check_identity()
-    state = checkpointer.restore_latest(experiment_lib.state_layout(exp))
-    checkpointer.close()
-    if state is None:
-        raise ExportError(f"{workdir} has no checkpoint to export")
-    source = (
-        state.target
-        if weights == "target"
-        else {"params": state.params["model"], "batch_stats": state.batch_stats}
-    )
-    backbone = jax.device_get(
-        {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
-    )
+    state, backbone = newest_backbone(exp, workdir, weights)
     probe = jax.device_get(state.params["probe"])
     positions = None
     if naming == "timm":

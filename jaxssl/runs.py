@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 
+import ml_collections
+
 from jaxssl import jsonl
 
 # Settings that say how a run was watched or stored, not what it learned: never a reason for two rows.
@@ -174,6 +176,15 @@ def newest_records(records: list[dict]) -> dict:
         kind = (record.get("features"), record.get("init"))
         newest[(kind, record["protocol"], float(record.get("label_fraction", 1.0)))] = record
     return newest
+
+
+def run_config(run_dir: str, named_by: str, hint: str = "") -> ml_collections.ConfigDict:
+    """The config a run saved (DIR/config.json), for a run that another one names (`named_by`, the key naming
+    it): FileNotFoundError, with `hint`, when DIR holds no run."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{named_by}={run_dir!r} holds no run ({path} does not exist){hint}")
+    return ml_collections.ConfigDict(read_config(path))
 
 
 def read_config(path: str) -> dict:

@@ -86,6 +86,7 @@ def make_train_step(
             labels=batch["label"],
             step=state.step,
             key=jax.random.fold_in(key, LOSS_KEY_SALT),
+            soft_labels=batch.get("soft_label"),
         )
         (loss, aux), model_grads = jax.value_and_grad(method.loss, has_aux=True)(
             state.params["model"], inputs

@@ -14,7 +14,7 @@ import numpy as np
 import tqdm
 
 from jaxssl import experiment as experiment_lib
-from jaxssl import export, lock, sharding
+from jaxssl import export, lock, sharding, teacher
 from jaxssl import metrics as metrics_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
@@ -209,6 +209,17 @@ def one_writer(workdir: str):
         yield
 
 
+def initial_backbone_of(config, layout) -> dict | None:
+    """The backbone a fresh run starts from: config.init.weights (a file) or config.init.workdir (another
+    run's newest checkpoint), at most one of them; None for the random initialisation."""
+    weights, run_dir = config.get("init", {}).get("weights"), config.get("init", {}).get("workdir")
+    if weights:
+        return export.backbone_from_file(weights, layout)
+    if run_dir:
+        return export.backbone_from_run(run_dir, layout)
+    return None
+
+
 def run(config, workdir: str):
     """Trains config's method until config's duration, resuming from DIR's newest readable checkpoint.
 
@@ -217,6 +228,7 @@ def run(config, workdir: str):
     (jaxssl/lock.py)."""
     started = time.time()
     exp = experiment_lib.prepare(config)
+    teacher.check_teacher(config, workdir)
     with one_writer(workdir):
         return train_with_lock_held(exp, config, workdir, started)
 
@@ -228,8 +240,9 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     layout = experiment_lib.state_layout(exp)
     state = checkpointer.restore_latest(layout)  # before any write: a checkpoint that does not fit stops here
     initial_backbone = None
-    if state is None and config.get("init", {}).get("weights"):  # a file that does not fit stops here too
-        initial_backbone = export.backbone_from_file(config.init.weights, layout)
+    if state is None:  # a file or run that does not fit stops here too
+        initial_backbone = initial_backbone_of(config, layout)
+    exp = teacher.with_pseudo_labels(exp, config, workdir)  # Noisy Student's students only
     is_main = jax.process_index() == 0
     if is_main:
         write_config(config, workdir)
@@ -240,7 +253,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
         state = experiment_lib.create_state(exp, layout)
         if initial_backbone is not None:
             state = export.with_backbone(state, initial_backbone, layout)
-            logging.info("backbone initialised from %s", config.init.weights)
+            logging.info("backbone initialised from %s", config.init.weights or config.init.workdir)
     start_step = int(state.step)
     last_saved = start_step if start_step else None
     logging.info(

@@ -78,6 +78,8 @@ def check_config(config) -> None:
     check_name(config.data.dataset, sources.DATASETS, "dataset")
     check_crop(config)
     check_semisup(config)
+    check_teacher_block(config)
+    check_init(config)
     check_eval_config(config)
     for block, name in (
         ("eval", "every_steps"),
@@ -112,7 +114,8 @@ def check_crop(config) -> None:
 
 def check_semisup(config) -> None:
     """config.semisup, where present: only the keys subsets.semisupervised_parts takes, one way to choose the
-    labelled subset (labels_per_class > 0, or label_fraction in (0, 1]), an int mu >= 1 that splits the batch."""
+    labelled subset (labels_per_class > 0, or label_fraction in (0, 1]), an int mu >= 0 that splits the batch
+    (0: labelled rows only)."""
     if "semisup" not in config:
         return
     block = dict(config.semisup)
@@ -124,10 +127,53 @@ def check_semisup(config) -> None:
             f"exactly one of them (the other <= 0); got labels_per_class={per_class}, label_fraction={fraction}"
         )
     mu = block.get("mu")
-    if not isinstance(mu, int) or mu < 1 or config.train.batch_size % (1 + mu):
+    if not isinstance(mu, int) or mu < 0 or config.train.batch_size % (1 + mu):
         raise ValueError(
-            f"config.semisup.mu must be an int >= 1 with 1 + mu dividing config.train.batch_size "
+            f"config.semisup.mu must be an int >= 0 with 1 + mu dividing config.train.batch_size "
             f"({config.train.batch_size}); got {mu!r}"
+        )
+
+
+def check_init(config) -> None:
+    """config.init names at most one starting point: an exported weight file or another run directory."""
+    block = dict(config.get("init", {}))
+    if block.get("weights") and block.get("workdir"):
+        raise ValueError(
+            f"config.init.weights={block['weights']!r} and config.init.workdir={block['workdir']!r}: a run "
+            "starts from one of them"
+        )
+
+
+TEACHER_KEYS = ("workdir", "threshold", "per_class", "soft")
+
+
+def check_teacher_block(config) -> None:
+    """config.teacher, where present (Noisy Student's rounds): its keys, a confidence threshold in [0, 1),
+    per_class >= 0, and a teacher exactly when the batch has unlabelled rows for its pseudo-labels (mu >= 1).
+    Whether the teacher's directory holds a run of this dataset is checked when training starts
+    (jaxssl/teacher.py check_teacher)."""
+    if "teacher" not in config:
+        return
+    block = dict(config.teacher)
+    unknown = sorted(set(block) - set(TEACHER_KEYS))
+    missing = sorted(set(TEACHER_KEYS) - set(block))
+    if unknown or missing:
+        raise ValueError(f"config.teacher takes {list(TEACHER_KEYS)}; unknown {unknown}, missing {missing}")
+    if (
+        not 0.0 <= block["threshold"] < 1.0
+        or not isinstance(block["per_class"], int)
+        or block["per_class"] < 0
+    ):
+        raise ValueError(
+            "config.teacher needs a threshold in [0, 1) and an int per_class >= 0 (0: the training split's "
+            f"size / classes); got threshold={block['threshold']!r}, per_class={block['per_class']!r}"
+        )
+    mu = config.get("semisup", {}).get("mu", 0)
+    if bool(block["workdir"]) != (mu >= 1):
+        raise ValueError(
+            "a teacher's pseudo-labels fill the batch's unlabelled rows: set config.teacher.workdir with "
+            f"config.semisup.mu >= 1, or neither (the first teacher, labelled rows only); got workdir="
+            f"{block['workdir']!r}, mu={mu}"
         )
 
 

@@ -42,6 +42,8 @@ CONFIG_MODULES = (
     "pseudo_label",
     "mean_teacher",
     "mixmatch",
+    "noisy_student",
+    "co_training",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

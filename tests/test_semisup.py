@@ -116,7 +116,7 @@ def test_inconsistent_parts_are_refused(parts, message):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(mu=0), "mu must be an int >= 1"),
+        (dict(mu=-1), "mu must be an int >= 0"),
         (dict(global_batch=18), "does not split into 1 \\+ mu = 4 equal shares"),
     ],
 )
@@ -394,20 +394,57 @@ def test_mixmatch_loss_follows_the_papers_algorithm():
     assert aux.features.shape[0] == 16 and method.eval_weights == "target"
 
 
+def test_co_training_networks_teach_each_other_their_confident_labels_on_their_own_views():
+    method = micro_semisup("co_training", threshold=0.1, unlabelled_weight=0.5)
+    variables, inputs = semisup_inputs(method)
+    value, aux = method.loss(variables["params"], dataclasses.replace(inputs, key=None))
+    outputs, _ = method.network.apply(
+        variables, tuple(inputs.views), train=True, mutable=["batch_stats"], method="pair"
+    )
+    first, second = outputs["first"], outputs["second"]
+    labels = inputs.labels[:4]
+    supervised = sum(
+        optax.softmax_cross_entropy_with_integer_labels(logits[:4], labels).mean()
+        for logits in (first, second)
+    )
+    taught_first, _ = losses.fixmatch_unlabelled(second[4:], first[4:], 0.1)
+    taught_second, _ = losses.fixmatch_unlabelled(first[4:], second[4:], 0.1)
+    np.testing.assert_allclose(value, supervised + 0.5 * (taught_first + taught_second), rtol=1e-5)
+    assert not np.allclose(first, second)  # two networks, two initialisations, two views
+    params = variables["params"]
+    assert {"backbone", "classifier", "second_backbone", "second_classifier"} == set(params)
+    # the contract: the first network's features, the pair's averaged prediction as the classifier
+    image = inputs.views[0]
+    features = method.network.apply(variables, image, train=False, method="features")
+    both = method.network.apply(variables, image, train=False)
+    np.testing.assert_allclose(both["features"], features, rtol=1e-6)
+    mean = (jax.nn.softmax(both["first"]) + jax.nn.softmax(both["second"])) / 2
+    np.testing.assert_allclose(jnp.exp(both["logits"]), mean, rtol=1e-5)
+    assert float(aux.metrics["agreement"]) == pytest.approx(
+        float(jnp.mean(jnp.argmax(first[4:], -1) == jnp.argmax(second[4:], -1)))
+    )
+
+
 def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_backbone_is_refused(
     fashion_dir, tmp_path
 ):
     # Pretrain, then semi-supervise: SimCLR's exported backbone (--mode=export) as FixMatch's
-    # --config.init.weights; FixMatch's classifier network keeps the same "backbone" subtree.
+    # --config.init.weights, or its run directory as --config.init.workdir; FixMatch's classifier network
+    # keeps the same "backbone" subtree.
     simclr = tiny_config("simclr", fashion_dir, steps=1)
-    _, pretrained = saved_run(simclr, str(tmp_path / "simclr"))
-    path = export.export(simclr, str(tmp_path / "simclr"), naming="native")
-    exp = experiment.prepare(tiny_config("fixmatch", fashion_dir, steps=1))
+    simclr_dir = str(tmp_path / "simclr")
+    _, pretrained = saved_run(simclr, simclr_dir)
+    path = export.export(simclr, simclr_dir, naming="native")
+    config = tiny_config("fixmatch", fashion_dir, steps=1)
+    exp = experiment.prepare(config)
     layout = experiment.state_layout(exp)
-    started = export.with_backbone(
-        experiment.create_state(exp, layout), export.backbone_from_file(path, layout), layout
-    )
-    assert_same_backbone(started, pretrained)
+    for initial in (export.backbone_from_file(path, layout), export.backbone_from_run(simclr_dir, layout)):
+        started = export.with_backbone(experiment.create_state(exp, layout), initial, layout)
+        assert_same_backbone(started, pretrained)
+    with config.unlocked():
+        config.init.update(weights=path, workdir=simclr_dir)
+    with pytest.raises(ValueError, match="a run starts from one of them"):
+        validate.check_config(config)
     for a, b in zip(
         jax.tree.leaves(jax.device_get(started.target["params"]["backbone"])),
         jax.tree.leaves(jax.device_get(pretrained.params["model"]["backbone"])),
@@ -417,3 +454,5 @@ def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_back
     vit = experiment.prepare(tiny_config("fixmatch", fashion_dir, steps=1, options="backbone=vit_small"))
     with pytest.raises(export.InitWeightsError, match="does not fit this run's backbone"):
         export.backbone_from_file(path, experiment.state_layout(vit))
+    with pytest.raises(export.InitWeightsError, match=f"config.init.workdir='{simclr_dir}'.*does not fit"):
+        export.backbone_from_run(simclr_dir, experiment.state_layout(vit))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxssl import masking
-from jaxssl.models import mae, vit
+from jaxssl.models import layers, mae, vit
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 
@@ -129,7 +129,7 @@ def test_positions_for_other_grids_are_the_stored_grid_resized(micro):
 
 def test_drop_path_needs_train_and_a_dropout_rng():
     model = vit.vit_micro(drop_path=0.5)
-    assert vit.drop_path_rates(0.5, 3) == [0.0, 0.25, 0.5]
+    assert layers.drop_path_rates(0.5, 3) == [0.0, 0.25, 0.5]
     x = images(5, batch=8)
     variables = model.init(jax.random.key(0), x, train=True)  # one key: no dropout stream needed
     apply = jax.jit(lambda v, x, key: model.apply(v, x, train=True, rngs={"dropout": key}))

@@ -198,6 +198,27 @@ def weak_views(
     return (spec,) * count
 
 
+def noisy_student_views(
+    size: int,
+    translate: float = 0.125,
+    randaugment_ops: int = 2,
+    randaugment_magnitude: tuple[float, float] = (0.9, 0.9),
+) -> tuple[ViewSpec]:
+    """The noised view of a Noisy Student (Xie et al. 2020, section 3): flip, a reflect-padded translation and
+    RandAugment, 2 ops at magnitude 27 of 30 (the paper's N = 2, M = 27); the teacher labels the image
+    itself."""
+    spec = ViewSpec(
+        size=size,
+        random_crop=False,
+        jitter_prob=0.0,
+        gray_prob=0.0,
+        translate=translate,
+        randaugment_ops=randaugment_ops,
+        randaugment_magnitude=tuple(randaugment_magnitude),
+    )
+    return (spec,)
+
+
 def instdisc_views(size: int, min_crop_scale: float = 0.2) -> tuple[ViewSpec]:
     """InstDisc's single view (Wu et al. 2018, section 4 and the released code): random resized crop of at
     least 20 % of the area, grayscale with probability 0.2, colour jitter 0.4 on all four factors (always
@@ -234,6 +255,7 @@ VIEW_PRESETS = {
     "crop_flip": masked_image_views,
     "fixmatch": fixmatch_views,
     "weak": weak_views,
+    "noisy_student": noisy_student_views,
 }
 
 

@@ -47,18 +47,31 @@ def example_indices(
 class Part:
     """One block of `batch` consecutive rows of every global batch, drawn from its own rows of the source.
 
-    indices: the source rows this part draws from (None: all of them); labels: the labels its rows show, one
-    per entry of `indices` (None: the source's own; -1 where the run may not use a label). A semi-supervised
+    indices: the source rows this part draws from (None: all of them; an index may repeat, as Noisy Student
+    duplicates the rows of rare classes); labels: the labels its rows show, one per entry of `indices`
+    (None: the source's own; -1 where the run may not use a label); soft_labels: float (entries, classes)
+    class distributions its rows carry as targets (a teacher's pseudo-labels), or None. A semi-supervised
     batch is (Part(B_l, indices=labelled rows), Part(mu B_l, labels=all -1)): each part walks its own epochs.
     """
 
     batch: int
     indices: np.ndarray | None = None
     labels: np.ndarray | None = None
+    soft_labels: np.ndarray | None = None
 
     def size(self, num_examples: int) -> int:
         """How many source rows the part draws from."""
         return num_examples if self.indices is None else len(self.indices)
+
+
+def _part_positions(step: int, parts: tuple[Part, ...], num_examples: int, seed: int):
+    """(part, positions in the part's entries) of each part's block of the batch of `step`: part k walks its
+    own epochs (stream k)."""
+    for stream, part in enumerate(parts):
+        positions = example_indices(
+            step, num_examples=part.size(num_examples), global_batch=part.batch, seed=seed, stream=stream
+        )
+        yield part, positions
 
 
 def batch_rows(
@@ -68,23 +81,41 @@ def batch_rows(
     k fills its block of rows from its own epochs (stream k; one part over the whole source is
     example_indices exactly, so every earlier run keeps its batches)."""
     indices, shown = [], []
-    for stream, part in enumerate(parts):
-        positions = example_indices(
-            step, num_examples=part.size(len(labels)), global_batch=part.batch, seed=seed, stream=stream
-        )
+    for part, positions in _part_positions(step, parts, len(labels), seed):
         rows = positions if part.indices is None else np.asarray(part.indices)[positions]
         indices.append(rows)
         shown.append(labels[rows] if part.labels is None else np.asarray(part.labels)[positions])
     return np.concatenate(indices), np.concatenate(shown).astype(np.int32)
 
 
+def batch_soft_labels(
+    step: int, *, parts: tuple[Part, ...], num_examples: int, num_classes: int, seed: int
+) -> np.ndarray:
+    """float32 (global batch, num_classes) targets of the batch of `step`, row for row with batch_rows: a
+    part's soft labels where it carries them, zeros elsewhere (rows trained on their labels, if any)."""
+    blocks = []
+    for part, positions in _part_positions(step, parts, num_examples, seed):
+        if part.soft_labels is None:
+            blocks.append(np.zeros((part.batch, num_classes), np.float32))
+        else:
+            blocks.append(np.asarray(part.soft_labels, np.float32)[positions])
+    return np.concatenate(blocks)
+
+
+def soft_label_classes(parts: tuple[Part, ...]) -> int:
+    """How many classes the parts' soft labels cover; 0 when no part carries any."""
+    return max((np.shape(part.soft_labels)[1] for part in parts if part.soft_labels is not None), default=0)
+
+
 def check_parts(parts: tuple[Part, ...], global_batch: int, num_examples: int) -> None:
-    """The parts fill the global batch, each draws from rows of the source, and shows one label per row."""
+    """The parts fill the global batch, each draws from rows of the source, and shows one label (and one
+    soft label of the parts' common classes, where it carries them) per entry."""
     if sum(part.batch for part in parts) != global_batch or any(part.batch < 1 for part in parts):
         raise ValueError(
             f"the parts' batches {[part.batch for part in parts]} must be >= 1 and add up to the global "
             f"batch {global_batch}"
         )
+    classes = soft_label_classes(parts)
     for number, part in enumerate(parts):
         if part.indices is not None and (
             not len(part.indices) or np.min(part.indices) < 0 or np.max(part.indices) >= num_examples
@@ -93,4 +124,9 @@ def check_parts(parts: tuple[Part, ...], global_batch: int, num_examples: int) -
         if part.labels is not None and len(part.labels) != part.size(num_examples):
             raise ValueError(
                 f"part {number} shows {len(part.labels)} labels for {part.size(num_examples)} rows"
+            )
+        if part.soft_labels is not None and np.shape(part.soft_labels) != (part.size(num_examples), classes):
+            raise ValueError(
+                f"part {number} carries soft labels of shape {np.shape(part.soft_labels)} for "
+                f"{part.size(num_examples)} rows of {classes} classes"
             )

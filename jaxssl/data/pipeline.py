@@ -10,7 +10,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from jaxssl.data.parts import Part, batch_rows, check_parts
+from jaxssl.data.parts import Part, batch_rows, batch_soft_labels, check_parts, soft_label_classes
 from jaxssl.data.records import ArraySource, FileSource
 
 _MAX_CROP_ATTEMPTS = 100
@@ -116,6 +116,14 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
         indices, labels = batch_rows(step, parts=parts, labels=source_labels, seed=seed)
         return indices[rows.start : rows.stop], labels[rows.start : rows.stop]
 
+    classes = soft_label_classes(parts)
+
+    def soft_labels_of(step):
+        soft = batch_soft_labels(
+            step, parts=parts, num_examples=len(source_labels), num_classes=classes, seed=seed
+        )
+        return soft[rows.start : rows.stop]
+
     def gather(step):
         indices, labels = tf.numpy_function(rows_of, [step], (tf.int64, tf.int32), stateful=False)
         indices = tf.ensure_shape(indices, [len(rows)])
@@ -125,6 +133,9 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
             "label": tf.ensure_shape(labels, [len(rows)]),
             "index": tf.cast(indices, tf.int32),
         }
+        if classes:
+            soft = tf.numpy_function(soft_labels_of, [step], tf.float32, stateful=False)
+            example["soft_label"] = tf.ensure_shape(soft, [len(rows), classes])
         if hides_labels:
             example["true_label"] = tf.gather(tf.constant(source_labels, tf.int32), indices)
         if paths is not None:
@@ -153,7 +164,7 @@ def train_dataset(
 ) -> tf.data.Dataset:
     """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
     "index": int32 position of each example in `source`} (and "true_label", the source's labels, where a
-    part shows other labels).
+    part shows other labels; "soft_label", float32 (B_local, classes), where a part carries soft labels).
 
     This process feeds `rows` of each global batch (B_local = len(rows); all rows when None: on a pod,
     jaxssl.sharding.process_rows, the rows its devices hold). host_crop None: V == 1, images as stored (ArraySource
@@ -198,10 +209,10 @@ def _single_view(example: dict) -> dict:
 
 
 def _labels_and_index(example: dict) -> dict:
-    """What a batch carries besides its images: the shown labels, the rows' indices, and the labels a part
-    hides ("true_label", only where one does), which never reach the loss: the step measures its
-    pseudo-labels against them."""
-    return {name: example[name] for name in ("label", "index", "true_label") if name in example}
+    """What a batch carries besides its images: the shown labels, the rows' indices, the labels a part hides
+    ("true_label", only where one does), which never reach the loss: the step measures its pseudo-labels
+    against them; and the parts' soft labels ("soft_label", only where one carries them)."""
+    return {name: example[name] for name in ("label", "index", "true_label", "soft_label") if name in example}
 
 
 def _channels(source: ArraySource | FileSource) -> int:

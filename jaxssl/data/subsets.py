@@ -122,15 +122,16 @@ def semisupervised_parts(
     labels_per_class: int,
     label_fraction: float,
     label_seed: int,
-) -> tuple[Part, Part]:
-    """The two parts of a semi-supervised batch (Sohn et al. 2020, section 2): B_l = global_batch / (1 + mu)
+) -> tuple[Part, ...]:
+    """The parts of a semi-supervised batch (Sohn et al. 2020, section 2): B_l = global_batch / (1 + mu)
     rows of the labelled subset, showing their labels, then mu B_l rows of the whole training split (labelled
-    examples included, as the papers use it) showing -1. The subset is `labels_per_class` examples of every
-    class when > 0, else the class-balanced `label_fraction` of the labels, both nested by `label_seed` with the
-    evaluation protocols' subsets."""
-    if not isinstance(mu, int) or mu < 1:
+    examples included, as the papers use it) showing -1; mu = 0 is the labelled part alone (Noisy Student's
+    first teacher). The subset is `labels_per_class` examples of every class when > 0, else the
+    class-balanced `label_fraction` of the labels, both nested by `label_seed` with the evaluation protocols'
+    subsets."""
+    if not isinstance(mu, int) or mu < 0:
         raise ValueError(
-            f"config.semisup.mu must be an int >= 1 (unlabelled rows per labelled row), got {mu!r}"
+            f"config.semisup.mu must be an int >= 0 (unlabelled rows per labelled row), got {mu!r}"
         )
     if global_batch % (1 + mu):
         raise ValueError(
@@ -145,7 +146,36 @@ def semisupervised_parts(
     else:
         labelled = balanced_indices(labels, label_fraction, label_seed)
     labelled_batch = global_batch // (1 + mu)
+    if mu == 0:
+        return (Part(labelled_batch, indices=labelled),)
     return (
         Part(labelled_batch, indices=labelled),
         Part(mu * labelled_batch, labels=np.full(len(labels), -1, np.int32)),
     )
+
+
+def confident_balanced_rows(
+    probabilities: np.ndarray, *, threshold: float, per_class: int, seed: int
+) -> np.ndarray:
+    """Rows of a teacher's pseudo-labelled pool, `per_class` of each predicted class, grouped by class (Xie et
+    al. 2020, section 3, data filtering and balancing): rows whose top probability is below `threshold` are
+    dropped; a class with more confident rows than `per_class` keeps its most confident ones, a class with
+    fewer repeats all of them as often as they fit and fills the rest with a random draw of them
+    (np.random.default_rng((seed, class))). A class no row is confident of gets none."""
+    probabilities = np.asarray(probabilities)
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"the pseudo-label confidence threshold must lie in [0, 1), got {threshold}")
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    confidence, predicted = probabilities.max(axis=1), probabilities.argmax(axis=1)
+    chosen = []
+    for label in range(probabilities.shape[1]):
+        rows = np.flatnonzero((predicted == label) & (confidence >= threshold))
+        rows = rows[np.argsort(-confidence[rows], kind="stable")]
+        if len(rows) >= per_class or not len(rows):
+            chosen.append(rows[:per_class])
+            continue
+        copies, rest = divmod(per_class, len(rows))
+        drawn = np.random.default_rng((seed, label)).choice(rows, rest, replace=False)
+        chosen.append(np.concatenate([np.tile(rows, copies), np.sort(drawn)]))
+    return np.concatenate(chosen).astype(np.int64)

@@ -3,6 +3,7 @@
 from jaxssl.methods import (
     barlow_twins,
     byol,
+    co_training,
     colorization,
     context_encoder,
     cpc_v2,
@@ -18,6 +19,7 @@ from jaxssl.methods import (
     moco_v2,
     moco_v3,
     nnclr,
+    noisy_student,
     pseudo_label,
     relative_patch,
     rotnet,
@@ -32,6 +34,7 @@ from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 METHODS = {
     "barlow_twins": barlow_twins.make,
     "byol": byol.make,
+    "co_training": co_training.make,
     "colorization": colorization.make,
     "context_encoder": context_encoder.make,
     "cpc_v2": cpc_v2.make,
@@ -47,6 +50,7 @@ METHODS = {
     "moco_v2": moco_v2.make,
     "moco_v3": moco_v3.make,
     "nnclr": nnclr.make,
+    "noisy_student": noisy_student.make,
     "pseudo_label": pseudo_label.make,
     "relative_patch": relative_patch.make,
     "rotnet": rotnet.make,

@@ -67,6 +67,8 @@ class LossInputs:
     labels: int32 (B,) the class of each example where the run may use it, -1 where it may not (the
     unlabelled rows of a semi-supervised batch, an unlabelled split); self-supervised losses never read it.
     step: the global step (int32 scalar). key: a PRNG key for the loss's own random draws.
+    soft_labels: float32 (B, classes) class distributions some rows train toward (a teacher's pseudo-labels,
+    data/parts.py), zeros on the other rows; None when the batch carries none.
     """
 
     batch_stats: Any
@@ -77,11 +79,22 @@ class LossInputs:
     labels: jax.Array
     step: jax.Array
     key: jax.Array
+    soft_labels: Any = None
 
 
 jax.tree_util.register_dataclass(
     LossInputs,
-    data_fields=["batch_stats", "target", "extra", "views", "indices", "labels", "step", "key"],
+    data_fields=[
+        "batch_stats",
+        "target",
+        "extra",
+        "views",
+        "indices",
+        "labels",
+        "step",
+        "key",
+        "soft_labels",
+    ],
     meta_fields=[],
 )
 

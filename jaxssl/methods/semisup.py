@@ -23,13 +23,15 @@ def ema_decay(decay: float):
     return lambda step, total_steps: jnp.asarray(decay, jnp.float32)
 
 
-def classifier_network(context: MethodContext) -> ClassifierNetwork:
-    """The context's backbone behind its input normalisation, and a linear classifier of its classes."""
+def classifier_network(context: MethodContext, dropout: float = 0.0) -> ClassifierNetwork:
+    """The context's backbone behind its input normalisation, and a linear classifier of its classes (with
+    `dropout` on its input in training)."""
     return ClassifierNetwork(
         backbone=context.backbone,
         num_classes=context.num_classes,
         image_mean=tuple(context.image_mean),
         image_std=tuple(context.image_std),
+        dropout=dropout,
     )
 
 

@@ -4,6 +4,7 @@ float32 parameters whatever the compute dtype."""
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 # He-normal with fan-out (He et al. 2015), truncated, as torchvision initialises its convolutions.
@@ -71,3 +72,20 @@ def norm_layer(kind: str, train: bool, momentum: float, dtype: Any, name: str, *
         scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones,
         name=name.replace("bn", "ln"),
     )
+
+
+def drop_branch(module: nn.Module, branch, rate: float, train: bool):
+    """Stochastic depth (Huang et al. 2016): zero a whole residual branch per example with probability
+    `rate` and scale the survivors by 1 / (1 - rate). Identity unless `module` trains with a "dropout" rng."""
+    if not train or rate == 0.0 or not module.has_rng("dropout"):
+        return branch
+    keep = 1.0 - rate
+    shape = (branch.shape[0],) + (1,) * (branch.ndim - 1)
+    kept = jax.random.bernoulli(module.make_rng("dropout"), keep, shape)
+    return jnp.where(kept, branch / jnp.asarray(keep, branch.dtype), jnp.zeros_like(branch))
+
+
+def drop_path_rates(rate: float, depth: int) -> list[float]:
+    """Stochastic-depth rate of each of `depth` blocks, rising linearly to `rate` at the last (Huang et al.
+    2016's linear decay rule, as DeiT and timm apply it)."""
+    return [float(index * (rate / max(depth - 1, 1))) for index in range(depth)]

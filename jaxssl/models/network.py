@@ -16,6 +16,7 @@ target and every evaluation run without it, deterministically).
 """
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 
@@ -71,9 +72,49 @@ class ClassifierNetwork(FeatureNetwork):
     one fully connected layer on the pooled features, Sohn et al. 2020, appendix)."""
 
     num_classes: int
+    dropout: float = (
+        0.0  # on the classifier's input, in training with a "dropout" rng (Noisy Student's noise)
+    )
 
     @nn.compact
     def __call__(self, x, train: bool):
         features = self.features(x, train)
-        logits = nn.Dense(self.num_classes, name="classifier")(jnp.asarray(features, jnp.float32))
+        dropped = nn.Dropout(self.dropout, deterministic=not (train and self.has_rng("dropout")))(
+            jnp.asarray(features, jnp.float32)
+        )
+        logits = nn.Dense(self.num_classes, name="classifier")(dropped)
         return {"features": features, "logits": logits}
+
+
+class CoTrainingNetwork(ClassifierNetwork):
+    """Two classifier networks of the same architecture (co-training): the first is `backbone` and
+    "classifier", the second `second_backbone` and "second_classifier". `features` and `feature_maps` are the
+    first network's (what the frozen protocols, fine-tuning and export read); `__call__`'s "logits" are the
+    pair's ensemble, log of the mean of the two softmaxes (what the classifier protocol reads); `pair` runs
+    each network on its own view (training)."""
+
+    second_backbone: nn.Module | None = None
+
+    def _head(self, features, train: bool, name: str):
+        dropped = nn.Dropout(self.dropout, deterministic=not (train and self.has_rng("dropout")))(
+            jnp.asarray(features, jnp.float32)
+        )
+        return nn.Dense(self.num_classes, name=name)(dropped)
+
+    @nn.compact
+    def pair(self, views, train: bool):
+        """{"first", "second"}: each network's class logits on its own view of views = (x_first, x_second),
+        and "features": the first network's."""
+        x_first, x_second = views
+        features = self.features(x_first, train)
+        second = self.second_backbone(normalize(x_second, self.image_mean, self.image_std), train=train)
+        return {
+            "features": features,
+            "first": self._head(features, train, "classifier"),
+            "second": self._head(second, train, "second_classifier"),
+        }
+
+    def __call__(self, x, train: bool):
+        outputs = self.pair((x, x), train)
+        probabilities = (jax.nn.softmax(outputs["first"]) + jax.nn.softmax(outputs["second"])) / 2
+        return {**outputs, "logits": jnp.log(probabilities)}

@@ -25,6 +25,7 @@ class _ResidualBlock(nn.Module):
     dtype: Any = jnp.float32
     bn_momentum: float = 0.9
     norm: str = "batch"
+    drop_path: float = 0.0
     expansion = 1  # output channels / filters; a class constant, not a dataclass field
 
     def _norm(self, train: bool, name: str, zero_scale: bool = False):
@@ -40,7 +41,8 @@ class _ResidualBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool):
-        return nn.relu(self.residual(x, train) + self.shortcut(x, train))
+        residual = layers.drop_branch(self, self.residual(x, train), self.drop_path, train)
+        return nn.relu(residual + self.shortcut(x, train))
 
 
 class BasicBlock(_ResidualBlock):
@@ -77,7 +79,9 @@ class ResNet(nn.Module):
 
     Stage i has `width * 2**i` filters (times 4 at a bottleneck's output); the first block of
     every stage after the first halves the resolution. Parameters are float32 whatever `dtype`
-    (the computation dtype) is.
+    (the computation dtype) is. `drop_path`: the stochastic depth of the last block, the others' rising
+    linearly to it (Huang et al. 2016; the noise of Noisy Student's students), in training with a "dropout"
+    rng only.
     """
 
     stage_sizes: tuple[int, ...]
@@ -87,6 +91,7 @@ class ResNet(nn.Module):
     dtype: Any = jnp.float32
     bn_momentum: float = 0.9
     norm: str = "batch"
+    drop_path: float = 0.0
 
     def __post_init__(self):
         if self.norm not in layers.NORMS:
@@ -99,6 +104,8 @@ class ResNet(nn.Module):
             raise ValueError(f"stage_sizes must be non-empty positive ints, got {self.stage_sizes!r}")
         if self.width < 1:
             raise ValueError(f"width must be a positive int, got {self.width!r}")
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {self.drop_path!r}")
         super().__post_init__()
 
     @property
@@ -122,10 +129,14 @@ class ResNet(nn.Module):
         )
         x = self._stem(jnp.asarray(x, self.dtype), train)
         maps = {"stem": x}
+        rates = iter(layers.drop_path_rates(self.drop_path, sum(self.stage_sizes)))
         for stage, num_blocks in enumerate(self.stage_sizes):
             for index in range(num_blocks):
                 stride = 2 if stage > 0 and index == 0 else 1
-                x = block_cls(self.width * 2**stage, stride, name=f"stage{stage}_block{index}")(x, train)
+                block = block_cls(
+                    self.width * 2**stage, stride, drop_path=next(rates), name=f"stage{stage}_block{index}"
+                )
+                x = block(x, train)
             maps[f"stage{stage}"] = x
         return maps
 
@@ -140,31 +151,85 @@ def _scaled_width(base_width: int, width_multiplier: float) -> int:
 
 
 def resnet10(
-    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+    width_multiplier: float = 1.0,
+    stem: str = "cifar",
+    dtype: Any = jnp.float32,
+    norm: str = "batch",
+    drop_path: float = 0.0,
 ) -> ResNet:
-    return ResNet((1, 1, 1, 1), "basic", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
+    return ResNet(
+        (1, 1, 1, 1),
+        "basic",
+        _scaled_width(64, width_multiplier),
+        stem,
+        dtype,
+        norm=norm,
+        drop_path=drop_path,
+    )
 
 
 def resnet18(
-    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+    width_multiplier: float = 1.0,
+    stem: str = "cifar",
+    dtype: Any = jnp.float32,
+    norm: str = "batch",
+    drop_path: float = 0.0,
 ) -> ResNet:
-    return ResNet((2, 2, 2, 2), "basic", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
+    return ResNet(
+        (2, 2, 2, 2),
+        "basic",
+        _scaled_width(64, width_multiplier),
+        stem,
+        dtype,
+        norm=norm,
+        drop_path=drop_path,
+    )
 
 
 def resnet34(
-    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+    width_multiplier: float = 1.0,
+    stem: str = "cifar",
+    dtype: Any = jnp.float32,
+    norm: str = "batch",
+    drop_path: float = 0.0,
 ) -> ResNet:
-    return ResNet((3, 4, 6, 3), "basic", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
+    return ResNet(
+        (3, 4, 6, 3),
+        "basic",
+        _scaled_width(64, width_multiplier),
+        stem,
+        dtype,
+        norm=norm,
+        drop_path=drop_path,
+    )
 
 
 def resnet50(
-    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+    width_multiplier: float = 1.0,
+    stem: str = "cifar",
+    dtype: Any = jnp.float32,
+    norm: str = "batch",
+    drop_path: float = 0.0,
 ) -> ResNet:
-    return ResNet((3, 4, 6, 3), "bottleneck", _scaled_width(64, width_multiplier), stem, dtype, norm=norm)
+    return ResNet(
+        (3, 4, 6, 3),
+        "bottleneck",
+        _scaled_width(64, width_multiplier),
+        stem,
+        dtype,
+        norm=norm,
+        drop_path=drop_path,
+    )
 
 
 def resnet_micro(
-    width_multiplier: float = 1.0, stem: str = "cifar", dtype: Any = jnp.float32, norm: str = "batch"
+    width_multiplier: float = 1.0,
+    stem: str = "cifar",
+    dtype: Any = jnp.float32,
+    norm: str = "batch",
+    drop_path: float = 0.0,
 ) -> ResNet:
     """Two one-block stages of 8 and 16 channels: for tests, compiles in a second or two."""
-    return ResNet((1, 1), "basic", _scaled_width(8, width_multiplier), stem, dtype, norm=norm)
+    return ResNet(
+        (1, 1), "basic", _scaled_width(8, width_multiplier), stem, dtype, norm=norm, drop_path=drop_path
+    )

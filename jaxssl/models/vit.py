@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxssl.models import layers
+
 POOLS = ("cls", "mean")
 POS_EMBEDS = ("learned", "sincos")
 
@@ -133,27 +135,12 @@ class Block(nn.Module):
     drop_path: float = 0.0
     dtype: Any = jnp.float32
 
-    def _drop_path(self, branch, train: bool):
-        """Huang et al. 2016: zero a whole residual branch per example with probability `drop_path`, and
-        scale the survivors by 1 / keep. Identity unless training with a "dropout" rng."""
-        if not train or self.drop_path == 0.0 or not self.has_rng("dropout"):
-            return branch
-        keep = 1.0 - self.drop_path
-        shape = (branch.shape[0],) + (1,) * (branch.ndim - 1)
-        kept = jax.random.bernoulli(self.make_rng("dropout"), keep, shape)
-        return jnp.where(kept, branch / jnp.asarray(keep, branch.dtype), jnp.zeros_like(branch))
-
     @nn.compact
     def __call__(self, x, train: bool):
         attn = Attention(self.dim, self.heads, self.dtype, name="attn")
         mlp = Mlp(int(self.dim * self.mlp_ratio), self.dim, self.dtype, name="mlp")
-        x = x + self._drop_path(attn(_layer_norm(self.dtype, "norm1")(x)), train)
-        return x + self._drop_path(mlp(_layer_norm(self.dtype, "norm2")(x)), train)
-
-
-def drop_path_rates(rate: float, depth: int) -> list[float]:
-    """Stochastic-depth rate of each block, rising linearly from 0 to `rate` (DeiT, timm)."""
-    return [float(r) for r in np.linspace(0.0, rate, depth)]
+        x = x + layers.drop_branch(self, attn(_layer_norm(self.dtype, "norm1")(x)), self.drop_path, train)
+        return x + layers.drop_branch(self, mlp(_layer_norm(self.dtype, "norm2")(x)), self.drop_path, train)
 
 
 class ViT(nn.Module):
@@ -218,7 +205,7 @@ class ViT(nn.Module):
             self.pos_table = jnp.asarray(table)
         self.blocks = [
             Block(self.dim, self.heads, self.mlp_ratio, rate, self.dtype)
-            for rate in drop_path_rates(self.drop_path, self.depth)
+            for rate in layers.drop_path_rates(self.drop_path, self.depth)
         ]
         self.norm = _layer_norm(self.dtype)
 

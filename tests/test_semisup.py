@@ -425,6 +425,11 @@ def test_co_training_networks_teach_each_other_their_confident_labels_on_their_o
     )
 
 
+def test_a_co_training_step_runs_both_networks_and_compiles_once(fashion_dir):
+    exp = experiment.prepare(tiny_config("co_training", fashion_dir, steps=2))
+    assert executables_of_a_run(exp, num_steps=2) == 1
+
+
 def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_backbone_is_refused(
     fashion_dir, tmp_path
 ):

@@ -5,9 +5,8 @@ the next teacher."""
 import jax.numpy as jnp
 
 from jaxssl import losses
-from jaxssl.methods.forward import dropout_rngs, forward
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.methods.semisup import classifier_network, with_labelled_rows
+from jaxssl.methods.semisup import classifier_network, one_view_forward, with_labelled_rows
 
 
 def make(context: MethodContext, *, unlabelled_weight=1.0, dropout=0.5) -> Method:
@@ -34,14 +33,8 @@ def make(context: MethodContext, *, unlabelled_weight=1.0, dropout=0.5) -> Metho
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):
-        (view,) = inputs.views
-        outputs, batch_stats = forward(
-            network, {"params": params, "batch_stats": inputs.batch_stats}, view, dropout_rngs(inputs.key, 0)
-        )
+        outputs, batch_stats, supervised, labelled_top1 = one_view_forward(network, params, inputs, labelled)
         logits = outputs["logits"]
-        supervised, labelled_top1 = losses.hard_label_cross_entropy(
-            logits[:labelled], inputs.labels[:labelled]
-        )
         metrics = {"supervised_ce": supervised, "labelled_top1": labelled_top1}
         if logits.shape[0] == labelled:
             return supervised, LossAux(batch_stats=batch_stats, metrics=metrics, features=outputs["features"])

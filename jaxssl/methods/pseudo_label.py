@@ -2,12 +2,12 @@
 Neural Networks"): the network's own confident predictions on unlabelled rows, as hard labels."""
 
 from jaxssl import losses
-from jaxssl.methods.forward import dropout_rngs, forward
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.methods.semisup import (
     check_semisupervised,
     classifier_network,
     linear_ramp,
+    one_view_forward,
     with_labelled_rows,
 )
 
@@ -35,14 +35,8 @@ def make(
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):
-        (view,) = inputs.views
-        outputs, batch_stats = forward(
-            network, {"params": params, "batch_stats": inputs.batch_stats}, view, dropout_rngs(inputs.key, 0)
-        )
+        outputs, batch_stats, supervised, labelled_top1 = one_view_forward(network, params, inputs, labelled)
         logits = outputs["logits"]
-        supervised, labelled_top1 = losses.hard_label_cross_entropy(
-            logits[:labelled], inputs.labels[:labelled]
-        )
         unlabelled, mask_rate = losses.fixmatch_unlabelled(logits[labelled:], logits[labelled:], threshold)
         weight = unlabelled_weight * linear_ramp(inputs.step, ramp_start_steps, ramp_end_steps)
         pseudo_labels, _ = losses.confident_pseudo_labels(logits[labelled:], threshold)

@@ -2,7 +2,9 @@
 
 import jax.numpy as jnp
 
-from jaxssl.methods.method import MethodContext
+from jaxssl import losses
+from jaxssl.methods.forward import dropout_rngs, forward
+from jaxssl.methods.method import LossInputs, MethodContext
 from jaxssl.models.network import ClassifierNetwork
 
 
@@ -33,6 +35,17 @@ def classifier_network(context: MethodContext, dropout: float = 0.0) -> Classifi
         image_std=tuple(context.image_std),
         dropout=dropout,
     )
+
+
+def one_view_forward(network, params, inputs: LossInputs, labelled: int):
+    """(outputs, batch_stats, CE of the first `labelled` rows, their top-1) of the network on the batch's only
+    view in training mode, with the loss key's dropout stream: the step of pseudo-label and Noisy Student."""
+    (view,) = inputs.views
+    outputs, batch_stats = forward(
+        network, {"params": params, "batch_stats": inputs.batch_stats}, view, dropout_rngs(inputs.key, 0)
+    )
+    supervised, top1 = losses.hard_label_cross_entropy(outputs["logits"][:labelled], inputs.labels[:labelled])
+    return outputs, batch_stats, supervised, top1
 
 
 def linear_ramp(step, start: int, end: int) -> jnp.ndarray:

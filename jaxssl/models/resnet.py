@@ -150,86 +150,29 @@ def _scaled_width(base_width: int, width_multiplier: float) -> int:
     return max(1, round(base_width * width_multiplier))
 
 
-def resnet10(
-    width_multiplier: float = 1.0,
-    stem: str = "cifar",
-    dtype: Any = jnp.float32,
-    norm: str = "batch",
-    drop_path: float = 0.0,
-) -> ResNet:
-    return ResNet(
-        (1, 1, 1, 1),
-        "basic",
-        _scaled_width(64, width_multiplier),
-        stem,
-        dtype,
-        norm=norm,
-        drop_path=drop_path,
-    )
+def _builder(stage_sizes: tuple[int, ...], block: str, base_width: int, doc: str):
+    """A ResNet builder of fixed depth: its options are the family's (config.model's keys)."""
+
+    def build(
+        width_multiplier: float = 1.0,
+        stem: str = "cifar",
+        dtype: Any = jnp.float32,
+        norm: str = "batch",
+        drop_path: float = 0.0,
+    ) -> ResNet:
+        width = _scaled_width(base_width, width_multiplier)
+        return ResNet(stage_sizes, block, width, stem, dtype, norm=norm, drop_path=drop_path)
+
+    build.__doc__ = doc
+    return build
 
 
-def resnet18(
-    width_multiplier: float = 1.0,
-    stem: str = "cifar",
-    dtype: Any = jnp.float32,
-    norm: str = "batch",
-    drop_path: float = 0.0,
-) -> ResNet:
-    return ResNet(
-        (2, 2, 2, 2),
-        "basic",
-        _scaled_width(64, width_multiplier),
-        stem,
-        dtype,
-        norm=norm,
-        drop_path=drop_path,
-    )
-
-
-def resnet34(
-    width_multiplier: float = 1.0,
-    stem: str = "cifar",
-    dtype: Any = jnp.float32,
-    norm: str = "batch",
-    drop_path: float = 0.0,
-) -> ResNet:
-    return ResNet(
-        (3, 4, 6, 3),
-        "basic",
-        _scaled_width(64, width_multiplier),
-        stem,
-        dtype,
-        norm=norm,
-        drop_path=drop_path,
-    )
-
-
-def resnet50(
-    width_multiplier: float = 1.0,
-    stem: str = "cifar",
-    dtype: Any = jnp.float32,
-    norm: str = "batch",
-    drop_path: float = 0.0,
-) -> ResNet:
-    return ResNet(
-        (3, 4, 6, 3),
-        "bottleneck",
-        _scaled_width(64, width_multiplier),
-        stem,
-        dtype,
-        norm=norm,
-        drop_path=drop_path,
-    )
-
-
-def resnet_micro(
-    width_multiplier: float = 1.0,
-    stem: str = "cifar",
-    dtype: Any = jnp.float32,
-    norm: str = "batch",
-    drop_path: float = 0.0,
-) -> ResNet:
-    """Two one-block stages of 8 and 16 channels: for tests, compiles in a second or two."""
-    return ResNet(
-        (1, 1), "basic", _scaled_width(8, width_multiplier), stem, dtype, norm=norm, drop_path=drop_path
-    )
+resnet10 = _builder((1, 1, 1, 1), "basic", 64, "ResNet-10: one basic block per stage.")
+resnet18 = _builder((2, 2, 2, 2), "basic", 64, "ResNet-18 (torchvision's resnet18 without its fc).")
+resnet34 = _builder((3, 4, 6, 3), "basic", 64, "ResNet-34 (torchvision's resnet34 without its fc).")
+resnet50 = _builder(
+    (3, 4, 6, 3), "bottleneck", 64, "ResNet-50, v1.5 (torchvision's resnet50 without its fc)."
+)
+resnet_micro = _builder(
+    (1, 1), "basic", 8, "Two one-block stages of 8 and 16 channels: for tests, compiles in a second or two."
+)

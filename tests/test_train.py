@@ -11,6 +11,7 @@ import time
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from configs import byol as byol_config
@@ -251,6 +252,30 @@ def test_checkpoint_that_does_not_fit_the_state_is_refused_and_left_untouched(fa
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before
     assert not os.path.exists(os.path.join(workdir, "checkpoints_unreadable"))
     assert not os.path.exists(os.path.join(workdir, "config.1.json"))
+
+
+def test_a_checkpoint_written_by_orbaxs_standard_save_still_restores(fashion_dir, tmp_path):
+    # Run directories written before checkpoints went through our own handler registry (jaxssl/checkpoint.py:
+    # replica-parallel saving only for large slices) hold StandardSave's format: they restore as they were.
+    exp = experiment.prepare(tiny_config("simclr", fashion_dir))
+    layout = experiment.state_layout(exp)
+    state = experiment.create_state(exp, layout)
+    state = state.replace(params=jax.tree.map(lambda x: x + 0.5, state.params))  # not the fresh values
+    directory = os.path.join(str(tmp_path), "checkpoints")
+    manager = ocp.CheckpointManager(
+        directory, options=ocp.CheckpointManagerOptions(create=True), item_names=("state", "identity")
+    )
+    manager.save(
+        7,
+        args=ocp.args.Composite(state=ocp.args.StandardSave(state), identity=ocp.args.JsonSave(exp.identity)),
+    )
+    manager.wait_until_finished()
+    manager.close()
+    checkpointer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
+    checkpointer.check_identity()
+    restored = checkpointer.restore_latest(layout)
+    checkpointer.close()
+    assert_same_tree(restored, state)
 
 
 @functools.wraps(METHODS["simclr"])

@@ -112,20 +112,21 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
     hides_labels = any(part.labels is not None for part in parts)
     paths = tf.constant(source.paths, tf.string) if isinstance(source, FileSource) else None
 
-    def rows_of(step):
-        indices, labels = batch_rows(step, parts=parts, labels=source_labels, seed=seed)
-        return indices[rows.start : rows.stop], labels[rows.start : rows.stop]
-
     classes = soft_label_classes(parts)
+    held_types = (tf.int64, tf.int32) + ((tf.float32,) if classes else ())
 
-    def soft_labels_of(step):
-        soft = batch_soft_labels(
-            step, parts=parts, num_examples=len(source_labels), num_classes=classes, seed=seed
-        )
-        return soft[rows.start : rows.stop]
+    def rows_of(step):
+        """This process's (indices, labels[, soft labels]) of the batch of `step`, in one host call."""
+        held = batch_rows(step, parts=parts, labels=source_labels, seed=seed)
+        if classes:
+            soft = batch_soft_labels(
+                step, parts=parts, num_examples=len(source_labels), num_classes=classes, seed=seed
+            )
+            held = (*held, soft)
+        return tuple(array[rows.start : rows.stop] for array in held)
 
     def gather(step):
-        indices, labels = tf.numpy_function(rows_of, [step], (tf.int64, tf.int32), stateful=False)
+        indices, labels, *soft = tf.numpy_function(rows_of, [step], held_types, stateful=False)
         indices = tf.ensure_shape(indices, [len(rows)])
         example = {
             "step": tf.fill([len(rows)], step),
@@ -134,8 +135,7 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
             "index": tf.cast(indices, tf.int32),
         }
         if classes:
-            soft = tf.numpy_function(soft_labels_of, [step], tf.float32, stateful=False)
-            example["soft_label"] = tf.ensure_shape(soft, [len(rows), classes])
+            example["soft_label"] = tf.ensure_shape(soft[0], [len(rows), classes])
         if hides_labels:
             example["true_label"] = tf.gather(tf.constant(source_labels, tf.int32), indices)
         if paths is not None:

@@ -72,18 +72,20 @@ class ClassifierNetwork(FeatureNetwork):
     one fully connected layer on the pooled features, Sohn et al. 2020, appendix)."""
 
     num_classes: int
-    dropout: float = (
-        0.0  # on the classifier's input, in training with a "dropout" rng (Noisy Student's noise)
-    )
+    # On the classifier's input, in training with a "dropout" rng (Noisy Student's noise).
+    dropout: float = 0.0
+
+    def _head(self, features, train: bool, name: str):
+        """Class logits of `features` from the Dense named `name` (dropout first, in training)."""
+        dropped = nn.Dropout(self.dropout, deterministic=not (train and self.has_rng("dropout")))(
+            jnp.asarray(features, jnp.float32)
+        )
+        return nn.Dense(self.num_classes, name=name)(dropped)
 
     @nn.compact
     def __call__(self, x, train: bool):
         features = self.features(x, train)
-        dropped = nn.Dropout(self.dropout, deterministic=not (train and self.has_rng("dropout")))(
-            jnp.asarray(features, jnp.float32)
-        )
-        logits = nn.Dense(self.num_classes, name="classifier")(dropped)
-        return {"features": features, "logits": logits}
+        return {"features": features, "logits": self._head(features, train, "classifier")}
 
 
 class CoTrainingNetwork(ClassifierNetwork):
@@ -94,12 +96,6 @@ class CoTrainingNetwork(ClassifierNetwork):
     each network on its own view (training)."""
 
     second_backbone: nn.Module | None = None
-
-    def _head(self, features, train: bool, name: str):
-        dropped = nn.Dropout(self.dropout, deterministic=not (train and self.has_rng("dropout")))(
-            jnp.asarray(features, jnp.float32)
-        )
-        return nn.Dense(self.num_classes, name=name)(dropped)
 
     @nn.compact
     def pair(self, views, train: bool):

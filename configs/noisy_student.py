@@ -22,8 +22,7 @@ confidence of 0.3 are dropped and each class is brought to the same count (confi
 training split's size / classes) by keeping its most confident examples or duplicating them; the student,
 of equal or larger size (a larger config.model.width_multiplier from launch/noisy_student.py --grow), trains
 on the labelled and the pseudo-labelled rows with noise: RandAugment (2 ops at magnitude 27 of 30), dropout
-0.5 before the classifier and stochastic depth 0.2 at the last block (ResNets and ViTs; the Wide ResNet has
-none). The paper's ImageNet students learn from 130M JFT images with EfficientNets and RMSProp; on these
+0.5 before the classifier and stochastic depth 0.2 at the last block (ResNets, Wide ResNets and ViTs). The paper's ImageNet students learn from 130M JFT images with EfficientNets and RMSProp; on these
 datasets the budget, batch (B_l = 64, mu = 7), network and SGD schedule are FixMatch's, so the
 semi-supervised methods are compared on the same labels, network and steps. No ImageNet anchor is quoted:
 the paper's ImageNet students learn from JFT's 300M unlabelled images, not from ImageNet's own; it reports no
@@ -54,6 +53,6 @@ def get_config(arg=None):
         common.make_tiny_semisup(config)
         if not options.teacher:  # the first teacher: 16 labelled rows per step
             config.semisup.mu = 0
-    if common.family_of(config.model.backbone) in ("resnet", "vit"):
+    if common.family_of(config.model.backbone) in ("resnet", "vit", "wide_resnet"):
         config.model.drop_path = DROP_PATH
     return common.lock(config)

@@ -18,7 +18,7 @@ from jaxssl import augment, experiment, teacher, train, validate
 from jaxssl.data import parts as parts_lib
 from jaxssl.data import pipeline, subsets
 from jaxssl.data.records import ArraySource
-from jaxssl.models import resnet
+from jaxssl.models import resnet, wide_resnet
 from jaxssl.state import evaluated_weights
 from tests.helpers import REPO
 from tests.test_semisup import micro_semisup, semisup_inputs
@@ -112,8 +112,9 @@ def test_the_student_loss_is_the_labelled_ce_plus_the_soft_ce_on_the_teachers_ro
     np.testing.assert_allclose(value, expected, rtol=1e-5)
 
 
-def test_resnet_stochastic_depth_drops_whole_branches_in_training_only():
-    network = resnet.resnet_micro(drop_path=0.5)
+@pytest.mark.parametrize("builder", [resnet.resnet_micro, wide_resnet.wide_resnet_micro])
+def test_stochastic_depth_drops_whole_branches_in_training_only(builder):
+    network = builder(drop_path=0.5)
     images = jax.random.uniform(jax.random.key(0), (8, 8, 8, 1))
     variables = network.init(jax.random.key(1), images, train=False)
     variables = jax.tree_util.tree_map_with_path(  # branches starting at zero (zero_scale) would hide a drop
@@ -130,7 +131,7 @@ def test_resnet_stochastic_depth_drops_whole_branches_in_training_only():
         network.apply(variables, images, train=False), network.apply(variables, images, train=False)
     )
     with pytest.raises(ValueError, match="drop_path must be in"):
-        resnet.resnet_micro(drop_path=1.0)
+        builder(drop_path=1.0)
 
 
 def student_config(fashion_dir, teacher_dir, steps=4):

@@ -61,6 +61,7 @@ class PreActBlock(nn.Module):
     dtype: Any = jnp.float32
     bn_momentum: float = 0.999
     negative_slope: float = 0.1
+    drop_path: float = 0.0
 
     @nn.compact
     def __call__(self, x, train: bool):
@@ -72,11 +73,15 @@ class PreActBlock(nn.Module):
         y = conv(self.filters, 3, 1, self.dtype, "conv2")(y)
         if self.stride != 1 or x.shape[-1] != self.filters:
             shortcut = conv(self.filters, 1, self.stride, self.dtype, "shortcut_conv")(shortcut)
-        return shortcut + y
+        return shortcut + layers.drop_branch(self, y, self.drop_path, train)
 
 
 class WideResNet(nn.Module):
-    """WRN-depth-widen_factor trunk; returns float32 (B, 64 * widen_factor) after the global pool."""
+    """WRN-depth-widen_factor trunk; returns float32 (B, 64 * widen_factor) after the global pool.
+
+    `drop_path`: the stochastic depth of the last block, the others' rising linearly to it (Huang et al. 2016;
+    the noise of Noisy Student's students), in training with a "dropout" rng only.
+    """
 
     depth: int = 28
     widen_factor: int = 2
@@ -84,6 +89,7 @@ class WideResNet(nn.Module):
     dtype: Any = jnp.float32
     bn_momentum: float = 0.999
     negative_slope: float = 0.1
+    drop_path: float = 0.0
 
     def __post_init__(self):
         if self.depth < 10 or (self.depth - 4) % 6:
@@ -92,6 +98,8 @@ class WideResNet(nn.Module):
             raise ValueError(
                 f"widen_factor and base_width must be positive ints, got {self.widen_factor!r}, {self.base_width!r}"
             )
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {self.drop_path!r}")
         super().__post_init__()
 
     @property
@@ -107,12 +115,15 @@ class WideResNet(nn.Module):
         x = conv(self.base_width, 3, 1, self.dtype, "stem_conv")(jnp.asarray(x, self.dtype))
         maps = {"stem": x}
         blocks_per_stage = (self.depth - 4) // 6
+        rates = iter(layers.drop_path_rates(self.drop_path, 3 * blocks_per_stage))
         for stage in range(1, 4):
             filters = self.base_width * self.widen_factor * 2 ** (stage - 1)
             for index in range(blocks_per_stage):
                 stride = 2 if stage > 1 and index == 0 else 1
                 first = stage == 1 and index == 0
-                x = block(filters, stride, first, name=f"stage{stage}_block{index}")(x, train)
+                x = block(filters, stride, first, drop_path=next(rates), name=f"stage{stage}_block{index}")(
+                    x, train
+                )
             maps[f"stage{stage}"] = x
         x = batch_norm(train, self.bn_momentum, self.dtype, "final_bn")(x)
         maps["stage3"] = nn.leaky_relu(x, negative_slope=self.negative_slope)
@@ -123,16 +134,16 @@ class WideResNet(nn.Module):
         return jnp.mean(last.astype(jnp.float32), axis=(1, 2))
 
 
-def wide_resnet28_2(dtype: Any = jnp.float32) -> WideResNet:
+def wide_resnet28_2(dtype: Any = jnp.float32, drop_path: float = 0.0) -> WideResNet:
     """WRN-28-2, the CIFAR-10 / SVHN network of MixMatch and FixMatch (1.47M parameters, 128 features)."""
-    return WideResNet(depth=28, widen_factor=2, dtype=dtype)
+    return WideResNet(depth=28, widen_factor=2, dtype=dtype, drop_path=drop_path)
 
 
-def wide_resnet28_8(dtype: Any = jnp.float32) -> WideResNet:
+def wide_resnet28_8(dtype: Any = jnp.float32, drop_path: float = 0.0) -> WideResNet:
     """WRN-28-8, FixMatch's CIFAR-100 network (23.4M parameters, 512 features)."""
-    return WideResNet(depth=28, widen_factor=8, dtype=dtype)
+    return WideResNet(depth=28, widen_factor=8, dtype=dtype, drop_path=drop_path)
 
 
-def wide_resnet_micro(dtype: Any = jnp.float32) -> WideResNet:
+def wide_resnet_micro(dtype: Any = jnp.float32, drop_path: float = 0.0) -> WideResNet:
     """WRN-10-1 with 8 base channels (one block per stage, 8-16-32 channels): for tests."""
-    return WideResNet(depth=10, widen_factor=1, base_width=8, dtype=dtype)
+    return WideResNet(depth=10, widen_factor=1, base_width=8, dtype=dtype, drop_path=drop_path)

@@ -1,8 +1,8 @@
 """The papers' flagship training steps on the accelerator JAX finds, in bf16, on synthetic data (no dataset).
 
-  python benchmarks/accelerator.py                          # every case, batch 256 per device (CIFAR: 512)
-  python benchmarks/accelerator.py --cases=simclr_resnet50_224 --steps=50 --batch_per_device=512
-  python benchmarks/accelerator.py --size=micro --steps=2   # the suite's CPU check: micro backbones
+  python -m benchmarks.accelerator                          # every case, batch 256 per device (CIFAR: 512)
+  python -m benchmarks.accelerator --cases=simclr_resnet50_224 --steps=50 --batch_per_device=512
+  python -m benchmarks.accelerator --size=micro --steps=2   # the suite's CPU check: micro backbones
 
 Prints one JSON line per case: the whole training step (on-device augmentation, the method's loss, heads,
 target and probe, the optimizer; state donated, as train.py runs it) as step time and source images/s, XLA's
@@ -40,6 +40,9 @@ CASES = {
     "byol_resnet50_224": Case("configs/byol.py:dataset=imagenet2012,backbone=resnet50", 256, 1000.0),
     "simclr_resnet18_cifar": Case("configs/simclr.py:dataset=cifar10,backbone=resnet18", 512, 15000.0),
     "mae_vitb16_224": Case("configs/mae.py:dataset=imagenet2012,backbone=vit_base", 256, None),
+    # FixMatch's CIFAR-10 step: B_l = 64 labelled and mu x B_l = 448 unlabelled rows per device (512 source
+    # images), each unlabelled row seen as a weak and a strong view, WRN-28-2.
+    "fixmatch_wrn28_2_cifar": Case("configs/fixmatch.py:dataset=cifar10,labels=250", 512, None),
 }
 PEAK_BF16_TFLOPS = {  # dense, per chip, the vendors' data sheets; matched against jax's device_kind
     "H200": 989.0,

@@ -1,6 +1,6 @@
 """Host input pipeline throughput against what the training step consumes.
 
-  python benchmarks/input_pipeline.py --config=configs/quickstart.py:method=simclr --steps=50 --step_ms=1766
+  python -m benchmarks.input_pipeline --config=configs/quickstart.py:method=simclr --steps=50 --step_ms=1766
 
 Prints one JSON line: batches/s and examples/s the tf.data pipeline delivers alone (read, per-view host crops
 for large images, per-process slicing, prefetch), and, given the step time measured by

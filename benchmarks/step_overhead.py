@@ -1,7 +1,7 @@
 """SSL step time against the bare forward+backward of the same backbone on the same views.
 
-  python benchmarks/step_overhead.py --config=configs/quickstart.py:method=simclr --batch=256
-  python benchmarks/step_overhead.py --config=configs/quickstart.py:method=mae,backbone=vit_tiny \
+  python -m benchmarks.step_overhead --config=configs/quickstart.py:method=simclr --batch=256
+  python -m benchmarks.step_overhead --config=configs/quickstart.py:method=mae,backbone=vit_tiny \
       --override=model.patch_size=4
 
 Prints one JSON line: the full step (augmentation, method loss with heads and target, probe, optimizer,

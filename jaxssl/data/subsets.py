@@ -96,6 +96,13 @@ def first(source: ArraySource | FileSource, count: int) -> ArraySource | FileSou
     return take(source, np.arange(min(count, len(source.labels))))
 
 
+def spread(source: ArraySource | FileSource, count: int) -> ArraySource | FileSource:
+    """`count` examples of `source` evenly spaced over its rows (all of them when it has fewer): a figure's
+    images from every class of a folder, whose rows are sorted by class."""
+    size = len(source.labels)
+    return take(source, np.unique(np.linspace(0, size - 1, min(count, size)).round().astype(np.int64)))
+
+
 def labelled_subset(
     source: ArraySource | FileSource,
     *,

@@ -4,10 +4,11 @@
   python -m benchmarks.state_memory --dataset=cifar10 --devices=1,8
 
 Nothing is computed and no data is needed: the state's shapes come from jax.eval_shape, and each array's
-share per device from the rule experiment.state_layout applies (a method's memories split over the data axis
-along their rows where the device count divides them, everything else replicated). One JSON line per method
-and device count: the state's bytes per device, the memories' part of it, and the fraction of the replicated
-state (1 device) that is left per device.
+share per device from the rules experiment.state_layout applies (a method's memories split over the data axis
+along their rows where the device count divides them, weights of at least sharding.MIN_SPLIT_WEIGHT_BYTES
+along one axis it divides, everything else replicated). One JSON line per method and device count: the
+state's bytes per device, the memories' and the weights' (parameters, optimizer state, EMA target) parts of
+it, and the fraction of the replicated state (1 device) that is left per device.
 """
 
 import argparse
@@ -26,17 +27,24 @@ def nbytes(leaf) -> int:
     return math.prod(leaf.shape) * leaf.dtype.itemsize
 
 
-def bytes_per_device(state, memories, devices: int) -> tuple[int, int]:
-    """(the whole state, its memories) in bytes on each of `devices` devices."""
+def bytes_per_device(state, memories, devices: int) -> tuple[int, int, int]:
+    """(the whole state, its memories, its weights) in bytes on each of `devices` devices."""
     memory_bytes = 0
     for name, axis in memories:
         for leaf in jax.tree.leaves(state.extra.get(name, {})):
             split = sharding.splits_evenly(leaf.shape, axis, devices)
             memory_bytes += nbytes(leaf) // (devices if split else 1)
+    weight_bytes = sum(
+        nbytes(leaf) // (1 if sharding.weight_axis(leaf.shape, leaf.dtype, devices) is None else devices)
+        for leaf in jax.tree.leaves((state.params, state.opt_state, state.target))
+    )
     held = {name for name, _ in memories}
     other = {key: value for key, value in state.extra.items() if key not in held}
-    rest = sum(nbytes(leaf) for leaf in jax.tree.leaves(state.replace(extra=other)))
-    return rest + memory_bytes, memory_bytes
+    rest = sum(
+        nbytes(leaf)
+        for leaf in jax.tree.leaves(state.replace(params={}, opt_state={}, target={}, extra=other))
+    )
+    return rest + memory_bytes + weight_bytes, memory_bytes, weight_bytes
 
 
 def main(argv=None):
@@ -49,9 +57,9 @@ def main(argv=None):
         config = load_config(f"configs/{method}.py:dataset={args.dataset}")
         exp = experiment.prepare(config, data=synthetic_data(args.dataset))
         state = jax.eval_shape(lambda key, exp=exp: experiment.init_state(exp, key), jax.random.key(0))
-        whole, _ = bytes_per_device(state, exp.method.memories, 1)
+        whole, _, _ = bytes_per_device(state, exp.method.memories, 1)
         for devices in map(int, args.devices.split(",")):
-            total, memories = bytes_per_device(state, exp.method.memories, devices)
+            total, memories, weights = bytes_per_device(state, exp.method.memories, devices)
             emit(
                 {
                     "benchmark": "state_memory",
@@ -60,6 +68,7 @@ def main(argv=None):
                     "devices": devices,
                     "state_mb_per_device": round(total / 2**20, 1),
                     "memories_mb_per_device": round(memories / 2**20, 1),
+                    "weights_mb_per_device": round(weights / 2**20, 1),
                     "fraction_of_replicated": round(total / whole, 3),
                 }
             )

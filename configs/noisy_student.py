@@ -22,9 +22,10 @@ confidence of 0.3 are dropped and each class is brought to the same count (confi
 training split's size / classes) by keeping its most confident examples or duplicating them; the student,
 of equal or larger size (a larger config.model.width_multiplier from launch/noisy_student.py --grow), trains
 on the labelled and the pseudo-labelled rows with noise: RandAugment (2 ops at magnitude 27 of 30), dropout
-0.5 before the classifier and stochastic depth 0.2 at the last block (ResNets, Wide ResNets and ViTs). The paper's ImageNet students learn from 130M JFT images with EfficientNets and RMSProp; on these
-datasets the budget, batch (B_l = 64, mu = 7), network and SGD schedule are FixMatch's, so the
-semi-supervised methods are compared on the same labels, network and steps. No ImageNet anchor is quoted:
+0.5 before the classifier and stochastic depth 0.2 at the last block (ResNets, Wide ResNets and ViTs). The
+paper's ImageNet students learn from 130M JFT images with EfficientNets and RMSProp; on these datasets the
+budget, batch (B_l = 64, mu = 7), network and SGD schedule are FixMatch's, so the semi-supervised methods are
+compared on the same labels, network and steps. No ImageNet anchor is quoted:
 the paper's ImageNet students learn from JFT's 300M unlabelled images, not from ImageNet's own; it reports no
 CIFAR or STL-10 numbers either. On Fashion-MNIST (our recipe, 900 steps per round, as the other methods)
 RandAugment draws random magnitudes, as FixMatch's.

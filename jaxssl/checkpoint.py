@@ -9,6 +9,7 @@ state (other head sizes, another version's state layout) is refused, untouched.
 """
 
 import dataclasses
+import functools
 import logging
 import os
 import shutil
@@ -70,12 +71,50 @@ def _key_name(key) -> str:
     return str(key)
 
 
+def _path_names(path) -> tuple:
+    return tuple(_key_name(k) for k in path)
+
+
 def leaf_shapes(tree) -> dict:
     """{path of key names: shape} of every leaf; the same paths for a TrainState and its saved metadata."""
-    return {
-        tuple(_key_name(k) for k in path): tuple(leaf.shape)
-        for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
-    }
+    return {_path_names(path): tuple(leaf.shape) for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def padded_axis(saved: tuple | None, expected: tuple) -> int | None:
+    """The axis along which `expected` is the `saved` shape with its rows padded to sharding.padded_rows (a
+    memory saved before memories were padded), or None."""
+    if saved is None or len(saved) != len(expected):
+        return None
+    differ = [axis for axis, (old, new) in enumerate(zip(saved, expected, strict=True)) if old != new]
+    if len(differ) == 1 and expected[differ[0]] == sharding.padded_rows(saved[differ[0]]):
+        return differ[0]
+    return None
+
+
+def _as_saved(abstract_state, saved_shapes: dict):
+    """abstract_state with each memory saved unpadded in its saved shape, replicated, to be restored so."""
+
+    def leaf_as_saved(path, leaf):
+        saved = saved_shapes.get(_path_names(path))
+        if padded_axis(saved, tuple(leaf.shape)) is None:
+            return leaf
+        return jax.ShapeDtypeStruct(saved, leaf.dtype, sharding=sharding.replicated(leaf.sharding.mesh))
+
+    return jax.tree_util.tree_map_with_path(leaf_as_saved, abstract_state)
+
+
+def _padded_like(restored, abstract_state):
+    """Each restored leaf padded (sharding.pad_rows) to its abstract shape where it was saved unpadded, in its
+    abstract sharding."""
+
+    def pad(value, leaf):
+        axis = padded_axis(tuple(value.shape), tuple(leaf.shape))
+        if axis is None:
+            return value
+        pad_rows = functools.partial(sharding.pad_rows, axis=axis, rows=leaf.shape[axis])
+        return jax.jit(pad_rows, out_shardings=leaf.sharding)(value)
+
+    return jax.tree.map(pad, restored, abstract_state)
 
 
 class Checkpointer:
@@ -118,15 +157,17 @@ class Checkpointer:
             return None
 
     def _check_fits(self, step: int, saved, abstract_state) -> None:
-        """IncompatibleCheckpointError unless the saved arrays have exactly this state's paths and shapes."""
+        """IncompatibleCheckpointError unless the saved arrays have exactly this state's paths and shapes, but
+        for memories saved before their rows were padded."""
         saved_shapes, expected = leaf_shapes(saved), leaf_shapes(abstract_state)
-        if saved_shapes == expected:
-            return
         differences = sorted(
             "/".join(path) + f": saved {saved_shapes.get(path)}, expected {expected.get(path)}"
             for path in set(saved_shapes) | set(expected)
             if saved_shapes.get(path) != expected.get(path)
+            and (path not in expected or padded_axis(saved_shapes.get(path), expected[path]) is None)
         )
+        if not differences:
+            return
         raise IncompatibleCheckpointError(
             f"the checkpoint at step {step} in {self.directory} does not fit this run's state ("
             f"{len(differences)} arrays differ, e.g. {differences[:3]}): other method hyperparameters or "
@@ -137,13 +178,15 @@ class Checkpointer:
     def restore_latest(self, abstract_state):
         """The newest readable checkpoint restored onto abstract_state's shapes and shardings, or None.
 
-        State fields without arrays (an empty `extra`) need not be in the checkpoint, so checkpoints written
-        before a field was added still restore."""
+        State fields without arrays (an empty `extra`) need not be in the checkpoint, and memories saved before
+        their rows were padded are padded, so checkpoints written before a field was added or before memories
+        split over the devices still restore."""
         for step in sorted(self.manager.all_steps(), reverse=True):
             saved = self._saved_tree(step)
             if saved is not None:
                 self._check_fits(step, saved, abstract_state)
-            fields = {f.name: getattr(abstract_state, f.name) for f in dataclasses.fields(abstract_state)}
+            as_saved = abstract_state if saved is None else _as_saved(abstract_state, leaf_shapes(saved))
+            fields = {f.name: getattr(as_saved, f.name) for f in dataclasses.fields(as_saved)}
             stored = {name: value for name, value in fields.items() if saved is None or name in saved}
             restored, error = None, None
             try:
@@ -158,7 +201,7 @@ class Checkpointer:
             except Exception as raised:  # orbax raises many types for truncated or corrupt files
                 error = raised
             if not sharding.any_process(error is not None):  # on a pod: readable for every process
-                return abstract_state.replace(**restored["state"])
+                return _padded_like(as_saved.replace(**restored["state"]), abstract_state)
             logging.warning(
                 "checkpoint at step %d is unreadable (%s); moving it to %s and trying the previous one",
                 step,

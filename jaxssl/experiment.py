@@ -200,24 +200,29 @@ def init_state(experiment: Experiment, key) -> TrainState:
 
 def state_layout(experiment: Experiment):
     """The state's abstract shapes, each leaf carrying its sharding: the method's memories split over the data
-    axis along their rows (sharding.rows_split), everything else replicated; nothing is computed."""
+    axis along their rows (sharding.rows_split), the large weights (parameters, optimizer state, EMA target)
+    along one axis (sharding.weight_split), everything else replicated; nothing is computed."""
     mesh = experiment.mesh
     abstract = jax.eval_shape(lambda key: init_state(experiment, key), jax.random.key(0))
-    layout = jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding.replicated(mesh)),
-        abstract,
-    )
+
+    def placed(tree, sharding_of):
+        return jax.tree.map(
+            lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding_of(leaf)), tree
+        )
+
+    layout = placed(abstract, lambda leaf: sharding.replicated(mesh))
+    weights = {
+        name: placed(
+            getattr(abstract, name), lambda leaf: sharding.weight_split(mesh, leaf.shape, leaf.dtype)
+        )
+        for name in ("params", "opt_state", "target")
+    }
     extra = dict(layout.extra)
     for name, axis in experiment.method.memories:
         if name not in extra:  # a memory the config turned off (SwAV without a queue)
             continue
-        extra[name] = jax.tree.map(
-            lambda leaf, axis=axis: jax.ShapeDtypeStruct(
-                leaf.shape, leaf.dtype, sharding=sharding.rows_split(mesh, leaf.shape, axis)
-            ),
-            extra[name],
-        )
-    return layout.replace(extra=extra)
+        extra[name] = placed(extra[name], lambda leaf, axis=axis: sharding.rows_split(mesh, leaf.shape, axis))
+    return layout.replace(extra=extra, **weights)
 
 
 def state_shardings(layout):

@@ -23,7 +23,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from jaxssl import experiment as experiment_lib
-from jaxssl import runs
+from jaxssl import runs, sharding
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 
 FORMATS = ("safetensors", "npz")
@@ -238,7 +238,7 @@ def newest_backbone(exp, workdir: str, weights: str) -> tuple:
         if weights == "target"
         else {"params": state.params["model"], "batch_stats": state.batch_stats}
     )
-    backbone = jax.device_get(
+    backbone = sharding.host_copy(
         {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
     )
     return state, backbone
@@ -300,7 +300,7 @@ def export(
     exp = experiment_lib.prepare(config)
     check_request(config, naming, weights, exp.method.uses_target)
     state, backbone = newest_backbone(exp, workdir, weights)
-    probe = jax.device_get(state.params["probe"])
+    probe = sharding.host_copy(state.params["probe"])
     positions = None
     if naming == "timm":
         vit = exp.method.network.backbone

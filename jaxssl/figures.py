@@ -12,7 +12,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from jaxssl import augment, plots
+from jaxssl import augment, plots, sharding
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.augment import crops
@@ -24,8 +24,9 @@ KEY_SALTS = {"gallery": 14, "reconstruction": 15, "crops": 16}  # apart from eva
 
 
 def gallery_record(exp, workdir: str, title: str) -> dict:
-    """Draws the run's views of the first GALLERY_IMAGES training images into DIR/plots/augmentations*.png."""
-    head = subsets.first(exp.train_source, GALLERY_IMAGES)
+    """Draws the run's views of GALLERY_IMAGES training images spread over the split into
+    DIR/plots/augmentations*.png."""
+    head = subsets.spread(exp.train_source, GALLERY_IMAGES)
     batch = experiment_lib.whole_batch(exp, head)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["gallery"])
     specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in exp.view_specs)
@@ -37,15 +38,15 @@ def gallery_record(exp, workdir: str, title: str) -> dict:
 
 
 def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
-    """Draws the first GALLERY_IMAGES eval images (centre view) and the method's reconstruction columns (a
+    """Draws GALLERY_IMAGES eval images spread over the split (centre view) and the method's reconstruction columns (a
     masked image model: the images masked as in pretraining and rebuilt; colorization: the lightness the
     network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
-    head = subsets.first(exp.eval_source, GALLERY_IMAGES)
+    head = subsets.spread(exp.eval_source, GALLERY_IMAGES)
     batch = experiment_lib.whole_batch(exp, head)
     images = augment.center_view(batch["image"][:, 0], exp.image_size)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
     params, batch_stats = evaluated_weights(state, exp.method.eval_weights)
-    variables = jax.device_get({"params": params, "batch_stats": batch_stats})
+    variables = sharding.host_copy({"params": params, "batch_stats": batch_stats})
     rows = jax.jit(exp.method.reconstruct)(variables, images, key)
     columns = [np.asarray(images), *map(np.asarray, rows.values())]
     path = plots.figure_path(workdir, f"reconstruction_step{int(state.step)}")
@@ -62,8 +63,8 @@ def crops_record(exp, state, workdir: str, title: str) -> dict:
     image."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
     batch = experiment_lib.whole_batch(exp, head)
-    # The replicated fields the figure reads, whole on every process (a memory is split over the processes).
-    state = jax.device_get(state.replace(target={}, opt_state={}, extra={}))
+    # The fields the figure reads, whole on every process (a memory or a large weight is split over them).
+    state = sharding.host_copy(state.replace(target={}, opt_state={}, extra={}))
     policy, indices = exp.crop_policy, np.arange(len(batch["label"]))
     whole = augment.whole_view(batch["image"][:, 0], exp.image_size)
     maps = jax.jit(lambda s, x: step_lib.last_feature_map(exp.method.network, s, x))(state, whole)

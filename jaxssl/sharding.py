@@ -1,7 +1,9 @@
-"""The device mesh and how arrays are laid out on it: batches split over "data", state replicated; and the few
-decisions every process of a pod must take together."""
+"""The device mesh and how arrays are laid out on it: batches split over "data", memories along their rows and
+large weights along one axis, the rest replicated; and the few decisions every process of a pod must take
+together."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
@@ -24,6 +26,28 @@ def replicated(mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
+# A per-example memory (InstDisc's bank, DeepCluster-v2's memory) has a row per training example, a count that
+# no device count need divide (ImageNet's 1,281,167 is odd). Its rows are padded to a multiple of this, the same
+# on every slice, so it splits over any power-of-two device count up to it and its checkpoints move between
+# slice sizes. The padding rows hold no example and nothing reads them.
+MEMORY_ROW_MULTIPLE = 1024
+
+
+def padded_rows(count: int) -> int:
+    """`count` rounded up to a multiple of MEMORY_ROW_MULTIPLE."""
+    return -(-count // MEMORY_ROW_MULTIPLE) * MEMORY_ROW_MULTIPLE
+
+
+def pad_rows(array, axis: int, rows: int | None = None):
+    """`array` with axis `axis` padded at its end to `rows` (padded_rows of its length by default): with -1 in
+    an integer array (no example, as an unassigned row), 0 in a float one."""
+    array = jnp.asarray(array)
+    rows = padded_rows(array.shape[axis]) if rows is None else rows
+    widths = [(0, rows - array.shape[axis]) if a == axis else (0, 0) for a in range(array.ndim)]
+    fill = -1 if jnp.issubdtype(array.dtype, jnp.integer) else 0
+    return jnp.pad(array, widths, constant_values=fill)
+
+
 def splits_evenly(shape: tuple, axis: int, devices: int) -> bool:
     """Whether `devices` divides axis `axis` of `shape`: an even split is the only one XLA supports."""
     return shape[axis] % devices == 0
@@ -35,6 +59,44 @@ def rows_split(mesh, shape: tuple, axis: int) -> NamedSharding:
     if not splits_evenly(shape, axis, mesh.devices.size):
         return replicated(mesh)
     return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == axis else None for a in range(len(shape))]))
+
+
+# A weight (a parameter, its optimizer state, its EMA) of at least this many bytes is split over the data axis
+# (as ZeRO-3 / FSDP do): each device holds 1/N of it, XLA gathers it where the step uses it whole and
+# reduce-scatters its gradient; smaller ones stay replicated, where a gather costs more than it saves. The
+# micro models of the tests hold none this large; a ResNet-18's deeper kernels (2.4 MB) and ResNet-50's are.
+MIN_SPLIT_WEIGHT_BYTES = 1 << 20
+
+
+def weight_axis(shape: tuple, dtype, devices: int) -> int | None:
+    """The axis a weight is split along over `devices` devices: its longest axis the count divides, when it
+    holds at least MIN_SPLIT_WEIGHT_BYTES; None (replicated) otherwise."""
+    divided = [axis for axis in range(len(shape)) if shape[axis] % devices == 0]
+    if devices == 1 or not divided or np.prod(shape) * np.dtype(dtype).itemsize < MIN_SPLIT_WEIGHT_BYTES:
+        return None
+    return max(divided, key=lambda axis: shape[axis])
+
+
+def weight_split(mesh, shape: tuple, dtype) -> NamedSharding:
+    """A weight's sharding: split along weight_axis, or replicated."""
+    split = weight_axis(shape, dtype, mesh.devices.size)
+    if split is None:
+        return replicated(mesh)
+    return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == split else None for a in range(len(shape))]))
+
+
+def host_copy(tree):
+    """The arrays of `tree` as numpy, whole: a split array is gathered on the devices first (on a pod a process
+    holds only its own devices' parts of it)."""
+    leaves = jax.tree.leaves(tree)
+    if all(getattr(leaf, "is_fully_replicated", True) for leaf in leaves) or not leaves:
+        return jax.device_get(tree)
+    mesh = next(leaf.sharding.mesh for leaf in leaves if hasattr(leaf, "sharding"))
+    return jax.device_get(jax.jit(_same, out_shardings=replicated(mesh))(tree))
+
+
+def _same(tree):
+    return tree
 
 
 def check_batch_divides(global_batch: int, mesh) -> None:

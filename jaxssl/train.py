@@ -153,7 +153,7 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
     pair_batches = experiment_lib.eval_batches(exp, health_source, eval_config.batch_size)
     key = experiment_lib.health_key(exp, int(state.step))
     pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
-    logits = exp.probe.apply({"params": jax.device_get(state.params["probe"])}, probed["features"])
+    logits = exp.probe.apply({"params": sharding.host_copy(state.params["probe"])}, probed["features"])
     spread = health.health(
         held_out["features"][: eval_config.health_examples], pairs["view_a"], pairs["view_b"]
     )

@@ -208,6 +208,16 @@ def test_spherical_kmeans_matches_numpy_and_finds_separated_clusters():
         np.testing.assert_array_equal(assignment, expected_assignment)
 
 
+def test_spherical_kmeans_leaves_padding_rows_out_and_unassigned():
+    rng = np.random.default_rng(17)
+    x, init = rng.normal(size=(20, 4)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
+    padded = np.concatenate([x, 5.0 * rng.normal(size=(12, 4)).astype(np.float32)])
+    centroids, assignment = spherical_kmeans(padded, init, 3, num_rows=20)
+    expected_centroids, expected_assignment = spherical_kmeans(x, init, 3)
+    np.testing.assert_allclose(centroids, expected_centroids, atol=1e-6)
+    np.testing.assert_array_equal(assignment, np.concatenate([expected_assignment, np.full(12, -1)]))
+
+
 def test_spherical_kmeans_empty_cluster_keeps_its_centroid():
     x = np.abs(np.random.default_rng(16).normal(size=(20, 4))).astype(np.float32)
     x[:, 3] = 0.0  # no row has any component along the last axis

@@ -270,6 +270,27 @@ def test_nce_log_normalizer_matches_formula(temperature):
     )
 
 
+def test_instdisc_losses_leave_a_padded_banks_padding_out():
+    # A bank's rows padded past the examples (so that it splits over the devices): the same three numbers.
+    v, padded = gaussian(21, 8, 5), np.concatenate([BANK, gaussian(22, 6, 5)])
+    examples = len(BANK)
+    for padded_value, value in (
+        (
+            instdisc.instdisc_softmax(v, padded, INDICES, 0.07, examples),
+            instdisc.instdisc_softmax(v, BANK, INDICES),
+        ),
+        (
+            instdisc.instdisc_nce(v, padded, INDICES, NEGATIVES, 0.07, 14.0, examples),
+            instdisc.instdisc_nce(v, BANK, INDICES, NEGATIVES, 0.07, 14.0),
+        ),
+        (
+            instdisc.nce_log_normalizer(v, padded, NEGATIVES, 0.07, examples),
+            instdisc.nce_log_normalizer(v, BANK, NEGATIVES, 0.07),
+        ),
+    ):
+        np.testing.assert_allclose(padded_value, value, rtol=1e-6)
+
+
 def test_instdisc_losses_do_not_train_the_bank():
     v = gaussian(18, 8, 5)
     grads = [

@@ -114,10 +114,15 @@ def test_mae_step_with_per_example_masks_compiles_once(fashion_dir):
 
 
 # MoCo v2: shuffled BN groups must not depend on the device count. InstDisc: its bank split over the devices
-# (MoCo v2's queue too) gives the numbers of one device holding it whole.
+# (MoCo v2's queue too) gives the numbers of one device holding it whole. Both with their weights split as a
+# large model's are (the micro model's 2 KiB weights and up: parameters, optimizer state, MoCo's EMA).
 @pytest.mark.parametrize("method", ["moco_v2", "instdisc"])
 def test_1_and_8_devices_give_the_same_run(method, fashion_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(sharding, "MIN_SPLIT_WEIGHT_BYTES", 2048)
     eight = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "eight"))
+    weights = [eight.params, eight.opt_state] + ([eight.target] if method == "moco_v2" else [])
+    assert all(any(not leaf.is_fully_replicated for leaf in jax.tree.leaves(tree)) for tree in weights)
+    assert_same_tree(sharding.host_copy(eight.params), jax.device_get(eight.params))
     all_devices = sharding.make_mesh
     monkeypatch.setattr(sharding, "make_mesh", lambda: all_devices(1))
     one = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "one"))
@@ -148,27 +153,42 @@ def test_memories_are_split_over_the_devices_and_the_rest_replicated(method, fas
     assert all(leaf.sharding.spec == P() for leaf in jax.tree.leaves((layout.params, layout.opt_state)))
 
 
+def test_a_large_weight_is_split_along_its_longest_divided_axis_and_a_small_one_stays_whole():
+    mesh, float32 = sharding.make_mesh(), np.float32
+    assert sharding.weight_split(mesh, (3, 3, 256, 512), float32).spec == P(None, None, None, "data")
+    assert sharding.weight_split(mesh, (300_000, 5), float32).spec == P("data", None)
+    assert sharding.weight_split(mesh, (7, 40_000), float32).spec == P(None, "data")
+    assert sharding.weight_split(mesh, (3, 3, 64, 64), float32).spec == P()  # 147 KB
+    assert sharding.weight_split(mesh, (300_001, 5), float32).spec == P()  # no axis the 8 devices divide
+    assert sharding.weight_split(sharding.make_mesh(1), (3, 3, 256, 512), float32).spec == P()
+
+
 def test_a_memory_the_devices_do_not_divide_stays_whole():
     mesh = sharding.make_mesh()
     assert sharding.rows_split(mesh, (10, 4), 0).spec == P()
     assert sharding.rows_split(mesh, (3, 16, 4), 1).spec == P(None, "data", None)
 
 
-def test_a_checkpoint_of_a_replicated_memory_restores_split_over_the_devices(fashion_dir, tmp_path):
-    # Checkpoints written before memories were split hold them whole; they restore into the split layout.
+def test_a_checkpoint_of_a_whole_unpadded_memory_restores_padded_and_split_over_the_devices(
+    fashion_dir, tmp_path
+):
+    # Checkpoints written before memories were split hold them whole, one row per example (64 here): they
+    # restore into the padded, split layout, the padding as a fresh state's.
     exp = experiment.prepare(tiny_config("instdisc", fashion_dir, steps=1))
     whole = dataclasses.replace(exp, method=dataclasses.replace(exp.method, memories=()))
     state = experiment.create_state(whole, experiment.state_layout(whole))
+    bank = np.asarray(state.extra["bank"])
+    assert bank.shape[0] == sharding.padded_rows(64) and not bank[64:].any()
+    old = state.replace(extra={**state.extra, "bank": state.extra["bank"][:64]})
     writer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
-    writer.save(1, state)
+    writer.save(1, old)
     writer.close()
     reader = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
     restored = reader.restore_latest(experiment.state_layout(exp))
     reader.close()
-    assert state.extra["bank"].sharding.spec == P() and restored.extra["bank"].sharding.spec == P(
-        "data", None
-    )
-    np.testing.assert_array_equal(restored.extra["bank"], state.extra["bank"])
+    assert restored.extra["bank"].sharding.spec == P("data", None)
+    np.testing.assert_array_equal(restored.extra["bank"], bank)
+    np.testing.assert_array_equal(sharding.pad_rows(np.zeros((2, 3), np.int32), 1, 5)[:, 3:], -1)
 
 
 def test_fifo_queue_holds_the_newest_entries_in_order():
@@ -318,7 +338,7 @@ def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts(fashion_dir,
     )
     assert all(jax.tree.leaves(changed["projector"]))
     assignments = np.asarray(after.extra["assignments"])
-    assert assignments.min() >= 0
+    assert assignments[:, :64].min() >= 0 and np.all(assignments[:, 64:] == -1)  # past the examples: padding
     for head, centroids in enumerate(after.extra["centroids"].values()):
         assert assignments[head].max() < centroids.shape[0]
         np.testing.assert_allclose(np.linalg.norm(centroids, axis=1), 1.0, rtol=1e-5)

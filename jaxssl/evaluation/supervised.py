@@ -7,8 +7,8 @@ SGD with Nesterov momentum, lr = base_lr x batch / 256 with cosine decay, random
 for training, the centre view for testing. Fine-tuning may use LARS instead of SGD (Recipe.optimizer):
 its step is a fixed fraction of each layer's weight norm, so inits whose weights differ in scale, as
 pretrained and random networks do, are fine-tuned with the same relative step. The step is jitted over
-the mesh like pretraining: the batch is split over devices, the state replicated, so BatchNorm statistics
-cover the global batch.
+the mesh like pretraining: the batch is split over devices (the state replicated, its weights not split as
+pretraining's large ones are), so BatchNorm statistics cover the global batch.
 """
 
 import dataclasses

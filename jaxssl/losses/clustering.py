@@ -55,24 +55,28 @@ def swav(scores: list[jax.Array], codes: list[jax.Array], temperature: float = 0
     return sum(per_code) / len(per_code)
 
 
-def spherical_kmeans(x: jax.Array, centroids: jax.Array, iterations: int) -> tuple[jax.Array, jax.Array]:
+def spherical_kmeans(
+    x: jax.Array, centroids: jax.Array, iterations: int, num_rows: int | None = None
+) -> tuple[jax.Array, jax.Array]:
     r"""k-means with cosine similarity on the unit sphere, as DeepCluster-v2 clusters its memory bank.
 
     Caron et al. 2020, appendix (DeepCluster-v2): rows of x and the centroids are L2-normalised; each
     iteration assigns row n to argmax_k x_n . c_k, then sets c_k = normalize(mean of its rows). A cluster
     that receives no row keeps its previous centroid. Static shapes and a fori_loop: fully jittable.
 
-    x: (N, D) embeddings; centroids: (K, D) initial centroids (normalised here). Returns the final (K, D)
-    unit-norm centroids and the (N,) int32 assignment of each row to them.
+    x: (N', D) embeddings, of which the first N = num_rows are clustered (all of them by default: a memory's
+    rows past its examples are padding); centroids: (K, D) initial centroids (normalised here). Returns the
+    final (K, D) unit-norm centroids and the (N',) int32 assignment of each row to them, -1 past row N.
     """
     x = l2_normalize(x.astype(jnp.float32))
     num_clusters = centroids.shape[0]
+    clustered = jnp.arange(x.shape[0]) < (x.shape[0] if num_rows is None else num_rows)
 
     def assign(centroids):
-        return jnp.argmax(x @ centroids.T, axis=-1).astype(jnp.int32)
+        return jnp.where(clustered, jnp.argmax(x @ centroids.T, axis=-1), -1).astype(jnp.int32)
 
     def update(_, centroids):
-        members = jax.nn.one_hot(assign(centroids), num_clusters, dtype=jnp.float32)
+        members = jax.nn.one_hot(assign(centroids), num_clusters, dtype=jnp.float32)  # -1: a row of zeros
         sums = members.T @ x
         counts = jnp.sum(members, axis=0)
         return jnp.where(counts[:, None] > 0, l2_normalize(sums), centroids)

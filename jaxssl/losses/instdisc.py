@@ -14,18 +14,26 @@ from jaxssl.losses.contrastive import l2_normalize
 
 
 def instdisc_softmax(
-    v: jax.Array, bank: jax.Array, indices: jax.Array, temperature: float = 0.07
+    v: jax.Array,
+    bank: jax.Array,
+    indices: jax.Array,
+    temperature: float = 0.07,
+    num_examples: int | None = None,
 ) -> jax.Array:
     r"""Non-parametric softmax over all N memory entries, eq. (2):
 
         P(i | v) = exp(bank_i . v / T) / sum_{j=1..N} exp(bank_j . v / T),   L = -mean_b log P(indices_b | v_b).
 
-    v: (B, D) features, L2-normalised here; bank: (N, D) memory, rows used as given (assumed unit norm);
+    v: (B, D) features, L2-normalised here; bank: (N', D) memory, rows used as given (assumed unit norm), its
+    first N = num_examples rows the examples' (all of them by default; rows past them, padding, are left out);
     indices: (B,) int, the dataset index of each example, i.e. its row in the bank.
     """
     v = l2_normalize(v.astype(jnp.float32))
     bank = jax.lax.stop_gradient(bank.astype(jnp.float32))
-    log_probs = jax.nn.log_softmax(v @ bank.T / temperature, axis=-1)
+    logits = v @ bank.T / temperature
+    if num_examples is not None and num_examples < bank.shape[0]:
+        logits = jnp.where(jnp.arange(bank.shape[0]) < num_examples, logits, -jnp.inf)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.mean(jnp.take_along_axis(log_probs, indices[:, None], axis=-1))
 
 
@@ -36,6 +44,7 @@ def instdisc_nce(
     negative_indices: jax.Array,
     temperature: float,
     log_normalizer: jax.Array | float,
+    num_examples: int | None = None,
 ) -> jax.Array:
     r"""Noise-contrastive estimation of the non-parametric softmax, eq. (3)-(6).
 
@@ -49,13 +58,14 @@ def instdisc_nce(
     Computed in log space: log h = log P - logaddexp(log P, log(m / N)) and
     log(1 - h) = log(m / N) - logaddexp(log P, log(m / N)).
 
-    v: (B, D) features, L2-normalised here; bank: (N, D) memory, rows used as given; indices: (B,) int;
-    negative_indices: (B, m) int, rows of the bank drawn uniformly at random by the caller.
+    v: (B, D) features, L2-normalised here; bank: (N', D) memory, rows used as given, its first N =
+    num_examples rows the examples' (all of them by default); indices: (B,) int; negative_indices: (B, m)
+    int, rows below N drawn uniformly at random by the caller.
     """
     v = l2_normalize(v.astype(jnp.float32))
     bank = jax.lax.stop_gradient(bank.astype(jnp.float32))
     num_negatives = negative_indices.shape[1]
-    log_noise = math.log(num_negatives / bank.shape[0])
+    log_noise = math.log(num_negatives / (num_examples or bank.shape[0]))
     positive_log_p = jnp.sum(bank[indices] * v, axis=-1) / temperature - log_normalizer
     negative_log_p = jnp.einsum("bmd,bd->bm", bank[negative_indices], v) / temperature - log_normalizer
     log_h_positive = positive_log_p - jnp.logaddexp(positive_log_p, log_noise)
@@ -64,19 +74,24 @@ def instdisc_nce(
 
 
 def nce_log_normalizer(
-    v: jax.Array, bank: jax.Array, negative_indices: jax.Array, temperature: float
+    v: jax.Array,
+    bank: jax.Array,
+    negative_indices: jax.Array,
+    temperature: float,
+    num_examples: int | None = None,
 ) -> jax.Array:
     r"""log Z for `instdisc_nce`: the paper's one-off Monte-Carlo estimate, section 3.2, eq. (6):
 
         Z ~= N * mean_{b, j in negatives_b} exp(bank_j . v_b / T),
 
-    returned as log Z (via logsumexp). v: (B, D), L2-normalised here; bank: (N, D); negative_indices: (B, m).
+    returned as log Z (via logsumexp). v: (B, D), L2-normalised here; bank: (N', D), its first N =
+    num_examples rows the examples' (all of them by default); negative_indices: (B, m), rows below N.
     The paper estimates Z from the first batch and then holds it fixed; the caller stores the value.
     """
     v = l2_normalize(v.astype(jnp.float32))
     bank = jax.lax.stop_gradient(bank.astype(jnp.float32))
     scores = jnp.einsum("bmd,bd->bm", bank[negative_indices], v) / temperature
-    return math.log(bank.shape[0]) + jax.nn.logsumexp(scores) - math.log(scores.size)
+    return math.log(num_examples or bank.shape[0]) + jax.nn.logsumexp(scores) - math.log(scores.size)
 
 
 def memory_update(bank: jax.Array, indices: jax.Array, v: jax.Array, momentum: float = 0.5) -> jax.Array:

@@ -6,7 +6,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses
+from jaxssl import losses, sharding
 from jaxssl.methods.forward import forward_views
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.heads import MLP
@@ -25,7 +25,8 @@ def make(
 ) -> Method:
     """Projector Linear(2048)-BN-ReLU-Linear(128). state.extra holds the memory (2, N, 128) of each image's
     latest normalised projections of its two global crops, one set of centroids per head, and every
-    image's assignment per head.
+    image's assignment per head (both with their N rows padded to sharding.padded_rows, so that they split
+    over the devices; k-means leaves the padding out and assigns it -1).
 
     At the first step of every epoch after the first, head h runs spherical k-means (kmeans_iterations,
     centroids started at random memory rows) on the memory of crop h mod 2, which holds the previous epoch's
@@ -50,7 +51,9 @@ def make(
             head_key = jax.random.fold_in(key, head)
             crop_memory = memory[head % NUM_MEMORY_CROPS]
             start = crop_memory[jax.random.choice(head_key, num_examples, (count,), replace=False)]
-            head_centroids, head_assignments = losses.spherical_kmeans(crop_memory, start, kmeans_iterations)
+            head_centroids, head_assignments = losses.spherical_kmeans(
+                crop_memory, start, kmeans_iterations, num_examples
+            )
             centroids[f"head{head}"] = head_centroids
             assignments.append(head_assignments)
         return centroids, jnp.stack(assignments)
@@ -91,14 +94,16 @@ def make(
         dim = projection_dim
         shape = (NUM_MEMORY_CROPS, num_examples, dim)
         return {
-            "memory": losses.l2_normalize(jax.random.normal(memory_key, shape, jnp.float32)),
+            "memory": sharding.pad_rows(
+                losses.l2_normalize(jax.random.normal(memory_key, shape, jnp.float32)), axis=1
+            ),
             "centroids": {
                 f"head{h}": losses.l2_normalize(
                     jax.random.normal(jax.random.fold_in(centroid_key, h), (k, dim))
                 )
                 for h, k in enumerate(num_prototypes)
             },
-            "assignments": jnp.full((len(num_prototypes), num_examples), -1, jnp.int32),
+            "assignments": jnp.full((len(num_prototypes), sharding.padded_rows(num_examples)), -1, jnp.int32),
             "clustered_epoch": jnp.zeros((), jnp.int32),
         }
 

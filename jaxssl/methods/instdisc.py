@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses
+from jaxssl import losses, sharding
 from jaxssl.methods.forward import forward_views
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.heads import MLP
@@ -18,8 +18,9 @@ def make(
     num_negatives: int = 4096,
 ) -> Method:
     """One view per image, a linear projection to 128-d unit features v (section 3.1). The memory bank in
-    state.extra holds one unit feature per training image; after each step the rows of the batch move to
-    normalize(m row + (1 - m) v) with m = 0.5 (section 3.4).
+    state.extra holds one unit feature per training image (its rows padded past them to sharding.padded_rows,
+    so that it splits over the devices; nothing reads the padding); after each step the rows of the batch move
+    to normalize(m row + (1 - m) v) with m = 0.5 (section 3.4).
 
     num_negatives > 0: NCE with that many uniformly sampled negatives per example (eq. 3-6), the constant Z
     estimated on the first step and then held fixed (stored in state.extra, as the paper does).
@@ -32,11 +33,13 @@ def make(
         """(loss, the log normaliser to keep) for features v against the bank."""
         bank = extra["bank"]
         if not num_negatives:
-            return losses.instdisc_softmax(v, bank, indices, temperature), extra["log_z"]
+            return losses.instdisc_softmax(v, bank, indices, temperature, num_examples), extra["log_z"]
         negatives = jax.random.randint(key, (v.shape[0], num_negatives), 0, num_examples)
-        estimate = losses.nce_log_normalizer(jax.lax.stop_gradient(v), bank, negatives, temperature)
+        estimate = losses.nce_log_normalizer(
+            jax.lax.stop_gradient(v), bank, negatives, temperature, num_examples
+        )
         log_z = jnp.where(jnp.isnan(extra["log_z"]), estimate, extra["log_z"])
-        return losses.instdisc_nce(v, bank, indices, negatives, temperature, log_z), log_z
+        return losses.instdisc_nce(v, bank, indices, negatives, temperature, log_z, num_examples), log_z
 
     def loss(params, inputs: LossInputs):
         (out,), batch_stats = forward_views(
@@ -54,6 +57,6 @@ def make(
     def init_extra(key):
         """A bank of random unit vectors (the paper initialises it randomly) and Z not yet estimated (NaN)."""
         bank = losses.l2_normalize(jax.random.normal(key, (num_examples, projection_dim), jnp.float32))
-        return {"bank": bank, "log_z": jnp.full((), jnp.nan, jnp.float32)}
+        return {"bank": sharding.pad_rows(bank, axis=0), "log_z": jnp.full((), jnp.nan, jnp.float32)}
 
     return Method(name="instdisc", network=network, loss=loss, init_extra=init_extra, memories=(("bank", 0),))

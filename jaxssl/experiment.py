@@ -225,6 +225,15 @@ def state_layout(experiment: Experiment):
     return layout.replace(extra=extra, **weights)
 
 
+def layout_summary(layout) -> dict:
+    """The state's megabytes whole and per device, and how many of its arrays are split over the devices."""
+    leaves = jax.tree.leaves(layout)
+    whole = sum(math.prod(leaf.shape) * leaf.dtype.itemsize for leaf in leaves)
+    held = sum(math.prod(leaf.sharding.shard_shape(leaf.shape)) * leaf.dtype.itemsize for leaf in leaves)
+    split = sum(leaf.sharding.shard_shape(leaf.shape) != leaf.shape for leaf in leaves)
+    return {"mb": whole / 2**20, "mb_per_device": held / 2**20, "split_arrays": split}
+
+
 def state_shardings(layout):
     """The sharding of each leaf of a state layout."""
     return jax.tree.map(lambda leaf: leaf.sharding, layout)

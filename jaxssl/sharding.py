@@ -2,6 +2,8 @@
 large weights along one axis, the rest replicated; and the few decisions every process of a pod must take
 together."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,7 +67,9 @@ def rows_split(mesh, shape: tuple, axis: int) -> NamedSharding:
 # (as ZeRO-3 / FSDP do): each device holds 1/N of it, XLA gathers it where the step uses it whole and
 # reduce-scatters its gradient; smaller ones stay replicated, where a gather costs more than it saves. The
 # micro models of the tests hold none this large; a ResNet-18's deeper kernels (2.4 MB) and ResNet-50's are.
-MIN_SPLIT_WEIGHT_BYTES = 1 << 20
+# The environment variable JAXSSL_MIN_SPLIT_WEIGHT_BYTES sets it (0: every weight the devices divide; a size
+# larger than any weight keeps them all replicated).
+MIN_SPLIT_WEIGHT_BYTES = int(os.environ.get("JAXSSL_MIN_SPLIT_WEIGHT_BYTES", 1 << 20))
 
 
 def weight_axis(shape: tuple, dtype, devices: int) -> int | None:

@@ -265,6 +265,10 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
         exp.global_batch,
         exp.mesh.devices.size,
     )
+    logging.info(
+        "state: %(mb_per_device).1f MB per device of %(mb).1f MB, %(split_arrays)d arrays split over the devices",
+        experiment_lib.layout_summary(layout),
+    )
 
     train_step = experiment_lib.compile_train_step(exp, layout)
     compiled = {

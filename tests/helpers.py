@@ -53,14 +53,21 @@ def srun_shim(directory) -> str:
 
 
 def cli_processes(
-    args, log_dir, *, processes: int = 2, devices: int = 4, init: str = "slurm", sbatch: tuple | None = None
+    args,
+    log_dir,
+    *,
+    processes: int = 2,
+    devices: int = 4,
+    init: str = "slurm",
+    sbatch: tuple | None = None,
+    env: dict | None = None,
 ):
     """One multi-process job on this machine through the real command line: `processes` copies of
     jaxssl.main, each with `devices` CPU devices and gloo's CPU collectives, initialised as a cluster does:
     init "slurm" through SLURM's environment variables (jax.distributed.initialize() detects them), "flags"
     through --coordinator_address/--num_processes/--process_id. sbatch=(config, workdir): each task runs
-    launch/slurm.sbatch with them and `args` as its extra flags. Output goes to log_dir/process_<i>.log;
-    returns the Popen objects."""
+    launch/slurm.sbatch with them and `args` as its extra flags; `env`: more environment variables. Output
+    goes to log_dir/process_<i>.log; returns the Popen objects."""
     job = free_slurm_job_id()
     os.makedirs(log_dir, exist_ok=True)
     started = []
@@ -87,7 +94,10 @@ def cli_processes(
             )
         command, options = cli(["--distributed", *flags, *args])
         options["env"].update(
-            cluster, JAX_NUM_CPU_DEVICES=str(devices), JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo"
+            cluster,
+            JAX_NUM_CPU_DEVICES=str(devices),
+            JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo",
+            **(env or {}),
         )
         if sbatch:
             command = ["bash", os.path.join(REPO, "launch", "slurm.sbatch"), *sbatch, CACHE_FLAG, *args]

@@ -4,6 +4,7 @@ initialisation (SLURM's environment variables, explicit process flags, launch/sl
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -148,12 +149,20 @@ def test_two_processes_train_as_one_and_resume_one_process_run_past_its_corrupt_
 
 def test_a_stateful_method_through_launch_slurm_sbatch_trains_as_one_process(fashion_dir, tmp_path):
     # MoCo v2: the key queue (split over the devices) and the momentum encoder live in the state; its shuffled
-    # BatchNorm is per device.
+    # BatchNorm is per device. The pod splits its weights too, as a large model's (each process holds only its
+    # devices' parts: the online probe's logits gather them), and the one-process resume holds them whole.
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     config = pod_config("moco_v2", fashion_dir)
     reference = train.run(config, one)
     flags = pod_flags("moco_v2", fashion_dir, two)
-    run_pod(flags[2:], str(tmp_path / "logs"), sbatch=(flags[0].split("=", 1)[1], two))
+    logs = run_pod(
+        flags[2:],
+        str(tmp_path / "logs"),
+        sbatch=(flags[0].split("=", 1)[1], two),
+        env={"JAXSSL_MIN_SPLIT_WEIGHT_BYTES": "2048"},
+    )
+    split = [int(count) for count in re.findall(r"(\d+) arrays split over the devices", logs)]
+    assert len(split) == 2 and min(split) > 1, logs[-3000:]  # the queue and weights, in each process
     assert_close_losses(train_losses(two), train_losses(one))
     state = newest_state(config, two)
     assert_close_trees(

@@ -17,7 +17,9 @@ protocols asked for, then the report table of the whole sweep. No hyperparameter
 
 --eval takes "PROTOCOLS [fraction=F] [key=value ...]": comma-separated protocols of
 `python -m jaxssl.main --mode=evaluate`, the label fraction, and --config overrides for that evaluation
-only. Run directories are ROOT/<config>-<options>[_<key>-<value>...][_init-random]_seed<s>. Runs go one after
+only. Flags after -- go to every command, with {seed} replaced by the run's seed (a semi-supervised run from the
+pretraining of its own seed: -- --config.init.workdir=runs/semisup/quickstart-method-simclr_seed{seed}).
+Run directories are ROOT/<config>-<options>[_<key>-<value>...][_init-random]_seed<s>. Runs go one after
 another on this machine, or --print writes the commands, one per line, for a cluster's job array. A
 finished pretraining is a no-op when run again; an evaluation runs only the protocols whose fraction and
 initialisation its run's offline_eval.jsonl does not hold yet; a linear_sgd or finetune record of another
@@ -139,8 +141,9 @@ def commands(args) -> list[tuple[list[str], str, dict | None]]:
     for config, point, seed in itertools.product(args.config, points, args.seeds):
         workdir = os.path.join(args.root, run_name(config, point, seed, args.eval_init))
         overrides = [f"--config={config}", f"--config.seed={seed}"] + [f"--config.{k}={v}" for k, v in point]
+        extra = [flag.replace("{seed}", str(seed)) for flag in args.extra]
         if args.pretrain:
-            result.append(([*python, *overrides, f"--workdir={workdir}", *args.extra], workdir, None))
+            result.append(([*python, *overrides, f"--workdir={workdir}", *extra], workdir, None))
         for spec in evals:
             command = [
                 *python,
@@ -151,7 +154,7 @@ def commands(args) -> list[tuple[list[str], str, dict | None]]:
                 f"--protocol={','.join(spec['protocols'])}",
                 f"--label_fraction={spec['fraction']:g}",
                 f"--eval_init={args.eval_init}",
-                *args.extra,
+                *extra,
             ]
             result.append((command, workdir, spec))
     return result
@@ -173,7 +176,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--print", dest="print_only", action="store_true", help="Print the commands; run nothing."
     )
-    parser.add_argument("extra", nargs="*", help="After --: flags passed to every jaxssl.main command.")
+    parser.add_argument(
+        "extra", nargs="*", help="After --: flags passed to every jaxssl.main command, {seed} its run's seed."
+    )
     args = parser.parse_args(argv)
     if args.eval_init == "random" and args.pretrain:
         parser.error("--eval_init=random evaluates untrained networks: add --no_pretrain")

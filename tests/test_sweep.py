@@ -50,6 +50,15 @@ def test_print_lists_every_command_of_the_product(capsys):
     assert lines[-1].startswith("python -m jaxssl.report 'runs/s/*' --output=runs/s/report.md")
 
 
+def test_flags_after_the_separator_reach_every_command_with_its_seed(capsys):
+    argv = ["--root=r", "--config=configs/fixmatch.py:tiny=1", "--seeds=0,2", "--eval=classifier", "--print"]
+    assert sweep.main([*argv, "--", "--config.init.workdir=p/simclr_seed{seed}"]) == 0
+    lines = capsys.readouterr().out.splitlines()[:-1]
+    assert [line.split()[-1] for line in lines] == ["--config.init.workdir=p/simclr_seed0"] * 2 + [
+        "--config.init.workdir=p/simclr_seed2"
+    ] * 2
+
+
 def test_a_random_init_sweep_needs_no_pretraining_and_names_its_runs_apart(capsys):
     base = ["--root=r", "--config=configs/simclr.py:tiny=1", "--eval=finetune", "--eval_init=random"]
     with pytest.raises(SystemExit):

@@ -14,7 +14,7 @@ import numpy as np
 import tqdm
 
 from jaxssl import experiment as experiment_lib
-from jaxssl import export, lock, sharding, teacher
+from jaxssl import import_weights, lock, sharding, teacher
 from jaxssl import metrics as metrics_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
@@ -214,9 +214,9 @@ def initial_backbone_of(config, layout) -> dict | None:
     run's newest checkpoint), at most one of them; None for the random initialisation."""
     weights, run_dir = config.get("init", {}).get("weights"), config.get("init", {}).get("workdir")
     if weights:
-        return export.backbone_from_file(weights, layout)
+        return import_weights.backbone_from_file(weights, layout)
     if run_dir:
-        return export.backbone_from_run(run_dir, layout)
+        return import_weights.backbone_from_run(run_dir, layout)
     return None
 
 
@@ -252,7 +252,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     if state is None:
         state = experiment_lib.create_state(exp, layout)
         if initial_backbone is not None:
-            state = export.with_backbone(state, initial_backbone, layout)
+            state = import_weights.with_backbone(state, initial_backbone, layout)
             logging.info("backbone initialised from %s", config.init.weights or config.init.workdir)
     start_step = int(state.step)
     last_saved = start_step if start_step else None

@@ -14,7 +14,7 @@ from safetensors.numpy import load_file
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import experiment, export, train
+from jaxssl import experiment, export, import_weights, train
 from jaxssl.checkpoint import Checkpointer
 from tests.helpers import assert_same_backbone, cli, saved_run, tiny_config
 
@@ -218,13 +218,13 @@ def test_a_run_starts_from_an_exported_file_and_refuses_one_that_does_not_fit(na
     other = experiment.prepare(config)
     layout = experiment.state_layout(other)
     fresh = experiment.create_state(other, layout)  # the random initialisation the saved run was moved from
-    started = export.with_backbone(fresh, export.backbone_from_file(path, layout), layout)
+    started = import_weights.with_backbone(fresh, import_weights.backbone_from_file(path, layout), layout)
     assert_same_backbone(started, state)
     micro = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
     micro.data.manual_dir = fashion_dir
     micro.init.weights = path
     with pytest.raises(
-        export.InitWeightsError, match="does not fit this run's backbone .* Nothing was written"
+        import_weights.InitWeightsError, match="does not fit this run's backbone .* Nothing was written"
     ):
         train.run(micro, str(tmp_path / "micro"))
     assert not os.listdir(tmp_path / "micro" / "checkpoints") and sorted(os.listdir(tmp_path / "micro")) == [
@@ -240,8 +240,8 @@ def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_
     exp, state = saved_run(config, str(tmp_path / "source"))
     path = export.export(config, str(tmp_path / "source"), naming="native")
     layout = experiment.state_layout(exp)
-    started = export.with_backbone(
-        experiment.create_state(exp, layout), export.backbone_from_file(path, layout), layout
+    started = import_weights.with_backbone(
+        experiment.create_state(exp, layout), import_weights.backbone_from_file(path, layout), layout
     )
     assert_same_backbone(started, state)
     np.testing.assert_array_equal(

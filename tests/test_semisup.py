@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from configs import fixmatch as fixmatch_config
-from jaxssl import augment, evaluate, experiment, export, losses, models, train, validate
+from jaxssl import augment, evaluate, experiment, export, import_weights, losses, models, train, validate
 from jaxssl import step as step_lib
 from jaxssl.data import parts as parts_lib
 from jaxssl.data import pipeline, subsets
@@ -443,8 +443,11 @@ def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_back
     config = tiny_config("fixmatch", fashion_dir, steps=1)
     exp = experiment.prepare(config)
     layout = experiment.state_layout(exp)
-    for initial in (export.backbone_from_file(path, layout), export.backbone_from_run(simclr_dir, layout)):
-        started = export.with_backbone(experiment.create_state(exp, layout), initial, layout)
+    for initial in (
+        import_weights.backbone_from_file(path, layout),
+        import_weights.backbone_from_run(simclr_dir, layout),
+    ):
+        started = import_weights.with_backbone(experiment.create_state(exp, layout), initial, layout)
         assert_same_backbone(started, pretrained)
     with config.unlocked():
         config.init.update(weights=path, workdir=simclr_dir)
@@ -457,7 +460,9 @@ def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_back
     ):
         np.testing.assert_array_equal(a, b)  # the evaluated EMA starts from the pretrained backbone too
     vit = experiment.prepare(tiny_config("fixmatch", fashion_dir, steps=1, options="backbone=vit_small"))
-    with pytest.raises(export.InitWeightsError, match="does not fit this run's backbone"):
-        export.backbone_from_file(path, experiment.state_layout(vit))
-    with pytest.raises(export.InitWeightsError, match=f"config.init.workdir='{simclr_dir}'.*does not fit"):
-        export.backbone_from_run(simclr_dir, experiment.state_layout(vit))
+    with pytest.raises(import_weights.InitWeightsError, match="does not fit this run's backbone"):
+        import_weights.backbone_from_file(path, experiment.state_layout(vit))
+    with pytest.raises(
+        import_weights.InitWeightsError, match=f"config.init.workdir='{simclr_dir}'.*does not fit"
+    ):
+        import_weights.backbone_from_run(simclr_dir, experiment.state_layout(vit))

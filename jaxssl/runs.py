@@ -11,6 +11,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import shutil
 
 import ml_collections
@@ -32,6 +33,18 @@ IGNORED_SETTINGS = (
     "linear_sgd.",
     "finetune.",
 )
+
+# Settings that name another run's directory (the backbone a run started from, Noisy Student's teacher): a
+# seed at the end of that name is the run's own seed's counterpart (a sweep's `{seed}`), not a setting, so the
+# seeds of "SimCLR + FixMatch" form one row.
+RUN_DIRECTORY_SETTINGS = ("init.workdir", "teacher.workdir")
+
+
+def setting_value(key: str, value):
+    """A setting as the report compares it: a run directory's trailing _seed<N> written _seed<s>."""
+    if key in RUN_DIRECTORY_SETTINGS and isinstance(value, str):
+        return re.sub(r"_seed\d+$", "_seed<s>", value.rstrip("/"))
+    return value
 
 
 @dataclasses.dataclass
@@ -207,7 +220,9 @@ def entries_of(run_dir: str) -> list[Entry]:
     method = config.get("method", {}).get("name") or first.get("method", "?")
     if config.get("crop"):  # a crop policy other than RandomResizedCrop (configs/common.py crop_block)
         method = f"{method} + {config['crop']['policy']} crop"
-    settings = {k: v for k, v in flatten(config).items() if not k.startswith(IGNORED_SETTINGS)}
+    settings = {
+        k: setting_value(k, v) for k, v in flatten(config).items() if not k.startswith(IGNORED_SETTINGS)
+    }
     seed = config.get("seed", first.get("seed", 0))
     by_label = {}
 

@@ -147,6 +147,26 @@ def test_a_sweep_names_the_setting_that_differs_and_ignores_the_seed(tmp_path):
     assert "| 2 |" in table.splitlines()[2]
 
 
+def test_runs_started_from_the_pretraining_of_their_own_seed_are_one_row(tmp_path):
+    for seed in (0, 1):
+        config = {
+            **pretrain_config("fixmatch", seed),
+            "init": {"workdir": f"runs/pretrain/simclr_seed{seed}/"},
+        }
+        write_run(
+            tmp_path / f"s{seed}", config=config, records=[record("linear_lbfgs", 70.0 + seed, seed=seed)]
+        )
+    write_run(
+        tmp_path / "scratch",
+        config={**pretrain_config("fixmatch", 0), "init": {"workdir": ""}},
+        records=[record("linear_lbfgs", 65.0)],
+    )
+    table = report.report([str(tmp_path / "s*"), str(tmp_path / "scratch")])
+    names = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+    assert names == ["fixmatch (init.workdir=runs/pretrain/simclr_seed<s>)", "fixmatch (init.workdir=)"]
+    assert "| 2 |" in table.splitlines()[2]
+
+
 def test_a_seed_run_twice_is_two_rows_named_by_their_directories_not_a_mean(tmp_path):
     for name, top1 in (("before_fix", 0.70), ("after_fix", 0.80)):
         write_run(tmp_path / name, config=pretrain_config("dino", 0), records=[record("linear_lbfgs", top1)])

@@ -38,9 +38,9 @@ def gallery_record(exp, workdir: str, title: str) -> dict:
 
 
 def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
-    """Draws GALLERY_IMAGES eval images spread over the split (centre view) and the method's reconstruction columns (a
-    masked image model: the images masked as in pretraining and rebuilt; colorization: the lightness the
-    network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
+    """Draws GALLERY_IMAGES eval images spread over the split (centre view) and the method's reconstruction
+    columns (a masked image model: the images masked as in pretraining and rebuilt; colorization: the
+    lightness the network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
     head = subsets.spread(exp.eval_source, GALLERY_IMAGES)
     batch = experiment_lib.whole_batch(exp, head)
     images = augment.center_view(batch["image"][:, 0], exp.image_size)

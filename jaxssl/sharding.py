@@ -60,7 +60,12 @@ def rows_split(mesh, shape: tuple, axis: int) -> NamedSharding:
     does not divide that axis."""
     if not splits_evenly(shape, axis, mesh.devices.size):
         return replicated(mesh)
-    return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == axis else None for a in range(len(shape))]))
+    return split_along(mesh, len(shape), axis)
+
+
+def split_along(mesh, ndim: int, axis: int) -> NamedSharding:
+    """An array of `ndim` dimensions split over the data axis along `axis`."""
+    return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == axis else None for a in range(ndim)]))
 
 
 # A weight (a parameter, its optimizer state, its EMA) of at least this many bytes is split over the data axis
@@ -83,17 +88,15 @@ def weight_axis(shape: tuple, dtype, devices: int) -> int | None:
 
 def weight_split(mesh, shape: tuple, dtype) -> NamedSharding:
     """A weight's sharding: split along weight_axis, or replicated."""
-    split = weight_axis(shape, dtype, mesh.devices.size)
-    if split is None:
-        return replicated(mesh)
-    return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == split else None for a in range(len(shape))]))
+    axis = weight_axis(shape, dtype, mesh.devices.size)
+    return replicated(mesh) if axis is None else split_along(mesh, len(shape), axis)
 
 
 def host_copy(tree):
     """The arrays of `tree` as numpy, whole: a split array is gathered on the devices first (on a pod a process
     holds only its own devices' parts of it)."""
     leaves = jax.tree.leaves(tree)
-    if all(getattr(leaf, "is_fully_replicated", True) for leaf in leaves) or not leaves:
+    if all(getattr(leaf, "is_fully_replicated", True) for leaf in leaves):
         return jax.device_get(tree)
     mesh = next(leaf.sharding.mesh for leaf in leaves if hasattr(leaf, "sharding"))
     return jax.device_get(jax.jit(_same, out_shardings=replicated(mesh))(tree))

@@ -1,6 +1,7 @@
-"""The README's semi-supervised (label fractions and methods), ViT, pretext and ContrastiveCrop tables are what
-the report tool makes of the records kept in results/<table>/ (the run directories' config.json and logs,
-exported by `python -m jaxssl.report --export`), and the README's main command works as root and as a user."""
+"""The README's semi-supervised (label fractions and methods), ViT, pretext, colorization and ContrastiveCrop
+tables are what the report tool makes of the records kept in results/<table>/ (the run directories'
+config.json and logs, exported by `python -m jaxssl.report --export`), and the README's main command works as
+root and as a user."""
 
 import os
 
@@ -28,6 +29,7 @@ KEPT_TABLES = {
     "### ViTs on Fashion-MNIST": "vit",
     "### Pretext tasks on Fashion-MNIST": "pretext",
     "### ContrastiveCrop on Fashion-MNIST": "crops",
+    "### Colorization on photographs": "colorization",
 }
 
 

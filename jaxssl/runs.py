@@ -220,8 +220,10 @@ def entries_of(run_dir: str) -> list[Entry]:
     method = config.get("method", {}).get("name") or first.get("method", "?")
     if config.get("crop"):  # a crop policy other than RandomResizedCrop (configs/common.py crop_block)
         method = f"{method} + {config['crop']['policy']} crop"
-    settings = {
-        k: setting_value(k, v) for k, v in flatten(config).items() if not k.startswith(IGNORED_SETTINGS)
+    settings = {  # an empty string is an option left unset, as in a config written before the option existed
+        k: setting_value(k, v)
+        for k, v in flatten(config).items()
+        if not k.startswith(IGNORED_SETTINGS) and v != ""
     }
     seed = config.get("seed", first.get("seed", 0))
     by_label = {}

@@ -44,6 +44,7 @@ CONFIG_MODULES = (
     "mixmatch",
     "noisy_student",
     "co_training",
+    "supervised",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

@@ -76,6 +76,27 @@ def test_consistency_mse_and_soft_cross_entropy_match_their_sums():
         assert np.all(jax.grad(loss, argnums=1)(logits, targets) == 0)  # the targets are fixed
 
 
+def numpy_entropy(p):
+    return -np.sum(p * np.log(p))
+
+
+def test_jensen_shannon_matches_its_entropies_row_by_row_and_is_zero_on_agreement():
+    first, second = gaussian(2, 24, 10), gaussian(3, 24, 10)
+    rows = zip(numpy_softmax(first.astype(np.float64)), numpy_softmax(second.astype(np.float64)), strict=True)
+    expected = np.mean(
+        [numpy_entropy((p + q) / 2) - (numpy_entropy(p) + numpy_entropy(q)) / 2 for p, q in rows]
+    )
+    value = losses.jensen_shannon(first, second)
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    np.testing.assert_allclose(losses.jensen_shannon(second, first), value, rtol=1e-6)
+    assert abs(float(losses.jensen_shannon(first, first))) < 1e-6
+    # two confident networks that disagree on every row: the bound, log 2
+    apart = losses.jensen_shannon(jnp.array([[30.0, 0.0]]), jnp.array([[0.0, 30.0]]))
+    np.testing.assert_allclose(apart, np.log(2.0), rtol=1e-5)
+    first_grad, second_grad = jax.grad(losses.jensen_shannon, argnums=(0, 1))(first, second)
+    assert np.abs(first_grad).max() > 0 and np.abs(second_grad).max() > 0
+
+
 def test_mix_rows_mixes_each_row_with_its_partner():
     x, y = gaussian(7, 5, 3, 3, 2), numpy_softmax(gaussian(8, 5, 4))
     weights, partners = np.array([0.5, 0.6, 0.9, 1.0, 0.75], np.float32), np.array([3, 0, 4, 1, 2])
@@ -112,6 +133,7 @@ SHARDED = {
     "consistency_mse": lambda a, b, key: losses.consistency_mse(a, jax.nn.softmax(b)),
     "soft_cross_entropy": lambda a, b, key: losses.soft_cross_entropy(a, jax.nn.softmax(b)),
     "sharpen": lambda a, b, key: losses.sharpen(jax.nn.softmax(a), 0.5),
+    "jensen_shannon": lambda a, b, key: losses.jensen_shannon(a, b),
     "mixup": lambda a, b, key: losses.mixup(key, a, jax.nn.softmax(b), 0.75),
 }
 

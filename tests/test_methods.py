@@ -24,11 +24,13 @@ STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
 # LayerNorm ResNet here): their own tests are
 # at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
 # below, the tile tasks and colorization in tests/test_pretext.py). FixMatch's end-to-end run, with its resume
-# and its evaluation on the EMA weights, is in tests/test_semisup.py; pseudo-label, Mean Teacher, MixMatch
-# and co-training run on the same mechanism (their loss wiring is tested there). Noisy Student's round (a
-# teacher, then a student of its pseudo-labels, resumed) runs end to end in tests/test_noisy_student.py.
+# and its evaluation on the EMA weights, is in tests/test_semisup.py; pseudo-label, Mean Teacher, MixMatch,
+# co-training and the supervised baseline run on the same mechanism (their loss wiring is tested there).
+# Noisy Student's round (a teacher, then a student of its pseudo-labels, resumed) runs end to end in
+# tests/test_noisy_student.py.
 LOSS_ONLY = [
     "co_training",
+    "supervised",
     "fixmatch",
     "noisy_student",
     "pseudo_label",

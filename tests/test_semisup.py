@@ -425,9 +425,76 @@ def test_co_training_networks_teach_each_other_their_confident_labels_on_their_o
     )
 
 
-def test_a_co_training_step_runs_both_networks_and_compiles_once(fashion_dir):
-    exp = experiment.prepare(tiny_config("co_training", fashion_dir, steps=2))
-    assert executables_of_a_run(exp, num_steps=2) == 1
+def test_the_supervised_baseline_is_the_labelled_ce_evaluated_on_its_ema_and_refuses_unlabelled_rows():
+    method = micro_semisup("supervised", labelled=16, ema=0.9)
+    variables, inputs = semisup_inputs(method, views=1)
+    labels = jnp.arange(16, dtype=jnp.int32) % 10
+    value, aux = method.loss(variables["params"], dataclasses.replace(inputs, labels=labels))
+    outputs, _ = method.network.apply(variables, inputs.views[0], train=True, mutable=["batch_stats"])
+    expected = optax.softmax_cross_entropy_with_integer_labels(outputs["logits"], labels).mean()
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    assert method.eval_weights == "target" and float(method.target_decay(0, 10)) == pytest.approx(0.9)
+    assert aux.pseudo_labels is None
+    with pytest.raises(ValueError, match="labelled rows alone"):
+        micro_semisup("supervised", labelled=4)
+
+
+def test_deep_co_training_is_the_supervised_pair_plus_the_ramped_agreement_and_view_difference():
+    method = micro_semisup(
+        "co_training",
+        objective="deep_co_training",
+        cot_weight=10.0,
+        dif_weight=0.5,
+        epsilon=0.05,
+        ramp_up_steps=8,
+    )
+    variables, inputs = semisup_inputs(method, views=1, step=4)
+    value, aux = method.loss(variables["params"], dataclasses.replace(inputs, key=None))
+    view = inputs.views[0]
+
+    def pair(first_images, second_images):
+        return method.network.apply(
+            variables, (first_images, second_images), train=True, mutable=["batch_stats"], method="pair"
+        )[0]
+
+    clean = pair(view, view)
+    first, second = clean["first"], clean["second"]
+    labels = inputs.labels[:4]
+    supervised = sum(
+        optax.softmax_cross_entropy_with_integer_labels(logits[:4], labels).mean()
+        for logits in (first, second)
+    )
+    agreement = losses.jensen_shannon(first[4:], second[4:])
+
+    def fgsm(name, logits):
+        # the true labels of the labelled rows, the network's own prediction on the others
+        targets = jnp.concatenate([labels, jnp.argmax(logits[4:], -1)])
+        pick = (lambda x: pair(x, view)) if name == "first" else (lambda x: pair(view, x))
+        grad = jax.grad(
+            lambda x: optax.softmax_cross_entropy_with_integer_labels(pick(x)[name], targets).sum()
+        )(view)
+        return view + 0.05 * jnp.sign(grad), grad
+
+    first_attacked, first_grad = fgsm("first", first)
+    second_attacked, _ = fgsm("second", second)
+    moved = np.abs(np.asarray(first_attacked - view))
+    np.testing.assert_allclose(moved[np.asarray(first_grad) != 0], 0.05, rtol=1e-5)
+    crossed = pair(second_attacked, first_attacked)
+    difference = losses.soft_cross_entropy(
+        crossed["second"], jax.nn.softmax(first)
+    ) + losses.soft_cross_entropy(crossed["first"], jax.nn.softmax(second))
+    ramp = np.exp(-5.0 * 0.5**2)
+    np.testing.assert_allclose(value, supervised + ramp * (10.0 * agreement + 0.5 * difference), rtol=1e-5)
+    assert float(aux.metrics["ramp"]) == pytest.approx(ramp)
+    assert float(difference) > 0 and float(agreement) > 0
+    with pytest.raises(ValueError, match="objective"):
+        micro_semisup("co_training", objective="tri_training")
+
+
+def test_a_deep_co_training_step_attacks_both_networks_and_compiles_once(fashion_dir):
+    config = tiny_config("co_training", fashion_dir, steps=2, options="objective=deep_co_training")
+    assert config.augment.count == 1
+    assert executables_of_a_run(experiment.prepare(config), num_steps=2) == 1
 
 
 def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_backbone_is_refused(

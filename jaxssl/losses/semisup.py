@@ -1,5 +1,5 @@
 """The unlabelled-row losses of semi-supervised learning: FixMatch's and pseudo-label's confident hard labels,
-Mean Teacher's and MixMatch's consistency, MixMatch's sharpening and MixUp."""
+Mean Teacher's and MixMatch's consistency, MixMatch's sharpening and MixUp, deep co-training's agreement."""
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +56,23 @@ def soft_cross_entropy(logits: jax.Array, target_probs: jax.Array) -> jax.Array:
     soft-label student's loss (Noisy Student)."""
     log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     return jnp.mean(-jnp.sum(jax.lax.stop_gradient(target_probs) * log_probs, axis=-1))
+
+
+def jensen_shannon(logits_first: jax.Array, logits_second: jax.Array) -> jax.Array:
+    r"""Deep co-training's agreement loss (Qiao et al. 2018, eq. 3): the Jensen-Shannon divergence of two
+    networks' class distributions, in nats, the mean over rows,
+
+        L_cot = 1/N sum_n [H((p_n + q_n) / 2) - (H(p_n) + H(q_n)) / 2],  H(p) = -sum_k p_k log p_k,
+        p_n = softmax(logits_first_n), q_n = softmax(logits_second_n),
+
+    zero exactly where the two agree, at most log 2; symmetric, and both inputs are differentiated (each
+    network moves toward the other). Logits (N, K)."""
+    log_p = jax.nn.log_softmax(logits_first.astype(jnp.float32), axis=-1)
+    log_q = jax.nn.log_softmax(logits_second.astype(jnp.float32), axis=-1)
+    p, q = jnp.exp(log_p), jnp.exp(log_q)
+    mixture_entropy = jnp.sum(jax.scipy.special.entr((p + q) / 2), axis=-1)
+    mean_entropy = -jnp.sum(p * log_p + q * log_q, axis=-1) / 2
+    return jnp.mean(mixture_entropy - mean_entropy)
 
 
 def mix_rows(

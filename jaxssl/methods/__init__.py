@@ -26,6 +26,7 @@ from jaxssl.methods import (
     simclr,
     simmim,
     simsiam,
+    supervised,
     swav,
     vicreg,
 )
@@ -57,6 +58,7 @@ METHODS = {
     "simclr": simclr.make,
     "simmim": simmim.make,
     "simsiam": simsiam.make,
+    "supervised": supervised.make,
     "swav": swav.make,
     "vicreg": vicreg.make,
 }

@@ -120,8 +120,8 @@ def run_case(name: str, case: Case, size: str, steps: int, jpeg_dir: str, batch_
     layout = experiment.state_layout(exp)
     state = experiment.create_state(exp, layout)
     batch = sharding.to_global(host_batch(exp, np.random.default_rng(0)), exp.mesh)
-    train_step = experiment.compile_train_step(exp, layout)
-    flops = train_step.lower(state, batch).compile().cost_analysis().get("flops")
+    train_step = experiment.compile_train_step(exp, layout).lower(state, batch).compile()
+    flops = train_step.cost_analysis().get("flops")
     step_s, _ = seconds_per_step(train_step, state, batch, steps)
     device = jax.devices()[0]
     peak = peak_tflops(device.device_kind)

@@ -17,7 +17,7 @@ from jax.sharding import AxisType
 
 from jaxssl import evaluate, experiment, lock, main, sharding, train
 from jaxssl.checkpoint import Checkpointer
-from tests.helpers import cli_processes, tiny_config, wait_all
+from tests.helpers import cli_processes, saved_run, tiny_config, wait_all
 
 STEPS = 6  # checkpoints at 3 and 6: a resume from step 3 reruns steps 4..6; one online evaluation, at 6
 
@@ -210,7 +210,7 @@ def test_offline_evaluation_in_two_processes_gives_one_process_numbers_and_one_s
 ):
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     config = pod_config("simclr", fashion_dir)
-    train.run(config, one)
+    saved_run(config, one)  # a checkpoint far from its initialisation; evaluation needs no training
     shutil.copytree(one, two)
     protocols = ("knn", "linear_lbfgs", "health", "finetune", "tsne", "gallery")
     evaluate.evaluate(config, one, protocols=protocols)

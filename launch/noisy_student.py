@@ -8,6 +8,10 @@ command resumes what is missing: a finished run is a no-op, a recorded evaluatio
   # equal or larger students: one value per run, the teacher's first
   python launch/noisy_student.py --root=runs/noisy_student_grow --rounds=2 \
       --config=configs/noisy_student.py:dataset=cifar10,labels=4000 --grow=model.width_multiplier=1,1,2
+  # a first teacher trained without the students' noise: the supervised baseline on the same labels
+  python launch/noisy_student.py --root=runs/noisy_student_clean --rounds=1 \
+      --config=configs/noisy_student.py:dataset=fashion_mnist,label_fraction=0.01 \
+      --teacher_config=configs/supervised.py:dataset=fashion_mnist,label_fraction=0.01
 
 --print writes the commands, one per line, without running them (each round needs the one before: on a
 cluster, dependent jobs). Flags after -- go to every jaxssl.main command (--config.data.manual_dir=...).
@@ -48,9 +52,11 @@ def commands(args) -> list[tuple[list[str], str, str]]:
     planned = []
     for index, grown in enumerate(parse_grow(args.grow, args.rounds + 1)):
         workdir = round_dir(args.root, index)
-        config = args.config
         if index:
-            config += ("," if ":" in config else ":") + f"teacher={round_dir(args.root, index - 1)}"
+            config = args.config + ("," if ":" in args.config else ":")
+            config += f"teacher={round_dir(args.root, index - 1)}"
+        else:
+            config = args.teacher_config or args.config
         flags = [f"--config={config}", *grown, *args.extra]
         planned.append(([*python, *flags, f"--workdir={workdir}"], workdir, "train"))
         planned.append(
@@ -69,6 +75,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--root", required=True, help="Directory of the rounds' run directories.")
     parser.add_argument("--config", required=True, help="configs/noisy_student.py:OPTIONS, without teacher=.")
+    parser.add_argument(
+        "--teacher_config",
+        help="The first teacher's config (any with a classifier of its own); default: --config's, with mu = 0.",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="Students after the first teacher.")
     parser.add_argument("--grow", help="KEY=V0,V1,...: one config value per run, the teacher's first.")
     parser.add_argument(

@@ -239,6 +239,11 @@ def test_the_launcher_chains_each_round_to_the_one_before_and_grows_the_students
     assert all("--mode=evaluate" in line and "--protocol=classifier" in line for line in lines[1::2])
     with pytest.raises(SystemExit, match="one value per run"):
         launcher.main(argv[:3] + ["--grow=model.width_multiplier=1,2", "--print"])
+    supervised = "configs/supervised.py:dataset=fashion_mnist"
+    assert launcher.main([argv[0], "--rounds=1", argv[2], f"--teacher_config={supervised}", "--print"]) == 0
+    first, _, student, _ = capsys.readouterr().out.splitlines()
+    assert f"--config={supervised} " in first and "--config=configs/noisy_student.py:" in student
+    assert "teacher=/runs/ns/round0" in student
 
 
 def test_the_noisy_view_is_randaugment_on_a_translated_flip():

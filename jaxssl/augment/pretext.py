@@ -64,10 +64,11 @@ def permutation_set(count: int, cells: int = 9, min_distance: int = 2) -> np.nda
         raise ValueError(f"{cells} cells have only {math.factorial(cells)} permutations, asked for {count}")
     candidates = np.array(list(itertools.permutations(range(cells))), np.int8)
     chosen = [0]
-    nearest = hamming_to(candidates, candidates[0])
-    total = nearest.astype(np.int64)
+    nearest = hamming_to(candidates, candidates[0]).astype(np.int64)
+    total = nearest.copy()
+    total_bound = count * cells  # total < total_bound: one key orders by nearest, then total
     while len(chosen) < count:
-        best = int(np.lexsort((-np.arange(len(candidates)), total, nearest))[-1])
+        best = int(np.argmax(nearest * total_bound + total))  # the first of the ties: lexicographic order
         if nearest[best] < min_distance:
             raise ValueError(
                 f"only {len(chosen)} permutations of {cells} cells lie at Hamming distance >= {min_distance} "

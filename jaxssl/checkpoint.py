@@ -80,10 +80,11 @@ def leaf_shapes(tree) -> dict:
     return {_path_names(path): tuple(leaf.shape) for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-def padded_axis(saved: tuple | None, expected: tuple) -> int | None:
+def padded_axis(path: tuple, saved: tuple | None, expected: tuple) -> int | None:
     """The axis along which `expected` is the `saved` shape with its rows padded to sharding.padded_rows (a
-    memory saved before memories were padded), or None."""
-    if saved is None or len(saved) != len(expected):
+    memory saved before memories were padded), or None. Only the method's own state (TrainState.extra, where
+    the memories live) is ever padded: a weight saved in another shape is an incompatible checkpoint."""
+    if path[:1] != ("extra",) or saved is None or len(saved) != len(expected):
         return None
     differ = [axis for axis, (old, new) in enumerate(zip(saved, expected, strict=True)) if old != new]
     if len(differ) == 1 and expected[differ[0]] == sharding.padded_rows(saved[differ[0]]):
@@ -95,9 +96,10 @@ def _as_saved(abstract_state, saved_shapes: dict):
     """abstract_state with each memory saved unpadded in its saved shape, replicated, to be restored so."""
 
     def leaf_as_saved(path, leaf):
-        saved = saved_shapes.get(_path_names(path))
-        if padded_axis(saved, tuple(leaf.shape)) is None:
+        names = _path_names(path)
+        if padded_axis(names, saved_shapes.get(names), tuple(leaf.shape)) is None:
             return leaf
+        saved = saved_shapes[names]
         return jax.ShapeDtypeStruct(saved, leaf.dtype, sharding=sharding.replicated(leaf.sharding.mesh))
 
     return jax.tree_util.tree_map_with_path(leaf_as_saved, abstract_state)
@@ -107,14 +109,14 @@ def _padded_like(restored, abstract_state):
     """Each restored leaf padded (sharding.pad_rows) to its abstract shape where it was saved unpadded, in its
     abstract sharding."""
 
-    def pad(value, leaf):
-        axis = padded_axis(tuple(value.shape), tuple(leaf.shape))
+    def pad(path, value, leaf):
+        axis = padded_axis(_path_names(path), tuple(value.shape), tuple(leaf.shape))
         if axis is None:
             return value
         pad_rows = functools.partial(sharding.pad_rows, axis=axis, rows=leaf.shape[axis])
         return jax.jit(pad_rows, out_shardings=leaf.sharding)(value)
 
-    return jax.tree.map(pad, restored, abstract_state)
+    return jax.tree_util.tree_map_with_path(pad, restored, abstract_state)
 
 
 class Checkpointer:
@@ -164,7 +166,7 @@ class Checkpointer:
             "/".join(path) + f": saved {saved_shapes.get(path)}, expected {expected.get(path)}"
             for path in set(saved_shapes) | set(expected)
             if saved_shapes.get(path) != expected.get(path)
-            and (path not in expected or padded_axis(saved_shapes.get(path), expected[path]) is None)
+            and (path not in expected or padded_axis(path, saved_shapes.get(path), expected[path]) is None)
         )
         if not differences:
             return

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from jaxssl import augment, experiment, losses, masking, models, optim, sharding, train
+from jaxssl import augment, checkpoint, experiment, losses, masking, models, optim, sharding, train
 from jaxssl.checkpoint import Checkpointer
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
@@ -191,6 +191,10 @@ def test_a_checkpoint_of_a_whole_unpadded_memory_restores_padded_and_split_over_
     assert restored.extra["bank"].sharding.spec == P("data", None)
     np.testing.assert_array_equal(restored.extra["bank"], bank)
     np.testing.assert_array_equal(sharding.pad_rows(np.zeros((2, 3), np.int32), 1, 5)[:, 3:], -1)
+    # only the method's own state is padded: a weight of another shape is an incompatible checkpoint
+    assert checkpoint.padded_axis(("extra", "bank"), (1000, 8), (1024, 8)) == 0
+    assert checkpoint.padded_axis(("params", "model", "kernel"), (1000, 8), (1024, 8)) is None
+    assert checkpoint.padded_axis(("extra", "bank"), (1000, 8), (2048, 8)) is None
 
 
 def test_fifo_queue_holds_the_newest_entries_in_order():

@@ -314,10 +314,10 @@ def semisup_config_of(
 
 def make_tiny_semisup(config: ml_collections.ConfigDict) -> None:
     """The tiny run of a semi-supervised config: make_tiny's, with 4 labelled and 12 unlabelled rows (2 labels
-    per class)."""
+    per class), or 16 labelled rows where the config has none unlabelled (mu = 0)."""
     make_tiny(config)
     config.train.update(batch_size=16, warmup_epochs=0.0)
-    config.semisup.update(mu=3, labels_per_class=2, label_fraction=0.0)
+    config.semisup.update(mu=3 if config.semisup.mu else 0, labels_per_class=2, label_fraction=0.0)
 
 
 def semisup_optim(dataset: str) -> dict:

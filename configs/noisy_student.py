@@ -52,8 +52,6 @@ def get_config(arg=None):
     config.teacher = dict(workdir=options.teacher, threshold=0.3, per_class=0, soft=options.soft)
     if options.tiny:
         common.make_tiny_semisup(config)
-        if not options.teacher:  # the first teacher: 16 labelled rows per step
-            config.semisup.mu = 0
     if common.family_of(config.model.backbone) in ("resnet", "vit", "wide_resnet"):
         config.model.drop_path = DROP_PATH
     return common.lock(config)

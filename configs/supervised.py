@@ -35,5 +35,4 @@ def get_config(arg=None):
     config.optim = common.semisup_optim(options.dataset)
     if options.tiny:
         common.make_tiny_semisup(config)
-        config.semisup.mu = 0
     return common.lock(config)

@@ -21,11 +21,11 @@ import time
 
 import jax
 import numpy as np
-import tensorflow as tf
 
 from benchmarks.common import emit, load_config, synthetic_data
 from jaxssl import experiment, sharding
 from jaxssl.data import sources
+from jaxssl.data.tensorflow_import import tf
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,9 +4,9 @@ import math
 import os
 
 import numpy as np
-import tensorflow as tf  # TensorBoard event files; TF is already the input pipeline's dependency
 
 from jaxssl import jsonl
+from jaxssl.data.tensorflow_import import tf  # TensorBoard event files; TF is already the input's dependency
 
 
 class MetricWriter:

@@ -13,7 +13,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.manifold import TSNE  # noqa: E402
 
 # (metric key, split, axis title) of each training-curve panel.
 CURVES = (
@@ -39,6 +38,8 @@ def tsne_embedding(features: np.ndarray, seed: int = 0, perplexity: float = 30.0
     features = np.asarray(features, np.float64)
     features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     perplexity = min(perplexity, (len(features) - 1) / 3)
+    from sklearn.manifold import TSNE  # here: scikit-learn takes 0.8 s to import, and only t-SNE needs it
+
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
 
 

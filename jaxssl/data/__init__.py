@@ -1,17 +1,14 @@
 """Host-side input on tf.data: sources (TFDS, IDX files, image folders) and step-indexed pipelines.
 
-TensorFlow is kept off the accelerators at import so that it never takes their memory from JAX.
+TensorFlow is imported first, by tensorflow_import (without Keras, off the accelerators).
 """
 
-import tensorflow as tf
-
-tf.config.set_visible_devices([], "GPU")
-
-from jaxssl.data.files import read_idx  # noqa: E402
-from jaxssl.data.parts import example_indices  # noqa: E402
-from jaxssl.data.pipeline import as_numpy, eval_dataset, train_dataset  # noqa: E402
-from jaxssl.data.records import ArraySource, DatasetInfo, DatasetNotFoundError, FileSource  # noqa: E402
-from jaxssl.data.sources import DATASETS, load, network_available  # noqa: E402
+from jaxssl.data import tensorflow_import  # noqa: F401  (first, on purpose)
+from jaxssl.data.files import read_idx
+from jaxssl.data.parts import example_indices
+from jaxssl.data.pipeline import as_numpy, eval_dataset, train_dataset
+from jaxssl.data.records import ArraySource, DatasetInfo, DatasetNotFoundError, FileSource
+from jaxssl.data.sources import DATASETS, load, network_available
 
 __all__ = [
     "DATASETS",

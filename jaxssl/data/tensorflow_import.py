@@ -1,0 +1,32 @@
+"""TensorFlow for the host side (tf.data input, TensorBoard event files), imported without Keras, off GPUs.
+
+`import tensorflow` (2.21) also imports Keras at once ("keras.src.optimizers", so that Keras's SavedModel
+registrations happen at load time), and Keras pulls in scikit-learn, matplotlib's pyplot and IPython: about
+2.5 of the 7.5 s that `python -m jaxssl.main` took to start on a 2-core CPU, for nothing jaxssl uses. TF
+wraps that import in `except ImportError`, so while TensorFlow is imported here `keras` is marked absent in
+`sys.modules`; the mark is removed afterwards, and `import keras` or `tf.keras` later in the process load
+Keras as usual. A process that imported TensorFlow or Keras before jaxssl keeps them as they are.
+
+TensorFlow is kept off the accelerators so that it never takes their memory from JAX.
+"""
+
+import sys
+
+
+def import_tensorflow_without_keras():
+    """The `tensorflow` module, imported with Keras's eager import skipped unless either is imported already."""
+    if "tensorflow" in sys.modules or "keras" in sys.modules:
+        import tensorflow
+
+        return tensorflow
+    sys.modules["keras"] = None
+    try:
+        import tensorflow
+    finally:
+        if sys.modules.get("keras", 0) is None:
+            del sys.modules["keras"]
+    return tensorflow
+
+
+tf = import_tensorflow_without_keras()
+tf.config.set_visible_devices([], "GPU")

@@ -1,11 +1,11 @@
 """TensorFlow for the host side (tf.data input, TensorBoard event files), imported without Keras, off GPUs.
 
 `import tensorflow` (2.21) also imports Keras at once ("keras.src.optimizers", so that Keras's SavedModel
-registrations happen at load time), and Keras pulls in scikit-learn, matplotlib's pyplot and IPython: about
-2.5 of the 7.5 s that `python -m jaxssl.main` took to start on a 2-core CPU, for nothing jaxssl uses. TF
-wraps that import in `except ImportError`, so while TensorFlow is imported here `keras` is marked absent in
-`sys.modules`; the mark is removed afterwards, and `import keras` or `tf.keras` later in the process load
-Keras as usual. A process that imported TensorFlow or Keras before jaxssl keeps them as they are.
+registrations happen at load time), and Keras pulls in scikit-learn, matplotlib's pyplot and IPython: with
+them `import jaxssl.main` took 7.3 s on a 2-core CPU, 5.6 s without (scikit-learn now imported for t-SNE
+only), for nothing jaxssl uses. TF wraps that import in `except ImportError`, so while TensorFlow is
+imported here `keras` is marked absent in `sys.modules`; the mark is removed afterwards, and `import keras` or
+`tf.keras` later in the process load Keras as usual. A process that imported TensorFlow or Keras before jaxssl keeps them as they are.
 
 TensorFlow is kept off the accelerators so that it never takes their memory from JAX.
 """

@@ -15,7 +15,7 @@ import pytest
 from absl import app
 from jax.sharding import AxisType
 
-from jaxssl import evaluate, experiment, lock, main, sharding, train
+from jaxssl import evaluate, experiment, export, lock, main, sharding, train
 from jaxssl.checkpoint import Checkpointer
 from tests.helpers import cli_processes, saved_run, tiny_config, wait_all
 
@@ -121,13 +121,18 @@ def test_process_flags_reach_jax_distributed_initialize():
 def test_two_processes_train_as_one_and_resume_one_process_run_past_its_corrupt_checkpoint(
     fashion_dir, tmp_path
 ):
-    # 2 x 4 (SLURM's environment) against 1 x 8: the same loss at every step and the same parameters. One
-    # process's run resumes in 2 (explicit process flags) with its latest checkpoint corrupt: set aside once,
-    # both processes fall back to step 3. (2 processes to 1: the stateful test below.)
+    # 2 x 4 (SLURM's environment) against 1 x 8, both starting from exported weights (init.weights: each
+    # process places its devices' parts): the same loss at every step and the same parameters. One process's
+    # run resumes in 2 (explicit process flags) with its latest checkpoint corrupt: set aside once, both
+    # processes fall back to step 3. (2 processes to 1: the stateful test below.)
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     config = pod_config("simclr", fashion_dir)
+    saved_run(config, str(tmp_path / "pretrained"))
+    config.init.weights = export.export(config, str(tmp_path / "pretrained"), naming="native")
     reference = train.run(config, one)
-    run_pod(pod_flags("simclr", fashion_dir, two), str(tmp_path / "logs_two"))
+    started_from = [f"--config.init.weights={config.init.weights}"]
+    logs = run_pod(pod_flags("simclr", fashion_dir, two) + started_from, str(tmp_path / "logs_two"))
+    assert logs.count("backbone initialised from") == 2
     assert_close_losses(train_losses(two), train_losses(one))
     assert_close_trees(newest_state(config, two).params, reference.params)
 
@@ -139,7 +144,9 @@ def test_two_processes_train_as_one_and_resume_one_process_run_past_its_corrupt_
             with open(os.path.join(root, name), "r+b") as f:
                 f.truncate(max(os.path.getsize(f.name) // 2, 1))
     logs = run_pod(
-        pod_flags("simclr", fashion_dir, one_to_two), str(tmp_path / "logs_one_to_two"), init="flags"
+        pod_flags("simclr", fashion_dir, one_to_two) + started_from,
+        str(tmp_path / "logs_one_to_two"),
+        init="flags",
     )
     assert logs.count(f"checkpoint at step {STEPS} is unreadable") == 2  # each process reports it
     assert len(os.listdir(os.path.join(one_to_two, "checkpoints_unreadable"))) == 1  # moved once

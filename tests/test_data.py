@@ -49,7 +49,6 @@ def _random_image(rng, height=20, width=24, channels=3) -> np.ndarray:
     return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
 
 
-
 def test_the_command_line_starts_without_keras_which_still_imports_afterwards():
     check = (
         "import sys, jaxssl.main; "

@@ -5,7 +5,8 @@ registrations happen at load time), and Keras pulls in scikit-learn, matplotlib'
 them `import jaxssl.main` took 7.3 s on a 2-core CPU, 5.6 s without (scikit-learn now imported for t-SNE
 only), for nothing jaxssl uses. TF wraps that import in `except ImportError`, so while TensorFlow is
 imported here `keras` is marked absent in `sys.modules`; the mark is removed afterwards, and `import keras` or
-`tf.keras` later in the process load Keras as usual. A process that imported TensorFlow or Keras before jaxssl keeps them as they are.
+`tf.keras` later in the process load Keras as usual. A process that imported TensorFlow or Keras before
+jaxssl keeps them as they are.
 
 TensorFlow is kept off the accelerators so that it never takes their memory from JAX.
 """

@@ -16,15 +16,13 @@ import sys
 
 def import_tensorflow_without_keras():
     """The `tensorflow` module, imported with Keras's eager import skipped unless either is imported already."""
-    if "tensorflow" in sys.modules or "keras" in sys.modules:
-        import tensorflow
-
-        return tensorflow
-    sys.modules["keras"] = None
+    skip_keras = "tensorflow" not in sys.modules and "keras" not in sys.modules
+    if skip_keras:
+        sys.modules["keras"] = None
     try:
         import tensorflow
     finally:
-        if sys.modules.get("keras", 0) is None:
+        if skip_keras:
             del sys.modules["keras"]
     return tensorflow
 

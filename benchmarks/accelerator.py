@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from benchmarks.common import emit, load_config, synthetic_data
-from jaxssl import experiment, sharding
+from jaxssl import batch_streams, experiment, sharding
 from jaxssl.data import sources
 from jaxssl.data.tensorflow_import import tf
 
@@ -100,7 +100,7 @@ def write_jpegs(directory: str, count: int, shape: tuple[int, int], rng) -> None
 def pipeline_images_per_s(exp, jpeg_dir: str, steps: int) -> float:
     """Source images/s of the host pipeline (read, decode, per-view crops, batching) over the JPEG folder."""
     folder, _ = sources.load("folder", "train", manual_dir=jpeg_dir)
-    batches = experiment.train_batches(
+    batches = batch_streams.train_batches(
         dataclasses.replace(exp, train_source=folder), start_step=0, num_steps=steps + 1
     )
     next(batches)  # start-up (graph building, the first reads) is not throughput

@@ -13,7 +13,7 @@ import time
 import jax
 
 from benchmarks.common import emit, load_config
-from jaxssl import experiment
+from jaxssl import batch_streams, experiment
 
 
 def main():
@@ -24,7 +24,7 @@ def main():
     args = parser.parse_args()
     config = load_config(args.config)
     exp = experiment.prepare(config)
-    batches = experiment.train_batches(
+    batches = batch_streams.train_batches(
         exp, start_step=0, num_steps=args.steps + 1, prefetch=config.data.prefetch
     )
     next(batches)  # the pipeline's start-up (graph building, first read) is not throughput

@@ -26,8 +26,8 @@ import time
 
 import jax
 
+from jaxssl import batch_streams, figures, frozen, jsonl
 from jaxssl import experiment as experiment_lib
-from jaxssl import figures, frozen, jsonl
 from jaxssl.checkpoint import Checkpointer, checkpoint_dir
 from jaxssl.data import subsets
 from jaxssl.evaluation import supervised
@@ -107,7 +107,7 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
         num_classes=max(exp.info.num_classes, 1),
         train_backbone=protocol == "finetune",
     )
-    train_batches = experiment_lib.labelled_batches(
+    train_batches = batch_streams.labelled_batches(
         exp,
         labelled,
         batch=recipe.batch_size,
@@ -120,7 +120,7 @@ def trained_record(protocol: str, exp, state, config, labelled) -> dict:
         recipe=recipe,
         examples=len(labelled.labels),
         train_batches=train_batches,
-        eval_batches=experiment_lib.eval_batches(exp, exp.eval_source, config.eval.batch_size),
+        eval_batches=batch_streams.eval_batches(exp, exp.eval_source, config.eval.batch_size),
         image_size=exp.image_size,
         host_crop=exp.host_crop,
         channels=exp.info.image_shape[-1] or 3,

@@ -12,8 +12,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from jaxssl import augment, plots, sharding
-from jaxssl import experiment as experiment_lib
+from jaxssl import augment, batch_streams, plots, sharding
 from jaxssl import step as step_lib
 from jaxssl.augment import crops
 from jaxssl.data import subsets
@@ -27,7 +26,7 @@ def gallery_record(exp, workdir: str, title: str) -> dict:
     """Draws the run's views of GALLERY_IMAGES training images spread over the split into
     DIR/plots/augmentations*.png."""
     head = subsets.spread(exp.train_source, GALLERY_IMAGES)
-    batch = experiment_lib.whole_batch(exp, head)
+    batch = batch_streams.whole_batch(exp, head)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["gallery"])
     specs = tuple(dataclasses.replace(spec, random_crop=True) for spec in exp.view_specs)
     views = [np.asarray(view) for view in augment.make_views(key, batch["image"], specs)]
@@ -42,7 +41,7 @@ def reconstruction_record(exp, state, workdir: str, title: str) -> dict:
     columns (a masked image model: the images masked as in pretraining and rebuilt; colorization: the
     lightness the network sees and its colours) into DIR/plots/reconstruction_step<step>*.png."""
     head = subsets.spread(exp.eval_source, GALLERY_IMAGES)
-    batch = experiment_lib.whole_batch(exp, head)
+    batch = batch_streams.whole_batch(exp, head)
     images = augment.center_view(batch["image"][:, 0], exp.image_size)
     key = jax.random.fold_in(jax.random.key(exp.seed), KEY_SALTS["reconstruction"])
     params, batch_stats = evaluated_weights(state, exp.method.eval_weights)
@@ -62,7 +61,7 @@ def crops_record(exp, state, workdir: str, title: str) -> dict:
     every training example's held box (a fraction of the image) and the fraction of boxes that are the whole
     image."""
     head = subsets.first(exp.train_source, GALLERY_IMAGES)
-    batch = experiment_lib.whole_batch(exp, head)
+    batch = batch_streams.whole_batch(exp, head)
     # The fields the figure reads, whole on every process (a memory or a large weight is split over them).
     state = sharding.host_copy(state.replace(target={}, opt_state={}, extra={}))
     policy, indices = exp.crop_policy, np.arange(len(batch["label"]))

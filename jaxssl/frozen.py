@@ -6,8 +6,7 @@ import logging
 import jax
 import jax.numpy as jnp
 
-from jaxssl import experiment as experiment_lib
-from jaxssl import plots
+from jaxssl import batch_streams, plots
 from jaxssl import step as step_lib
 from jaxssl.data import subsets
 from jaxssl.evaluation import embed, health, knn, layers, linear
@@ -37,7 +36,7 @@ def embeddings(exp, state, config, labelled, with_pairs: bool) -> dict:
     if state is None:
         pixels = embed.compile_embed(pixel_embed, exp.mesh)
         return {
-            split: embed.embed_split(pixels, (), experiment_lib.eval_batches(exp, source, batch), exp.mesh)
+            split: embed.embed_split(pixels, (), batch_streams.eval_batches(exp, source, batch), exp.mesh)
             for split, source in (("train", labelled), ("eval", exp.eval_source))
         }
     with_projection = "projector" in config.eval.knn_spaces
@@ -63,7 +62,7 @@ def embed_splits(exp, state, labelled, batch: int, embed_fn) -> dict:
     compiled = embed.compile_embed(embed_fn, exp.mesh)
     args = evaluated_weights(state, exp.method.eval_weights)
     return {
-        split: embed.embed_split(compiled, args, experiment_lib.eval_batches(exp, source, batch), exp.mesh)
+        split: embed.embed_split(compiled, args, batch_streams.eval_batches(exp, source, batch), exp.mesh)
         for split, source in (("train", labelled), ("eval", exp.eval_source))
     }
 
@@ -74,7 +73,7 @@ def view_pairs(exp, state, config) -> dict:
     pair_fn = embed.compile_embed(step_lib.make_pair_embed_fn(exp.method.network, exp.view_specs), exp.mesh)
     head = subsets.first(exp.eval_source, config.eval.health_examples)
     key = jax.random.fold_in(jax.random.key(exp.seed), HEALTH_KEY_SALT)
-    batches = experiment_lib.eval_batches(exp, head, config.eval.batch_size)
+    batches = batch_streams.eval_batches(exp, head, config.eval.batch_size)
     return embed.embed_split(
         pair_fn, evaluated_weights(state, exp.method.eval_weights), batches, exp.mesh, key=key
     )

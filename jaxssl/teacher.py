@@ -16,7 +16,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxssl import evaluate, runs, sharding
+from jaxssl import batch_streams, evaluate, runs, sharding
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.data.parts import Part
@@ -63,7 +63,7 @@ def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
         )
     state = evaluate.network_state(exp, teacher_dir, "checkpoint")
     embed_fn = step_lib.make_embed_fn(exp.method.network, exp.image_size, with_logits=True)
-    batches = experiment_lib.eval_batches(exp, exp.train_source, config.eval.batch_size)
+    batches = batch_streams.eval_batches(exp, exp.train_source, config.eval.batch_size)
     outputs = embed.embed_split(
         embed.compile_embed(embed_fn, exp.mesh),
         evaluated_weights(state, exp.method.eval_weights),

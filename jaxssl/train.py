@@ -3,18 +3,16 @@
 import collections
 import contextlib
 import logging
-import math
 import os
 import signal
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from jaxssl import batch_streams, finite, import_weights, lock, sharding, teacher
 from jaxssl import experiment as experiment_lib
-from jaxssl import import_weights, lock, sharding, teacher
 from jaxssl import metrics as metrics_lib
 from jaxssl import step as step_lib
 from jaxssl.checkpoint import Checkpointer
@@ -22,15 +20,6 @@ from jaxssl.data import sources, subsets
 from jaxssl.evaluation import embed, health, knn
 from jaxssl.models.network import has_classifier
 from jaxssl.state import evaluated_weights
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the state of that step was not saved."""
-
-
-class NonFiniteStateError(FloatingPointError):
-    """An update left NaN or infinite values in the state (its loss, computed before the update, was finite);
-    that state was not saved."""
 
 
 def write_config(config, workdir: str) -> None:
@@ -93,47 +82,6 @@ class StepsInFlight:
             self.losses.popleft().block_until_ready()
 
 
-def latest_good(last_saved: int | None) -> str:
-    """The checkpoint a rerun resumes, in words (every saved state was checked finite before its write)."""
-    return f"step {last_saved}" if last_saved else "none: a rerun starts afresh"
-
-
-def check_finite(step_metrics: list[tuple[int, dict]], last_saved: int | None) -> None:
-    for step, values in step_metrics:
-        if not math.isfinite(values["loss"]):
-            raise NonFiniteLossError(
-                f"loss is {values['loss']} at step {step}; stopping without saving that state "
-                f"(latest checkpoint: {latest_good(last_saved)})"
-            )
-
-
-def all_finite(tree) -> jax.Array:
-    """Whether every floating-point value in `tree` is finite (integer and key leaves are skipped)."""
-    floats = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in floats])) if floats else jnp.array(True)
-
-
-@jax.jit
-def finite_by_field(state) -> dict:
-    """{field of the TrainState: all_finite(field)}, computed on the devices."""
-    return {
-        name: all_finite(getattr(state, name))
-        for name in ("params", "batch_stats", "target", "opt_state", "extra", "crop")
-    }
-
-
-def check_state_finite(state, step: int, last_saved: int | None) -> None:
-    """NonFiniteStateError, before anything is written, when the state after `step` is not finite everywhere."""
-    bad = sorted(name for name, finite in jax.device_get(finite_by_field(state)).items() if not finite)
-    if bad:
-        raise NonFiniteStateError(
-            f"the update of step {step} left NaN or infinite values in {bad} (its loss was still finite); that "
-            "state was not saved. The latest checkpoint, checked finite when it was saved: "
-            f"{latest_good(last_saved)}. Lower the learning rate (config.optim.base_lr) or raise the warm-up, "
-            "then rerun to resume from it"
-        )
-
-
 def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -> dict:
     """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, and
     the health of the eval embedding (spread, effective rank, uniformity, and the alignment of two augmented
@@ -143,14 +91,14 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
     args = evaluated_weights(state, exp.method.eval_weights)
 
     def embed_source(source, weights=args):
-        batches = experiment_lib.eval_batches(exp, source, eval_config.batch_size)
+        batches = batch_streams.eval_batches(exp, source, eval_config.batch_size)
         return embed.embed_split(compiled["embed"], weights, batches, exp.mesh)
 
     bank, held_out = embed_source(bank_source), embed_source(exp.eval_source)
     probed = held_out
     if exp.method.eval_weights != "online":
         probed = embed_source(exp.eval_source, (state.params["model"], state.batch_stats))
-    pair_batches = experiment_lib.eval_batches(exp, health_source, eval_config.batch_size)
+    pair_batches = batch_streams.eval_batches(exp, health_source, eval_config.batch_size)
     key = experiment_lib.health_key(exp, int(state.step))
     pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
     logits = exp.probe.apply({"params": sharding.host_copy(state.params["probe"])}, probed["features"])
@@ -284,7 +232,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     }
     bank_source = sources.subset(exp.train_source, num_examples=config.eval.bank_examples, seed=exp.seed)
     health_source = subsets.first(exp.eval_source, config.eval.health_examples)
-    batches = experiment_lib.train_batches(
+    batches = batch_streams.train_batches(
         exp, start_step=start_step, num_steps=exp.total_steps, prefetch=config.data.prefetch
     )
 
@@ -309,7 +257,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
             if done % config.log_every_steps == 0 or save_now or eval_now:
                 host_metrics = [(s, jax.device_get(m)) for s, m in pending]
                 pending = []
-                check_finite(host_metrics, last_saved)
+                finite.check_finite(host_metrics, last_saved)
                 summary = metrics_lib.mean_over_steps([m for _, m in host_metrics])
                 writer.write(done, "train", summary)
                 progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
@@ -318,7 +266,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
                     done, "eval", online_eval(exp, compiled, state, bank_source, health_source, config.eval)
                 )
             if save_now:
-                check_state_finite(state, done, last_saved)
+                finite.check_state_finite(state, done, last_saved)
                 checkpointer.save(done, state, force=True)
                 last_saved = done
             progress.update(1)

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxssl import experiment, sharding, train
+from jaxssl import batch_streams, experiment, sharding, train
 from jaxssl.checkpoint import Checkpointer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -143,7 +143,7 @@ def executables_of_a_run(exp, num_steps: int) -> int:
     layout = experiment.state_layout(exp)
     train_step = experiment.compile_train_step(exp, layout)
     state = experiment.create_state(exp, layout)
-    for batch in experiment.train_batches(exp, start_step=0, num_steps=num_steps):
+    for batch in batch_streams.train_batches(exp, start_step=0, num_steps=num_steps):
         state, _ = train_step(state, sharding.to_global(batch, exp.mesh))
     assert int(state.step) == num_steps
     return train_step._cache_size()

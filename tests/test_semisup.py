@@ -13,7 +13,18 @@ import optax
 import pytest
 
 from configs import fixmatch as fixmatch_config
-from jaxssl import augment, evaluate, experiment, export, import_weights, losses, models, train, validate
+from jaxssl import (
+    augment,
+    batch_streams,
+    evaluate,
+    experiment,
+    export,
+    import_weights,
+    losses,
+    models,
+    train,
+    validate,
+)
 from jaxssl import step as step_lib
 from jaxssl.data import parts as parts_lib
 from jaxssl.data import pipeline, subsets
@@ -284,7 +295,7 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
 
     def embed_eval_split(weights):
         return embed.embed_split(
-            compiled, weights, experiment.eval_batches(exp, exp.eval_source, 16), exp.mesh
+            compiled, weights, batch_streams.eval_batches(exp, exp.eval_source, 16), exp.mesh
         )
 
     held_out = embed_eval_split(evaluated_weights(final, "target"))

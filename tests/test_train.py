@@ -16,7 +16,7 @@ import pytest
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, experiment, jsonl, lock, sharding, train
+from jaxssl import evaluate, experiment, finite, jsonl, lock, sharding, train
 from jaxssl.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
 from jaxssl.methods import METHODS
 from tests.helpers import cli, executables_of_a_run
@@ -294,7 +294,7 @@ def test_non_finite_loss_stops_naming_the_step_without_saving(fashion_dir, tmp_p
     config = tiny_config("simclr", fashion_dir)
     config.method.name = "nan"
     workdir = str(tmp_path / "nan")
-    with pytest.raises(train.NonFiniteLossError, match="at step 3"):
+    with pytest.raises(finite.NonFiniteLossError, match="at step 3"):
         train.run(config, workdir)
     assert checkpoint_steps(workdir) == [2]
 
@@ -329,14 +329,14 @@ def test_a_non_finite_update_on_a_checkpoint_step_is_never_saved(fashion_dir, tm
     config.checkpoint.every_steps = 1
     workdir = str(tmp_path / "nan_update")
     with pytest.raises(
-        train.NonFiniteStateError, match=r"step 3 left NaN .*\['opt_state', 'params'\].*step 2\."
+        finite.NonFiniteStateError, match=r"step 3 left NaN .*\['opt_state', 'params'\].*step 2\."
     ):
         train.run(config, workdir)
     assert checkpoint_steps(workdir) == [1, 2]
     restored = Checkpointer(workdir, keep=None, identity={}).restore_latest(
         experiment.state_layout(experiment.prepare(config))
     )
-    assert int(restored.step) == 2 and bool(train.all_finite(restored.params))
+    assert int(restored.step) == 2 and bool(finite.all_finite(restored.params))
 
 
 def test_the_step_compiles_once(fashion_dir):

@@ -1,5 +1,5 @@
 r"""A paper-style table from run directories: python -m jaxssl.report RUN_DIR_OR_GLOB... [--output=FILE.md]
-[--curves=FILE.png] [--knn=20/0.07,200/0.07] [--export=DIR].
+[--curves=FILE.png] [--knn=20/0.07,200/0.07] [--export=DIR] [--compare=ROW:ROW,...].
 
 The entries of each run directory (jaxssl/runs.py: one per representation it evaluated, the pretrained
 network, the untrained one, raw pixels, supervised training) that differ only in their seed form one row,
@@ -7,7 +7,8 @@ mean ± sample standard deviation (ddof 1) over the seeds; rows of one represent
 setting (a sweep) name the settings that differ. Two directories of the same settings and seed (a rerun
 after a code change, say) are never averaged: each repeat is its own row, named by its directories. Every
 number is a top-1 accuracy in %, except the effective rank (marked when the health protocol found a seed's
-representation collapsed).
+representation collapsed). --compare=2:1 adds the paired differences, seed by seed, of row 2 against row 1
+on every protocol both measured (jaxssl/compare.py: mean ± std, paired t and its two-sided p).
 """
 
 import collections
@@ -16,7 +17,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from jaxssl import jsonl, plots
+from jaxssl import compare, jsonl, plots
 from jaxssl.runs import Entry, entries_of, export_records, grid_point, run_directories
 
 PROTOCOL_TITLES = {
@@ -213,12 +214,27 @@ def markdown_table(entries: list[Entry], knn_points=()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(patterns, output: str = "", curves: str = "", knn_points=()) -> str:
+def comparisons(entries: list[Entry], pairs) -> str:
+    """The paired comparisons of `pairs` ((row, row), 1-based in the table's order) on each protocol column
+    but kNN's (whose cell is the grid point best on average, not each seed's)."""
+    groups = group_entries(entries)
+    columns = [
+        (title_of(protocol) + fraction_title(fraction), (protocol, fraction))
+        for protocol, fraction in columns_of(groups.values())
+        if protocol != "knn"
+    ]
+    return compare.comparison_table(list(groups.values()), row_names(groups), pairs, columns)
+
+
+def report(patterns, output: str = "", curves: str = "", knn_points=(), pairs=()) -> str:
     """The markdown table of the runs named by `patterns`, written to `output` (if given) and returned; with
-    `curves`, a PNG of their training curves; knn_points: (k, T) pairs shown instead of the grid's best."""
+    `curves`, a PNG of their training curves; knn_points: (k, T) pairs shown instead of the grid's best;
+    pairs: (row, row) pairs compared seed by seed below the table."""
     directories = run_directories(patterns)
     entries = [entry for directory in directories for entry in entries_of(directory)]
     text = markdown_table(entries, knn_points)
+    if pairs:
+        text += "\n" + comparisons(entries, pairs)
     if output:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         with open(output, "w") as f:
@@ -237,6 +253,11 @@ _CURVES = flags.DEFINE_string("curves", "", "Also draw the runs' training curves
 _KNN = flags.DEFINE_list(
     "knn", [], "kNN grid points k/T shown as columns (e.g. 20/0.07,200/0.07) instead of the best."
 )
+_COMPARE = flags.DEFINE_list(
+    "compare",
+    [],
+    "ROW:ROW pairs of 1-based table rows (2:1,3:1): each row's paired difference from the other.",
+)
 _EXPORT = flags.DEFINE_string(
     "export", "", "Also copy the runs' records (config.json and the .jsonl logs) into DIR/<run name>/."
 )
@@ -246,9 +267,11 @@ def main(argv):
     if len(argv) < 2:
         raise app.UsageError("name at least one run directory or glob: python -m jaxssl.report runs/*")
     points = tuple(grid_point(point) for point in _KNN.value)
+    pairs = compare.parse_pairs(_COMPARE.value)
+    text = report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value, knn_points=points, pairs=pairs)
     if _EXPORT.value:
         export_records(run_directories(argv[1:]), _EXPORT.value)
-    print(report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value, knn_points=points), end="")
+    print(text, end="")
 
 
 if __name__ == "__main__":

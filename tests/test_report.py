@@ -6,8 +6,9 @@ import os
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from jaxssl import report
+from jaxssl import compare, report
 from jaxssl import runs as runs_lib
 
 ANCHOR = {"top1": 92.1, "protocol": "online_probe", "source": "solo-learn"}
@@ -302,3 +303,56 @@ def test_per_layer_probes_are_columns_in_the_network_order(tmp_path):
     table = report.report([str(tmp_path / "rotnet_seed*")])
     assert "| linear (L-BFGS) | linear conv1 | linear conv2 | linear conv5 |" in table
     assert "| 50.00 ± 0.00 | 30.50 ± 0.71 | 40.00 ± 0.00 | 35.00 ± 0.00 |" in table
+
+
+def test_the_paired_difference_is_students_paired_t_over_the_shared_seeds():
+    first = {0: 80.0, 1: 82.0, 2: 85.0, 3: 90.0}  # seed 3 has no partner
+    second = {0: 79.0, 1: 80.0, 2: 84.5, 4: 10.0}
+    result = compare.paired_difference(first, second)
+    differences = [1.0, 2.0, 0.5]
+    mean = sum(differences) / 3
+    std = (sum((d - mean) ** 2 for d in differences) / 2) ** 0.5
+    reference = stats.ttest_rel([80.0, 82.0, 85.0], [79.0, 80.0, 84.5])
+    assert (
+        result["seeds"] == 3 and result["mean"] == pytest.approx(mean) and result["std"] == pytest.approx(std)
+    )
+    assert result["t"] == pytest.approx(mean / (std / 3**0.5)) == pytest.approx(reference.statistic)
+    assert result["p"] == pytest.approx(reference.pvalue)
+    one_seed = compare.paired_difference({0: 1.0}, {0: 0.5, 1: 3.0})
+    assert (one_seed["seeds"], one_seed["mean"], one_seed["t"], one_seed["p"]) == (1, 0.5, None, None)
+    assert compare.paired_difference({0: 1.0}, {1: 1.0})["seeds"] == 0
+
+
+def test_compare_adds_each_pairs_differences_seed_by_seed_on_the_protocols_both_measured(tmp_path):
+    for seed, (ours, theirs) in enumerate([(0.80, 0.79), (0.82, 0.80), (0.85, 0.845)]):
+        write_run(
+            tmp_path / f"simclr_seed{seed}",
+            config=pretrain_config("simclr", seed),
+            records=[record("linear_lbfgs", ours, seed=seed), record("linear_lbfgs", 0.5, 0.01, seed=seed)],
+        )
+        write_run(
+            tmp_path / f"byol_seed{seed}",
+            config=pretrain_config("byol", seed),
+            records=[record("linear_lbfgs", theirs, seed=seed)],
+        )
+    patterns = [str(tmp_path / "simclr_seed*"), str(tmp_path / "byol_seed*")]
+    text = report.report(patterns, pairs=compare.parse_pairs(["2:1"]))  # the rows in directory order
+    assert text.startswith(report.report(patterns))
+    rows = [line for line in text.splitlines() if line.startswith("| 2. ")]
+    reference = stats.ttest_rel([80.0, 82.0, 85.0], [79.0, 80.0, 84.5])
+    # The 1 % probe is simclr's alone: no row for it.
+    assert rows == [
+        f"| 2. simclr | 1. byol | linear (L-BFGS) | 3 | +1.17 ± 0.76 | {reference.statistic:.2f} | "
+        f"{reference.pvalue:.3g} |"
+    ]
+
+
+def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):
+    for spec, message in (("2", "ROW:ROW"), ("0:1", "ROW:ROW"), ("a:1", "ROW:ROW"), ("2:2", "with itself")):
+        with pytest.raises(ValueError, match=message):
+            compare.parse_pairs([spec])
+    write_run(tmp_path / "run", config=pretrain_config("simclr", 0), records=[record("linear_lbfgs", 0.8)])
+    output = tmp_path / "out" / "table.md"
+    with pytest.raises(ValueError, match="the table has 1 rows"):
+        report.report([str(tmp_path / "run")], output=str(output), pairs=((1, 3),))
+    assert not output.exists()

@@ -1,6 +1,7 @@
 """The README's semi-supervised (label fractions and methods), ViT, pretext, colorization and ContrastiveCrop
 tables are what the report tool makes of the records kept in results/<table>/ (the run directories'
-config.json and logs, exported by `python -m jaxssl.report --export`), and the README's main command works as
+config.json and logs, exported by `python -m jaxssl.report --export`), so are the paired comparisons of the
+headline rows (`--compare`), and the README's main command works as
 root and as a user."""
 
 import os
@@ -12,13 +13,14 @@ from jaxssl import report
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def readme_table(heading: str) -> str:
-    """The first markdown table after the README line that starts with `heading`."""
+def readme_table(heading: str, index: int = 0) -> str:
+    """The markdown table `index` (0: the first) after the README line that starts with `heading`."""
     with open(os.path.join(ROOT, "README.md")) as f:
         lines = f.read().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
-    first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
-    end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
+    end = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    for _ in range(index + 1):
+        first = next(i for i in range(end, len(lines)) if lines[i].startswith("|"))
+        end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
     return "\n".join(lines[first:end]) + "\n"
 
 
@@ -34,10 +36,23 @@ KEPT_TABLES = {
 }
 
 
+# README heading -> the --compare pairs of its second table, the paired comparisons of its first table's rows.
+KEPT_COMPARISONS = {
+    "### Semi-supervised headline rows": ((2, 1), (2, 3), (1, 3)),
+}
+
+
 @pytest.mark.parametrize("heading", sorted(KEPT_TABLES))
 def test_a_readme_table_is_the_report_of_its_kept_records(heading):
     kept = os.path.join(ROOT, "results", KEPT_TABLES[heading], "*")
     assert readme_table(heading) == report.report([kept])
+
+
+@pytest.mark.parametrize("heading", sorted(KEPT_COMPARISONS))
+def test_a_readme_comparison_is_the_reports_comparison_of_its_kept_records(heading):
+    kept = os.path.join(ROOT, "results", KEPT_TABLES[heading], "*")
+    table = readme_table(heading) + "\n" + readme_table(heading, index=1)
+    assert table == report.report([kept], pairs=KEPT_COMPARISONS[heading])
 
 
 def test_the_main_command_runs_for_root_without_sudo_and_for_a_user_with_it():

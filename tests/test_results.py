@@ -38,7 +38,7 @@ KEPT_TABLES = {
 
 # README heading -> the --compare pairs of its second table, the paired comparisons of its first table's rows.
 KEPT_COMPARISONS = {
-    "### Semi-supervised headline rows": ((2, 1), (2, 3), (1, 3)),
+    "### Semi-supervised headline rows": ((3, 1), (3, 5), (1, 5), (4, 2), (4, 7), (2, 7)),
 }
 
 

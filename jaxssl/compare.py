@@ -51,8 +51,6 @@ def values_by_seed(group: list[Entry], key: tuple[str, float]) -> dict:
 
 
 def difference_cell(result: dict) -> str:
-    if not result["seeds"]:
-        return ""
     if result["seeds"] == 1:
         return f"{result['mean']:+.2f}"
     return f"{result['mean']:+.2f} ± {result['std']:.2f}"
@@ -60,7 +58,7 @@ def difference_cell(result: dict) -> str:
 
 def comparison_table(groups: list[list[Entry]], names: list[str], pairs, columns) -> str:
     """A markdown table of each pair's paired differences on every (protocol, fraction) of `columns` (with
-    their titles) that both rows measured at a seed they share."""
+    their titles) that both rows measured at a seed they share; a pair without one says so in one line."""
     lines = [
         "| row | compared with | protocol | paired seeds | difference | t | p (two-sided) |",
         "|---|---|---|---|---|---|---|",
@@ -69,14 +67,19 @@ def comparison_table(groups: list[list[Entry]], names: list[str], pairs, columns
         if max(first, second) > len(groups):
             raise ValueError(f"--compare {first}:{second}: the table has {len(groups)} rows")
         a, b = groups[first - 1], groups[second - 1]
+        rows = [f"{first}. {names[first - 1]}", f"{second}. {names[second - 1]}"]
+        compared = 0
         for title, key in columns:
             result = paired_difference(values_by_seed(a, key), values_by_seed(b, key))
             if not result["seeds"]:
                 continue
+            compared += 1
             t = "–" if result["t"] is None else f"{result['t']:.2f}"
             p = "–" if result["p"] is None else f"{result['p']:.3g}"
-            cells = [f"{first}. {names[first - 1]}", f"{second}. {names[second - 1]}", title]
+            cells = [*rows, title, str(result["seeds"]), difference_cell(result), t, p]
+            lines.append("| " + " | ".join(cells) + " |")
+        if not compared:
             lines.append(
-                "| " + " | ".join([*cells, str(result["seeds"]), difference_cell(result), t, p]) + " |"
+                "| " + " | ".join([*rows, "–", "0", "no protocol at a seed both ran", "–", "–"]) + " |"
             )
     return "\n".join(lines) + "\n"

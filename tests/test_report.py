@@ -340,11 +340,20 @@ def test_compare_adds_each_pairs_differences_seed_by_seed_on_the_protocols_both_
     assert text.startswith(report.report(patterns))
     rows = [line for line in text.splitlines() if line.startswith("| 2. ")]
     reference = stats.ttest_rel([80.0, 82.0, 85.0], [79.0, 80.0, 84.5])
-    # The 1 % probe is simclr's alone: no row for it.
+    # The 1 % probe is simclr's alone: no line for it.
     assert rows == [
         f"| 2. simclr | 1. byol | linear (L-BFGS) | 3 | +1.17 ± 0.76 | {reference.statistic:.2f} | "
         f"{reference.pvalue:.3g} |"
     ]
+
+
+def test_rows_without_a_seed_in_common_are_said_to_be_incomparable(tmp_path):
+    write_run(tmp_path / "a", config=pretrain_config("simclr", 0), records=[record("linear_lbfgs", 0.8)])
+    write_run(
+        tmp_path / "b", config=pretrain_config("byol", 1), records=[record("linear_lbfgs", 0.7, seed=1)]
+    )
+    text = report.report([str(tmp_path / "*")], pairs=((2, 1),))
+    assert text.splitlines()[-1] == "| 2. byol | 1. simclr | – | 0 | no protocol at a seed both ran | – | – |"
 
 
 def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):

@@ -139,11 +139,12 @@ def check_replaceable(source: str, target: str) -> None:
 def training_summary(lines: list[dict]) -> dict:
     """Online probe top-1 (%) at the last evaluation (and the network's own classifier's, where it has one),
     and the pretraining's wall time and images/s summed over its "run" lines (one per command that
-    trained)."""
+    trained). A step evaluated twice (a run resumed from a checkpoint before an evaluation it had already
+    logged) is read from its later line, as everywhere else."""
     summary = {}
     evals = [line for line in lines if line.get("split") == "eval" and "linear_top1" in line]
     if evals:
-        last = max(evals, key=lambda line: line["step"])
+        last = sorted(evals, key=lambda line: line["step"])[-1]  # stable: the later of equal steps
         summary["online_probe"] = 100.0 * last["linear_top1"]
         if "classifier_top1" in last:
             summary["classifier"] = 100.0 * last["classifier_top1"]

@@ -183,6 +183,16 @@ def test_a_seed_run_twice_is_two_rows_named_by_their_directories_not_a_mean(tmp_
     }
 
 
+def test_a_step_evaluated_twice_by_a_resumed_run_is_read_from_its_later_line():
+    lines = [
+        {"step": 900, "split": "eval", "linear_top1": 0.70, "classifier_top1": 0.71},  # before the crash
+        {"step": 800, "split": "eval", "linear_top1": 0.68, "classifier_top1": 0.69},  # resumed at 800
+        {"step": 900, "split": "eval", "linear_top1": 0.72, "classifier_top1": 0.73},
+    ]
+    summary = runs_lib.training_summary(lines)
+    assert summary["online_probe"] == pytest.approx(72.0) and summary["classifier"] == pytest.approx(73.0)
+
+
 def test_baselines_of_one_directory_are_separate_rows(tmp_path):
     write_run(
         tmp_path / "baselines",

@@ -309,7 +309,13 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     shutil.copytree(
         os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")
     )
+    # the resumed run also evaluates at step 3: an evaluation does not change what is trained
+    with config.unlocked():
+        config.eval.every_steps = 1
     again = train.run(config, resumed)
+    with open(os.path.join(resumed, "metrics.jsonl")) as f:
+        resumed_evals = [line["step"] for line in map(json.loads, f) if line["split"] == "eval"]
+    assert resumed_evals == [3, 4]
     for a, b in zip(
         jax.tree.leaves((again.params, again.target)),
         jax.tree.leaves((final.params, final.target)),

@@ -38,7 +38,7 @@ KEPT_TABLES = {
 
 # README heading -> the --compare pairs of its second table, the paired comparisons of its first table's rows.
 KEPT_COMPARISONS = {
-    "### Semi-supervised headline rows": ((3, 1), (3, 5), (1, 5), (4, 2), (4, 7), (2, 7)),
+    "### Semi-supervised headline rows": ((4, 1), (4, 7), (1, 7), (5, 2), (5, 8), (2, 8), (6, 3), (6, 9), (3, 9)),
 }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxssl.models import BACKBONES, MLP, ResNet, make_backbone
+from jaxssl.models.heads import DINOHead, projector_and_predictor
 from jaxssl.models.resnet import BasicBlock, BottleneckBlock
 
 BN_EPSILON = 1e-5
@@ -193,3 +194,65 @@ def test_mlp_last_bn_standardises_each_output_dimension():
     outputs, _ = head.apply(variables, inputs, train=True, mutable=["batch_stats"])
     np.testing.assert_allclose(outputs.mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(outputs.std(axis=0), 1.0, atol=1e-3)
+
+
+def variable_paths(variables) -> list[str]:
+    """Every leaf of a variable tree as "collection/module/.../name" with its shape, in tree order."""
+    return [
+        "/".join(key.key for key in path) + f" {tuple(leaf.shape)}"
+        for path, leaf in jax.tree_util.tree_leaves_with_path(variables)
+    ]
+
+
+def test_dino_head_variable_names_are_its_checkpoints():
+    # What a DINO checkpoint holds: the hidden layers share MLP's names, the bottleneck and weight-normalised
+    # last layer are DINO's own.
+    head = DINOHead(hidden_dims=(32, 24), bottleneck_dim=8, out_dim=64, use_bn=True)
+    variables = abstract_variables(head, (4, 16))
+    assert variable_paths(variables) == [
+        "batch_stats/hidden0_bn/mean (32,)",
+        "batch_stats/hidden0_bn/var (32,)",
+        "batch_stats/hidden1_bn/mean (24,)",
+        "batch_stats/hidden1_bn/var (24,)",
+        "params/bottleneck/bias (8,)",
+        "params/bottleneck/kernel (24, 8)",
+        "params/hidden0/bias (32,)",
+        "params/hidden0/kernel (16, 32)",
+        "params/hidden0_bn/bias (32,)",
+        "params/hidden0_bn/scale (32,)",
+        "params/hidden1/bias (24,)",
+        "params/hidden1/kernel (32, 24)",
+        "params/hidden1_bn/bias (24,)",
+        "params/hidden1_bn/scale (24,)",
+        "params/last_layer (8, 64)",
+    ]
+    without_bn = abstract_variables(DINOHead(hidden_dims=(32,), bottleneck_dim=8, out_dim=64), (4, 16))
+    assert set(without_bn) == {"params"} and set(without_bn["params"]) == {
+        "hidden0",
+        "bottleneck",
+        "last_layer",
+    }
+
+
+def test_dino_head_hidden_layers_are_gelu_where_the_mlp_is_relu():
+    inputs = jax.random.normal(jax.random.key(0), (4, 16))
+    head = DINOHead(hidden_dims=(32,), bottleneck_dim=8, out_dim=64)
+    variables = head.init(jax.random.key(1), inputs, train=False)
+    params = variables["params"]
+    hidden = jax.nn.gelu(inputs @ params["hidden0"]["kernel"] + params["hidden0"]["bias"], approximate=False)
+    bottleneck = hidden @ params["bottleneck"]["kernel"] + params["bottleneck"]["bias"]
+    bottleneck /= jnp.linalg.norm(bottleneck, axis=-1, keepdims=True)
+    last = params["last_layer"] / jnp.linalg.norm(params["last_layer"], axis=0, keepdims=True)
+    np.testing.assert_allclose(
+        head.apply(variables, inputs, train=False), bottleneck @ last, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_projector_and_predictor_heads_keep_their_layer_names():
+    projector, predictor = projector_and_predictor((32, 32), 16, (24,), jnp.float32)
+    projector_params = abstract_variables(projector, (4, 8))["params"]
+    predictor_params = abstract_variables(predictor, (4, 16))["params"]
+    assert set(projector_params) == {"hidden0", "hidden0_bn", "hidden1", "hidden1_bn", "out"}
+    assert "bias" not in projector_params["out"]  # batch-normalised output without affine
+    assert set(predictor_params) == {"hidden0", "hidden0_bn", "out"}
+    assert predictor_params["out"]["kernel"].shape == (24, 16) and "bias" in predictor_params["out"]

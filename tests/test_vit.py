@@ -1,11 +1,13 @@
 """ViT backbones and the masked image modelling networks: parameter counts, names, shapes, options."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import masking
+from jaxssl import masking, models
 from jaxssl.models import layers, mae, vit
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
@@ -27,7 +29,7 @@ def images(seed: int, batch: int = 2, size: int = 16) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def micro():
-    model = vit.vit_micro()
+    model = vit.vit("micro")
     return model, model.init(jax.random.key(0), images(0), train=False)
 
 
@@ -38,16 +40,15 @@ def micro():
 # also equals the closed form 769 D (patch Conv 3*16*16*D + D) + D (cls) + 197 D (positions)
 # + 12 (12 D^2 + 13 D) (blocks) + 2 D (final norm) + 1000 (D + 1), worked out by hand for D = 192/384/768.
 @pytest.mark.parametrize(
-    "builder, timm_total, dim",
-    [(vit.vit_tiny, 5_717_416, 192), (vit.vit_small, 22_050_664, 384), (vit.vit_base, 86_567_656, 768)],
-    ids=["tiny", "small", "base"],
+    "size, timm_total, dim",
+    [("tiny", 5_717_416, 192), ("small", 22_050_664, 384), ("base", 86_567_656, 768)],
 )
-def test_parameter_counts_match_timm_without_head(builder, timm_total, dim):
-    assert count(abstract_params(builder(), 224)) == timm_total - 1000 * (dim + 1)
+def test_parameter_counts_match_timm_without_head(size, timm_total, dim):
+    assert count(abstract_params(vit.vit(size), 224)) == timm_total - 1000 * (dim + 1)
 
 
 def test_timm_parameter_names_and_shapes():
-    params = abstract_params(vit.vit_micro(), 16)
+    params = abstract_params(vit.vit("micro"), 16)
     assert set(params) == {"patch_embed", "cls_token", "pos_embed", "blocks_0", "blocks_1", "norm"}
     assert params["patch_embed"]["proj"]["kernel"].shape == (4, 4, 3, 32)
     assert params["cls_token"].shape == (1, 1, 32)
@@ -62,7 +63,7 @@ def test_timm_parameter_names_and_shapes():
 
 
 def test_sincos_positions_are_a_constant_not_a_parameter():
-    model = vit.vit_micro(pos_embed="sincos")
+    model = vit.vit("micro", pos_embed="sincos")
     variables = model.init(jax.random.key(0), images(0), train=False)
     assert "pos_embed" not in variables["params"]
     positions = model.apply(variables, 16, method=model.position)
@@ -90,7 +91,7 @@ def test_cls_and_mean_pooling(micro):
     x = images(2)
     tokens = model.apply(variables, x, method=model.embed)
     encoded = model.apply(variables, tokens, False, method=model.encode)
-    mean_model = vit.vit_micro(pool="mean")
+    mean_model = vit.vit("micro", pool="mean")
     cls_out = model.apply(variables, x, train=False)
     mean_out = mean_model.apply(variables, x, train=False)  # the pool has no parameters of its own
     np.testing.assert_allclose(cls_out, encoded[:, 0], rtol=1e-6)
@@ -128,7 +129,7 @@ def test_positions_for_other_grids_are_the_stored_grid_resized(micro):
 
 
 def test_drop_path_needs_train_and_a_dropout_rng():
-    model = vit.vit_micro(drop_path=0.5)
+    model = vit.vit("micro", drop_path=0.5)
     assert layers.drop_path_rates(0.5, 3) == [0.0, 0.25, 0.5]
     x = images(5, batch=8)
     variables = model.init(jax.random.key(0), x, train=True)  # one key: no dropout stream needed
@@ -141,7 +142,7 @@ def test_drop_path_needs_train_and_a_dropout_rng():
 
 
 def test_bfloat16_compute_keeps_float32_parameters_and_output():
-    model = vit.vit_micro(dtype=jnp.bfloat16)
+    model = vit.vit("micro", dtype=jnp.bfloat16)
     variables = model.init(jax.random.key(0), images(0), train=False)
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(variables))
     assert model.apply(variables, images(1), train=False).dtype == jnp.float32
@@ -159,7 +160,7 @@ def test_bfloat16_compute_keeps_float32_parameters_and_output():
 )
 def test_bad_options_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        vit.vit_micro(**kwargs)
+        vit.vit("micro", **kwargs)
 
 
 def test_bad_sizes_raise():
@@ -169,10 +170,28 @@ def test_bad_sizes_raise():
         vit.ViT(16, 4, dim=30, depth=1, heads=3, pos_embed="sincos")
     with pytest.raises(ValueError, match="depth"):
         vit.ViT(16, 4, dim=32, depth=0, heads=2)
+    with pytest.raises(ValueError, match="unknown ViT size 'huge'"):
+        vit.vit("huge")
+
+
+@pytest.mark.parametrize("size", sorted(vit.SIZES))
+def test_each_registered_vit_is_its_size_with_the_family_options(size):
+    builder = models.BACKBONES[f"vit_{size}"]
+    options = ["image_size", "patch_size", "pool", "drop_path", "pos_embed", "dtype"]
+    assert list(inspect.signature(builder).parameters) == options
+    model = builder(image_size=32, patch_size=8)
+    dim, depth, heads, _, _ = vit.SIZES[size]
+    assert (model.image_size, model.patch_size, model.dim, model.depth, model.heads) == (
+        32,
+        8,
+        dim,
+        depth,
+        heads,
+    )
 
 
 def mae_network():
-    return mae.MAENetwork(vit.vit_micro(), 16, 1, 2, MEAN, STD)
+    return mae.MAENetwork(vit.vit("micro"), 16, 1, 2, MEAN, STD)
 
 
 def test_mae_network_init_on_a_full_image_creates_every_parameter():
@@ -183,7 +202,7 @@ def test_mae_network_init_on_a_full_image_creates_every_parameter():
     assert set(params["decoder"]) == {"embed", "mask_token", "blocks_0", "norm", "pred"}
     assert params["decoder"]["mask_token"].shape == (1, 1, 16)
     assert params["decoder"]["pred"]["kernel"].shape == (16, 4 * 4 * 3)
-    assert set(params["backbone"]) == set(abstract_params(vit.vit_micro(), 16))
+    assert set(params["backbone"]) == set(abstract_params(vit.vit("micro"), 16))
     features = network.apply(variables, images(1), False, method=network.features)
     assert features.shape == (2, 32) and features.dtype == jnp.float32
 
@@ -209,7 +228,7 @@ def test_mae_decoder_fed_a_masked_subset():
 
 
 def test_simmim_network_shapes_and_mask_token():
-    network = mae.SimMIMNetwork(vit.vit_micro(), MEAN, STD)
+    network = mae.SimMIMNetwork(vit.vit("micro"), MEAN, STD)
     variables = network.init(jax.random.key(0), images(0), train=False)
     assert set(variables["params"]) == {"backbone", "mask_token", "head"}
     assert variables["params"]["head"]["kernel"].shape == (32, 48)

@@ -7,7 +7,7 @@ import jax
 from jaxssl import ema, losses
 from jaxssl.methods.forward import forward_views
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.models.heads import MLP
+from jaxssl.models.heads import projector_and_predictor
 from jaxssl.models.vit import ViT
 
 # Steps for which a frozen param is held: all of them (jnp int32 steps never reach it).
@@ -41,13 +41,7 @@ def make(
             f"{type(context.backbone).__name__}"
         )
     network = context.network(
-        MLP(
-            hidden_dims=tuple(projector_hidden_dims),
-            out_dim=projection_dim,
-            last_bn=True,
-            dtype=context.dtype,
-        ),
-        MLP(hidden_dims=tuple(predictor_hidden_dims), out_dim=projection_dim, dtype=context.dtype),
+        *projector_and_predictor(projector_hidden_dims, projection_dim, predictor_hidden_dims, context.dtype)
     )
 
     def contrastive(q, k):

@@ -6,7 +6,7 @@ from jaxssl import losses
 from jaxssl.methods.forward import forward_views
 from jaxssl.methods.memory import check_queue_size, fifo_enqueue, random_queue
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.models.heads import MLP
+from jaxssl.models.heads import projector_and_predictor
 
 
 def make(
@@ -23,13 +23,7 @@ def make(
     NN(z2) against p1, where NN(z) is the support-set row of highest cosine similarity to z (eq. 1). The
     support set is a FIFO queue of view 1's projections (98,304 on ImageNet), updated inside the step."""
     network = context.network(
-        MLP(
-            hidden_dims=tuple(projector_hidden_dims),
-            out_dim=projection_dim,
-            last_bn=True,
-            dtype=context.dtype,
-        ),
-        MLP(hidden_dims=tuple(predictor_hidden_dims), out_dim=projection_dim, dtype=context.dtype),
+        *projector_and_predictor(projector_hidden_dims, projection_dim, predictor_hidden_dims, context.dtype)
     )
     check_queue_size(queue_size, context.global_batch, "nnclr queue_size")
 

@@ -5,7 +5,7 @@ import jax
 from jaxssl import losses
 from jaxssl.methods.forward import forward_views
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.models.heads import MLP
+from jaxssl.models.heads import projector_and_predictor
 
 
 def make(
@@ -19,13 +19,7 @@ def make(
     on ImageNet, two on CIFAR); predictor: Linear(512)-BN-ReLU-Linear(2048), a bottleneck without BN on its
     output. Loss (eq. 1-2): D(p1, sg(z2)) / 2 + D(p2, sg(z1)) / 2 with D the negative cosine similarity."""
     network = context.network(
-        MLP(
-            hidden_dims=tuple(projector_hidden_dims),
-            out_dim=projection_dim,
-            last_bn=True,
-            dtype=context.dtype,
-        ),
-        MLP(hidden_dims=tuple(predictor_hidden_dims), out_dim=projection_dim, dtype=context.dtype),
+        *projector_and_predictor(projector_hidden_dims, projection_dim, predictor_hidden_dims, context.dtype)
     )
 
     def loss(params, inputs: LossInputs):

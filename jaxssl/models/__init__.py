@@ -4,8 +4,11 @@ Every backbone follows one contract: `__call__(x, train) -> (B, num_features)` f
 images, `feature_maps(x, train) -> {name: (B, h, w, C)}` its named intermediate maps in order (the last one
 what `__call__` pools, or flattens into its fully connected layers), a `num_features` property, float32
 parameters whatever the compute `dtype`, and dropout or drop path only where the caller passes a "dropout"
-PRNG stream. A family's options are its builders' keyword arguments (config.model holds them).
+PRNG stream. A family's options are its builders' keyword arguments (config.model holds them); the families
+are the registered names' prefixes (jaxssl/catalog.py FAMILIES).
 """
+
+import functools
 
 from jaxssl.models import alexnet, lenet, mobilenet, resnet, vgg, vit, wide_resnet
 from jaxssl.models.heads import MLP
@@ -21,10 +24,10 @@ BACKBONES = {
     "wide_resnet28_2": wide_resnet.wide_resnet28_2,
     "wide_resnet28_8": wide_resnet.wide_resnet28_8,
     "wide_resnet_micro": wide_resnet.wide_resnet_micro,
-    "vit_base": vit.vit_base,
-    "vit_small": vit.vit_small,
-    "vit_tiny": vit.vit_tiny,
-    "vit_micro": vit.vit_micro,
+    "vit_base": functools.partial(vit.vit, "base"),
+    "vit_small": functools.partial(vit.vit, "small"),
+    "vit_tiny": functools.partial(vit.vit, "tiny"),
+    "vit_micro": functools.partial(vit.vit, "micro"),
     "lenet5": lenet.lenet5,
     "alexnet": alexnet.alexnet,
     "alexnet_micro": alexnet.alexnet_micro,
@@ -36,16 +39,6 @@ BACKBONES = {
     "mobilenet_v1_micro": mobilenet.mobilenet_v1_micro,
     "mobilenet_v2_micro": mobilenet.mobilenet_v2_micro,
 }
-# Family of a backbone name, by prefix (longest first): what its options are, how config blocks are built.
-FAMILIES = ("alexnet", "lenet", "mobilenet", "resnet", "vgg", "vit", "wide_resnet")
-
-
-def family_of(name: str) -> str:
-    """The family a registered backbone name belongs to ("resnet", "vit", ...)."""
-    for family in sorted(FAMILIES, key=len, reverse=True):
-        if name.startswith(family):
-            return family
-    raise ValueError(f"backbone {name!r} belongs to no family of {sorted(FAMILIES)}")
 
 
 def make_backbone(name: str, **kwargs):
@@ -55,4 +48,4 @@ def make_backbone(name: str, **kwargs):
     return BACKBONES[name](**kwargs)
 
 
-__all__ = ["BACKBONES", "FAMILIES", "MLP", "ResNet", "ViT", "family_of", "make_backbone"]
+__all__ = ["BACKBONES", "MLP", "ResNet", "ViT", "make_backbone"]

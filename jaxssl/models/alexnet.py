@@ -72,6 +72,28 @@ def dense(features: int, dtype: Any, name: str) -> nn.Dense:
     return nn.Dense(features, dtype=dtype, param_dtype=jnp.float32, kernel_init=fc_kernel_init, name=name)
 
 
+def check_classifier_options(stem: str, fc_width: int, dropout: float) -> None:
+    """ValueError unless the options of the fully connected part AlexNet and VGG share are valid: a known
+    stem, a positive fc_width and a dropout rate in [0, 1)."""
+    if stem not in STEMS:
+        raise ValueError(f"unknown stem {stem!r}; choose from {list(STEMS)}")
+    if fc_width < 1:
+        raise ValueError(f"fc_width must be a positive int, got {fc_width!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+
+
+def fully_connected_layers(fc_width: int, dropout: float, dtype: Any):
+    """(fc6, fc7, drop6, drop7): the two hidden fully connected layers of AlexNet and VGG (fc8, the
+    classifier, is left out) and their dropouts, to be assigned in `setup` to attributes of the same names."""
+    return (
+        dense(fc_width, dtype, "fc6"),
+        dense(fc_width, dtype, "fc7"),
+        nn.Dropout(dropout, name="drop6"),
+        nn.Dropout(dropout, name="drop7"),
+    )
+
+
 def max_pool(x, window: int):
     """Unpadded max pool with stride 2 (torch's MaxPool2d(window, 2))."""
     return nn.max_pool(x, (window, window), strides=(2, 2))
@@ -87,14 +109,9 @@ class AlexNet(nn.Module):
     dtype: Any = jnp.float32
 
     def __post_init__(self):
-        if self.stem not in STEMS:
-            raise ValueError(f"unknown stem {self.stem!r}; choose from {list(STEMS)}")
+        check_classifier_options(self.stem, self.fc_width, self.dropout)
         if len(self.widths) != 5 or min(self.widths) < 1:
             raise ValueError(f"widths must be five positive ints, got {self.widths!r}")
-        if self.fc_width < 1:
-            raise ValueError(f"fc_width must be a positive int, got {self.fc_width!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         super().__post_init__()
 
     @property
@@ -104,10 +121,9 @@ class AlexNet(nn.Module):
 
     def setup(self):
         # The fully connected part lives here because `feature_maps` is the compact method.
-        self.fc6 = dense(self.fc_width, self.dtype, "fc6")
-        self.fc7 = dense(self.fc_width, self.dtype, "fc7")
-        self.drop6 = nn.Dropout(self.dropout, name="drop6")
-        self.drop7 = nn.Dropout(self.dropout, name="drop7")
+        self.fc6, self.fc7, self.drop6, self.drop7 = fully_connected_layers(
+            self.fc_width, self.dropout, self.dtype
+        )
 
     @nn.compact
     def feature_maps(self, x, train: bool) -> dict[str, jax.Array]:

@@ -1,10 +1,26 @@
 """Heads: MLP projectors and predictors, SwAV's prototypes and DINO's projection head."""
 
+import functools
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jaxssl.models import layers
+
+exact_gelu = functools.partial(nn.gelu, approximate=False)
+
+
+def hidden_stack(x, train: bool, hidden_dims, use_bn: bool, activation, dtype: Any, bn_momentum: float = 0.9):
+    """Dense -> [BN] -> `activation` per width of `hidden_dims`, made as layers `hidden{i}` (and
+    `hidden{i}_bn`) of the module whose compact method calls it: the hidden part MLP and DINOHead share."""
+    for layer, hidden_dim in enumerate(hidden_dims):
+        x = nn.Dense(hidden_dim, dtype=dtype, param_dtype=jnp.float32, name=f"hidden{layer}")(x)
+        if use_bn:
+            x = layers.batch_norm(train, bn_momentum, dtype, f"hidden{layer}_bn")(x)
+        x = activation(x)
+    return x
 
 
 class MLP(nn.Module):
@@ -24,32 +40,36 @@ class MLP(nn.Module):
     dtype: Any = jnp.float32
     bn_momentum: float = 0.9
 
-    def _batch_norm(self, train: bool, name: str, learned_affine: bool = True) -> nn.BatchNorm:
-        return nn.BatchNorm(
-            use_running_average=not train,
-            momentum=self.bn_momentum,
-            epsilon=1e-5,
-            use_scale=learned_affine,
-            use_bias=learned_affine,
-            dtype=self.dtype,
-            param_dtype=jnp.float32,
-            name=name,
-        )
-
     @nn.compact
     def __call__(self, x, train: bool):
         x = jnp.asarray(x, self.dtype)
-        for layer, hidden_dim in enumerate(self.hidden_dims):
-            x = nn.Dense(hidden_dim, dtype=self.dtype, param_dtype=jnp.float32, name=f"hidden{layer}")(x)
-            if self.use_bn:
-                x = self._batch_norm(train, f"hidden{layer}_bn")(x)
-            x = nn.relu(x)
+        x = hidden_stack(x, train, self.hidden_dims, self.use_bn, nn.relu, self.dtype, self.bn_momentum)
         x = nn.Dense(
             self.out_dim, use_bias=not self.last_bn, dtype=self.dtype, param_dtype=jnp.float32, name="out"
         )(x)
         if self.last_bn:
-            x = self._batch_norm(train, "out_bn", learned_affine=False)(x)
+            x = nn.BatchNorm(
+                use_running_average=not train,
+                momentum=self.bn_momentum,
+                epsilon=1e-5,
+                use_scale=False,
+                use_bias=False,
+                dtype=self.dtype,
+                param_dtype=jnp.float32,
+                name="out_bn",
+            )(x)
         return x.astype(jnp.float32)
+
+
+def projector_and_predictor(projector_hidden_dims, projection_dim: int, predictor_hidden_dims, dtype: Any):
+    """(projector, predictor) of the methods that predict one view's projection from the other's (MoCo v3,
+    NNCLR, SimSiam): a projector whose output is batch-normalised without affine (`last_bn`), then a
+    predictor back to `projection_dim` with a plain linear output."""
+    projector = MLP(
+        hidden_dims=tuple(projector_hidden_dims), out_dim=projection_dim, last_bn=True, dtype=dtype
+    )
+    predictor = MLP(hidden_dims=tuple(predictor_hidden_dims), out_dim=projection_dim, dtype=dtype)
+    return projector, predictor
 
 
 def _unit_columns(key, shape, dtype=jnp.float32):
@@ -92,18 +112,9 @@ class DINOHead(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool):
-        x = jnp.asarray(x, self.dtype)
-        for layer, hidden_dim in enumerate(self.hidden_dims):
-            x = nn.Dense(hidden_dim, dtype=self.dtype, param_dtype=jnp.float32, name=f"hidden{layer}")(x)
-            if self.use_bn:
-                x = nn.BatchNorm(
-                    use_running_average=not train,
-                    momentum=0.9,
-                    epsilon=1e-5,
-                    dtype=self.dtype,
-                    name=f"hidden{layer}_bn",
-                )(x)
-            x = nn.gelu(x, approximate=False)
+        x = hidden_stack(
+            jnp.asarray(x, self.dtype), train, self.hidden_dims, self.use_bn, exact_gelu, self.dtype
+        )
         x = nn.Dense(self.bottleneck_dim, dtype=self.dtype, param_dtype=jnp.float32, name="bottleneck")(x)
         x = _normalize(x.astype(jnp.float32))
         direction = self.param(

@@ -41,9 +41,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl.models import layers
-from jaxssl.models.alexnet import adaptive_avg_pool, conv, dense
+from jaxssl.models.alexnet import adaptive_avg_pool, check_classifier_options, conv, fully_connected_layers
 
-STEMS = ("cifar", "imagenet")
 WIDTHS = (64, 128, 256, 512, 512)
 
 
@@ -60,18 +59,13 @@ class VGG(nn.Module):
     bn_momentum: float = 0.9
 
     def __post_init__(self):
-        if self.stem not in STEMS:
-            raise ValueError(f"unknown stem {self.stem!r}; choose from {list(STEMS)}")
+        check_classifier_options(self.stem, self.fc_width, self.dropout)
         if not self.stage_convs or min(self.stage_convs) < 1:
             raise ValueError(f"stage_convs must be non-empty positive ints, got {self.stage_convs!r}")
         if len(self.widths) != len(self.stage_convs) or min(self.widths) < 1:
             raise ValueError(
                 f"widths {self.widths!r} must be positive, one per stage of {self.stage_convs!r}"
             )
-        if self.fc_width < 1:
-            raise ValueError(f"fc_width must be a positive int, got {self.fc_width!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         super().__post_init__()
 
     @property
@@ -81,10 +75,9 @@ class VGG(nn.Module):
 
     def setup(self):
         # The fully connected part lives here because `feature_maps` is the compact method.
-        self.fc6 = dense(self.fc_width, self.dtype, "fc6")
-        self.fc7 = dense(self.fc_width, self.dtype, "fc7")
-        self.drop6 = nn.Dropout(self.dropout, name="drop6")
-        self.drop7 = nn.Dropout(self.dropout, name="drop7")
+        self.fc6, self.fc7, self.drop6, self.drop7 = fully_connected_layers(
+            self.fc_width, self.dropout, self.dtype
+        )
 
     def _conv_bn_relu(self, x, train: bool, features: int, name: str):
         x = conv(features, 3, 1, self.dtype, f"conv{name}")(x)

@@ -25,7 +25,7 @@ are deterministic.
 """
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -269,49 +269,48 @@ class ViT(nn.Module):
         return maps
 
 
-def vit_micro(
-    image_size: int = 16,
-    patch_size: int = 4,
+class Size(NamedTuple):
+    """A named ViT size: its width, depth and heads, and the image and patch sizes it is built for unless
+    told otherwise."""
+
+    dim: int
+    depth: int
+    heads: int
+    image_size: int
+    patch_size: int
+
+
+SIZES = {
+    "micro": Size(32, 2, 2, 16, 4),  # for tests on 16 px images, compiles in seconds
+    "tiny": Size(192, 12, 3, 224, 16),  # ViT-Ti (DeiT, Touvron et al. 2021)
+    "small": Size(384, 12, 6, 224, 16),  # ViT-S (DeiT)
+    "base": Size(768, 12, 12, 224, 16),  # ViT-B (Dosovitskiy et al. 2021, table 1)
+}
+
+
+def vit(
+    size: str,
+    image_size: int | None = None,
+    patch_size: int | None = None,
     pool: str = "cls",
     drop_path: float = 0.0,
     pos_embed: str = "learned",
     dtype: Any = jnp.float32,
 ) -> ViT:
-    """dim 32, depth 2, 2 heads: for tests on 16 px images, compiles in seconds."""
-    return ViT(image_size, patch_size, 32, 2, 2, 4.0, pool, drop_path, pos_embed, dtype)
-
-
-def vit_tiny(
-    image_size: int = 224,
-    patch_size: int = 16,
-    pool: str = "cls",
-    drop_path: float = 0.0,
-    pos_embed: str = "learned",
-    dtype: Any = jnp.float32,
-) -> ViT:
-    """ViT-Ti (DeiT, Touvron et al. 2021): dim 192, depth 12, 3 heads."""
-    return ViT(image_size, patch_size, 192, 12, 3, 4.0, pool, drop_path, pos_embed, dtype)
-
-
-def vit_small(
-    image_size: int = 224,
-    patch_size: int = 16,
-    pool: str = "cls",
-    drop_path: float = 0.0,
-    pos_embed: str = "learned",
-    dtype: Any = jnp.float32,
-) -> ViT:
-    """ViT-S (DeiT): dim 384, depth 12, 6 heads."""
-    return ViT(image_size, patch_size, 384, 12, 6, 4.0, pool, drop_path, pos_embed, dtype)
-
-
-def vit_base(
-    image_size: int = 224,
-    patch_size: int = 16,
-    pool: str = "cls",
-    drop_path: float = 0.0,
-    pos_embed: str = "learned",
-    dtype: Any = jnp.float32,
-) -> ViT:
-    """ViT-B (Dosovitskiy et al. 2021, table 1): dim 768, depth 12, 12 heads."""
-    return ViT(image_size, patch_size, 768, 12, 12, 4.0, pool, drop_path, pos_embed, dtype)
+    """The ViT of a named size (SIZES) with an MLP ratio of 4; image_size and patch_size default to the
+    size's. The registered backbones vit_micro, vit_tiny, ... are this function with their size bound."""
+    if size not in SIZES:
+        raise ValueError(f"unknown ViT size {size!r}; choose from {list(SIZES)}")
+    shape = SIZES[size]
+    return ViT(
+        shape.image_size if image_size is None else image_size,
+        shape.patch_size if patch_size is None else patch_size,
+        shape.dim,
+        shape.depth,
+        shape.heads,
+        4.0,
+        pool,
+        drop_path,
+        pos_embed,
+        dtype,
+    )

@@ -5,7 +5,7 @@
 
 Nothing is computed and no data is needed: the state's shapes come from jax.eval_shape, and each array's
 share per device from the rules experiment.state_layout applies (a method's memories split over the data axis
-along their rows where the device count divides them, weights of at least sharding.MIN_SPLIT_WEIGHT_BYTES
+along their rows where the device count divides them, weights of at least config.mesh.min_split_weight_bytes
 along one axis it divides, everything else replicated). One JSON line per method and device count: the
 state's bytes per device, the memories' and the weights' (parameters, optimizer state, EMA target) parts of
 it, and the fraction of the replicated state (1 device) that is left per device.
@@ -27,15 +27,17 @@ def nbytes(leaf) -> int:
     return math.prod(leaf.shape) * leaf.dtype.itemsize
 
 
-def bytes_per_device(state, memories, devices: int) -> tuple[int, int, int]:
-    """(the whole state, its memories, its weights) in bytes on each of `devices` devices."""
+def bytes_per_device(state, memories, devices: int, min_split_bytes: int) -> tuple[int, int, int]:
+    """(the whole state, its memories, its weights) in bytes on each of `devices` devices, weights of at least
+    `min_split_bytes` split over them."""
     memory_bytes = 0
     for name, axis in memories:
         for leaf in jax.tree.leaves(state.extra.get(name, {})):
             split = sharding.splits_evenly(leaf.shape, axis, devices)
             memory_bytes += nbytes(leaf) // (devices if split else 1)
     weight_bytes = sum(
-        nbytes(leaf) // (1 if sharding.weight_axis(leaf.shape, leaf.dtype, devices) is None else devices)
+        nbytes(leaf)
+        // (1 if sharding.weight_axis(leaf.shape, leaf.dtype, devices, min_split_bytes) is None else devices)
         for leaf in jax.tree.leaves((state.params, state.opt_state, state.target))
     )
     held = {name for name, _ in memories}
@@ -57,9 +59,10 @@ def main(argv=None):
         config = load_config(f"configs/{method}.py:dataset={args.dataset}")
         exp = experiment.prepare(config, data=synthetic_data(args.dataset))
         state = jax.eval_shape(lambda key, exp=exp: experiment.init_state(exp, key), jax.random.key(0))
-        whole, _, _ = bytes_per_device(state, exp.method.memories, 1)
+        min_split_bytes = exp.min_split_weight_bytes
+        whole, _, _ = bytes_per_device(state, exp.method.memories, 1, min_split_bytes)
         for devices in map(int, args.devices.split(",")):
-            total, memories, weights = bytes_per_device(state, exp.method.memories, devices)
+            total, memories, weights = bytes_per_device(state, exp.method.memories, devices, min_split_bytes)
             emit(
                 {
                     "benchmark": "state_memory",

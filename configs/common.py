@@ -1,21 +1,28 @@
-"""Blocks shared by every config. Imports ml_collections only (never jaxssl, never jax)."""
+"""Blocks shared by every config. Imports ml_collections and jaxssl.catalog (the datasets' and backbone
+families' facts, plain Python) only: never jax or TensorFlow (a test checks it)."""
 
 import ml_collections
 
-# Per-dataset input: image side on device, the ResNet stem, whether the host crops each view.
-DATASETS = {
-    "fashion_mnist": dict(image_size=28, stem="cifar", host_crop=False),
-    "cifar10": dict(image_size=32, stem="cifar", host_crop=False),
-    "cifar100": dict(image_size=32, stem="cifar", host_crop=False),
-    "stl10": dict(image_size=96, stem="cifar", host_crop=False),
-    "imagenet2012": dict(image_size=224, stem="imagenet", host_crop=True),
-    "folder": dict(image_size=224, stem="imagenet", host_crop=True),
-}
+from jaxssl import catalog
+
+# The image side of the datasets whose images vary in size (ImageNet, image folders): the host crops each
+# view to it.
+IMAGE_FOLDER_SIDE = 224
 
 
-# A backbone family's options and their defaults, by name prefix (longest prefix first); each key is a keyword
-# of the family's builders in jaxssl.models (a test checks it). The ResNet block is the one every earlier run
-# has, so their identities are unchanged.
+def dataset_input(name: str) -> dict:
+    """A dataset's input: the image side on device (its stored side, or IMAGE_FOLDER_SIDE where the host
+    crops), the ResNet stem (ImageNet's on 224 px crops, CIFAR's on the small images) and whether the host
+    crops each view."""
+    host_crop = name in catalog.IMAGE_FOLDER_DATASETS
+    side = IMAGE_FOLDER_SIDE if host_crop else catalog.PUBLISHED_DATASETS[name]["image_shape"][0]
+    return dict(image_size=side, stem="imagenet" if host_crop else "cifar", host_crop=host_crop)
+
+
+DATASETS = {name: dataset_input(name) for name in catalog.DATASET_NAMES}
+
+
+# Each backbone family's (jaxssl/catalog.py FAMILIES) micro backbone, for tiny configs.
 MICRO_BACKBONES = {
     "alexnet": "alexnet_micro",
     "lenet": "lenet5",
@@ -27,14 +34,6 @@ MICRO_BACKBONES = {
 }
 
 
-def family_of(backbone: str) -> str:
-    """The family of a backbone name, by prefix: "wide_resnet", "resnet", "vit", ..."""
-    for family in sorted(FAMILY_OPTIONS, key=len, reverse=True):
-        if backbone.startswith(family):
-            return family
-    raise ValueError(f"backbone {backbone!r} belongs to no family of {sorted(FAMILY_OPTIONS)}")
-
-
 def vit_patch_size(image_size: int) -> int:
     """16 px patches on ImageNet-size crops (14 x 14 tokens at 224, 12 x 12 at 192), 8 on STL-10's 96 px, 4 on
     16-32 px images."""
@@ -43,10 +42,13 @@ def vit_patch_size(image_size: int) -> int:
 
 def model_block(backbone: str, dataset: str, image_size: int) -> dict:
     """config.model for `backbone` on `dataset` at `image_size`: its name and its family's options."""
-    family = family_of(backbone)
+    family = catalog.family_of(backbone)
     return dict(backbone=backbone, **FAMILY_OPTIONS[family](DATASETS[dataset], image_size))
 
 
+# A backbone family's options and their defaults; each key is a keyword of the family's builders in
+# jaxssl.models (a test checks it). The ResNet block is the one every earlier run has, so their identities are
+# unchanged.
 FAMILY_OPTIONS = {
     "alexnet": lambda dataset, size: dict(stem=dataset["stem"], dropout=0.5),
     "lenet": lambda dataset, size: dict(activation="tanh"),
@@ -159,6 +161,9 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     elif options.crop != "random":
         raise ValueError(f"unknown crop {options.crop!r}; choose from ['contrastive', 'random']")
     config.checkpoint = dict(every_steps=1000, keep=3)
+    # How the state is laid out on the devices (not part of a run's identity): a weight of at least this many
+    # bytes is split over them (jaxssl/sharding.py DEFAULT_MIN_SPLIT_WEIGHT_BYTES, 1 MiB).
+    config.mesh = dict(min_split_weight_bytes=1 << 20)
     # The backbone's starting weights: a file of --mode=export, or torchvision's / timm's weights saved as
     # safetensors (weights), or another run directory's newest checkpoint (workdir; jaxssl/export.py); both
     # empty for the run's random initialisation.
@@ -181,7 +186,7 @@ def crop_block(dataset: str, epochs: float) -> dict:
 def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """A few seconds per run: the micro backbone of the config's family, small images and heads, a handful of
     steps (for tests)."""
-    family = family_of(config.model.backbone)
+    family = catalog.family_of(config.model.backbone)
     if family not in MICRO_BACKBONES:
         raise ValueError(f"the {family} family has no micro backbone for tiny configs")
     config.data.image_size = 16
@@ -257,7 +262,6 @@ SEMISUP_BACKBONES = {
 }
 SEMISUP_LABELS = {"cifar10": 250, "cifar100": 2500, "stl10": 1000}
 SEMISUP_FRACTIONS = {"imagenet2012": 0.1, "fashion_mnist": 0.01, "folder": 0.1}
-CLASSES = {"fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "stl10": 10, "imagenet2012": 1000}
 # Steps when steps= is not given: the papers' 2^20, and 900 (under 20 minutes on a 2-core CPU) on
 # Fashion-MNIST. Those short runs also average the weights over a shorter horizon: after 900 steps an EMA of
 # 0.999 would still hold 0.999^900 = 41 % of the random initialisation.
@@ -286,18 +290,19 @@ def semisup_config_of(
     options.batch = options.labelled_batch * (1 + options.mu)
     options.epochs = 0.0
     config = base_config(options)
-    if options.dataset == "fashion_mnist" and family_of(options.backbone) == "resnet":
+    if options.dataset == "fashion_mnist" and catalog.family_of(options.backbone) == "resnet":
         config.model.width_multiplier = 0.25  # the quickstart's network, as in the README's tables
     if options.label_fraction > 0:
         options.labels = 0
     elif options.labels < 0:
         options.labels = SEMISUP_LABELS.get(options.dataset, 0)
         options.label_fraction = SEMISUP_FRACTIONS.get(options.dataset, 0.0)
-    if options.labels > 0 and options.dataset not in CLASSES:
+    published = catalog.PUBLISHED_DATASETS.get(options.dataset)
+    if options.labels > 0 and published is None:
         raise ValueError(
             "labels= splits a count over the classes of a known dataset; use label_fraction= here"
         )
-    classes = CLASSES.get(options.dataset, 1)
+    classes = published["num_classes"] if published else 1
     if options.labels % classes:
         raise ValueError(
             f"labels={options.labels} does not split evenly over {options.dataset}'s {classes} classes"

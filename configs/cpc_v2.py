@@ -20,6 +20,7 @@ with the paper's ResNet-161 (paper, table 1).
 """
 
 from configs import common
+from jaxssl import catalog
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=200, batch=256, tiny=False)
 ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
@@ -29,7 +30,7 @@ ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
 
 def layer_norm(config) -> None:
     """CPC v2's patch encoder: a ResNet's BatchNorms become LayerNorms."""
-    if common.family_of(config.model.backbone) == "resnet":
+    if catalog.family_of(config.model.backbone) == "resnet":
         config.model.norm = "layer"
 
 

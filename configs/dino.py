@@ -39,6 +39,7 @@ table 2).
 """
 
 from configs import common
+from jaxssl import catalog
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
 ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
@@ -91,7 +92,7 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.anchor = common.anchor(options.dataset, ANCHORS)
-    if common.family_of(options.backbone) == "vit":
+    if catalog.family_of(options.backbone) == "vit":
         vit_recipe(config, options)
     if options.tiny:
         common.make_tiny(config)

@@ -24,8 +24,8 @@ training split.
 
 Anchors to reproduce against, top-1 % = 100 - error % with the paper's RandAugment variant (quoted as we know
 them, not re-checked against the PDFs here): CIFAR-10 40 / 250 / 4000 labels 86.19 / 94.93 / 95.74 (paper,
-table 2, FixMatch (RA)); USB and TorchSSL report 4.86-5.07 % error at 250 labels with the same recipe (the
-range the issue quotes; which library gives which end is not re-checked here); CIFAR-100 400 / 2500 / 10000
+table 2, FixMatch (RA)); USB and TorchSSL report 4.86-5.07 % error at 250 labels with the same recipe
+(which library gives which end is not re-checked here); CIFAR-100 400 / 2500 / 10000
 labels 51.15 / 71.71 / 77.40 (paper, table 2); STL-10 1000 labels 92.02 (paper, table 2, a WRN-37-2; this
 config trains a WRN-28-2, so it carries no STL-10 anchor). No ImageNet anchor is quoted: the ImageNet command
 runs this recipe on a ResNet-50 with 10 % of the labels, not the paper's ImageNet recipe (section 5.1: other

@@ -19,7 +19,7 @@ ramp-up spans the first 40 % of the steps here, and the optimiser is the one of 
 and TorchSSL run it (WRN-28-2, B_l = 64, mu = 7, SGD + Nesterov, lr 0.03 with the fixmatch_cosine decay,
 weight decay 5e-4), not the paper's ConvNet-13 schedule.
 Anchors, quoted as we know them and not re-checked against the PDFs: the paper's CIFAR-10 4000 labels
-87.69 % (error 12.31 %, ConvNet-13); at 250 labels, the error the issue quotes: 32.3 % as first published,
+87.69 % (error 12.31 %, ConvNet-13); at 250 labels, the error is 32.3 % as first published,
 37.5 % in TorchSSL and 56.1 % in USB. The config carries the 4000-label anchor on CIFAR-10 (run with
 labels=4000 to compare). No ImageNet anchor is quoted.
 """

@@ -30,6 +30,7 @@ has 6. Anchors: ImageNet linear top-1 73.2 % for ViT-S and 76.7 % for ViT-B, 300
 """
 
 from configs import common
+from jaxssl import catalog
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=256, tiny=False)
 ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
@@ -66,12 +67,12 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.anchor = common.anchor(options.dataset, ANCHORS)
-    if common.family_of(options.backbone) == "vit":
+    if catalog.family_of(options.backbone) == "vit":
         vit_recipe(config, options)
     if options.tiny:
         common.make_tiny(config)
         config.method.update(projector_hidden_dims=(32,), projection_dim=16, predictor_hidden_dims=(32,))
-        if common.family_of(options.backbone) == "vit":
+        if catalog.family_of(options.backbone) == "vit":
             config.model.pos_embed = "sincos"
     return common.lock(config)
 

@@ -32,6 +32,7 @@ RandAugment draws random magnitudes, as FixMatch's.
 """
 
 from configs import common
+from jaxssl import catalog
 
 DEFAULTS = dict(common.SEMISUP_DEFAULTS, teacher="", soft=True)
 DROP_PATH = 0.2
@@ -52,6 +53,6 @@ def get_config(arg=None):
     config.teacher = dict(workdir=options.teacher, threshold=0.3, per_class=0, soft=options.soft)
     if options.tiny:
         common.make_tiny_semisup(config)
-    if common.family_of(config.model.backbone) in ("resnet", "vit", "wide_resnet"):
+    if catalog.family_of(config.model.backbone) in ("resnet", "vit", "wide_resnet"):
         config.model.drop_path = DROP_PATH
     return common.lock(config)

@@ -49,6 +49,7 @@ from configs import (
     swav,
     vicreg,
 )
+from jaxssl import catalog
 
 DEFAULTS = dict(method="simclr", backbone="resnet10", epochs=0, batch=0, tiny=False, finetune="")
 FINETUNE_RECIPES = ("lars", "adamw")
@@ -148,9 +149,9 @@ def get_config(arg=None):
     config = METHOD_CONFIGS[options.method].get_config(
         f"dataset=fashion_mnist,backbone={options.backbone},epochs={epochs},batch={batch},crop={options.crop}"
     )
-    if common.family_of(options.backbone) == "resnet":
+    if catalog.family_of(options.backbone) == "resnet":
         config.model.width_multiplier = 0.25
-    if common.family_of(options.backbone) == "vit":
+    if catalog.family_of(options.backbone) == "vit":
         config.model.patch_size = VIT_PATCH
     shrink_method(config.method)
     if "min_crop_scale" in config.augment:
@@ -184,7 +185,7 @@ def get_config(arg=None):
     config.finetune.update(
         epochs=3.0, base_lr=0.4, min_crop_scale=0.2, optimizer="lars", trust_coefficient=0.01
     )
-    finetune = options.finetune or ("adamw" if common.family_of(options.backbone) == "vit" else "lars")
+    finetune = options.finetune or ("adamw" if catalog.family_of(options.backbone) == "vit" else "lars")
     if finetune == "adamw":
         # One recipe for every ViT row (pretrained or from scratch), MAE's fine-tuning optimiser at this
         # budget: AdamW, lr 1e-3 x batch / 256, weight decay 0.05, drop path 0.1, half an epoch of warm-up,
@@ -199,7 +200,7 @@ def get_config(arg=None):
             warmup_epochs=0.5,
             layer_decay=1.0,
         )
-        if common.family_of(options.backbone) == "vit":
+        if catalog.family_of(options.backbone) == "vit":
             config.finetune.drop_path = 0.1
     config.linear_sgd.update(epochs=10.0, min_crop_scale=0.2)
     config.checkpoint.every_steps = 500

@@ -21,6 +21,7 @@ positions. No anchor is quoted for it here.
 """
 
 from configs import common
+from jaxssl import catalog
 
 DEFAULTS = dict(dataset="cifar10", backbone="resnet18", epochs=1000, batch=512, tiny=False)
 ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
@@ -52,7 +53,7 @@ def get_config(arg=None):
         probe_lr=1e-3,
     )
     config.anchor = common.anchor(options.dataset, ANCHORS)
-    if common.family_of(options.backbone) == "vit":
+    if catalog.family_of(options.backbone) == "vit":
         vit_recipe(config)
     if options.tiny:
         common.make_tiny(config)

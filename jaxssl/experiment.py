@@ -1,6 +1,7 @@
 """From a config to the objects a run needs, with every check done before anything is compiled or written.
 
-The ConfigDict stops here: everything below gets explicit keyword arguments (the checks: jaxssl/validate.py).
+The ConfigDict stops here: everything below gets explicit keyword arguments (the checks: jaxssl/validate.py;
+each block's arguments: jaxssl/config_args.py).
 """
 
 import dataclasses
@@ -11,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxssl import augment, models, optim, schedules, sharding, validate
+from jaxssl import augment, config_args, models, optim, schedules, sharding, validate
 from jaxssl import step as step_lib
 from jaxssl.augment import crops
 from jaxssl.data import sources, subsets
@@ -47,6 +48,7 @@ class Experiment:
     host_crop: bool
     global_batch: int
     total_steps: int
+    min_split_weight_bytes: int
     identity: dict
     parts: tuple | None = None
 
@@ -54,8 +56,9 @@ class Experiment:
 def identity_of(config) -> dict:
     """What makes two runs the same run: a workdir holding another identity is refused. The backbone's name
     and its family's options (a ResNet's width_multiplier and stem: the keys every earlier run has), and the
-    crop policy where there is one."""
-    options = validate.without(config.model, "backbone")
+    crop policy where there is one. Not config.mesh: where the weights are placed is not what the run learns,
+    and a checkpoint restores under any placement."""
+    options = config_args.without(config.model, "backbone")
     if "width_multiplier" in options:
         options["width_multiplier"] = float(options["width_multiplier"])
     identity = {
@@ -105,7 +108,7 @@ def prepare(config, data: tuple | None = None) -> Experiment:
 
     size = config.data.image_size
     specs = tuple(
-        augment.VIEW_PRESETS[config.augment.preset](size, **validate.without(config.augment, "preset"))
+        augment.VIEW_PRESETS[config.augment.preset](size, **config_args.without(config.augment, "preset"))
     )
     if config.data.host_crop:
         specs = tuple(dataclasses.replace(spec, random_crop=False) for spec in specs)
@@ -113,8 +116,8 @@ def prepare(config, data: tuple | None = None) -> Experiment:
     parts = None
     if "semisup" in config:
         parts = subsets.semisupervised_parts(train_source.labels, global_batch, **config.semisup)
-    dtype = validate.DTYPES[config.train.dtype]
-    backbone = models.BACKBONES[config.model.backbone](**validate.backbone_kwargs(config, dtype))
+    dtype = config_args.DTYPES[config.train.dtype]
+    backbone = models.BACKBONES[config.model.backbone](**config_args.backbone_kwargs(config, dtype))
     context = MethodContext(
         backbone=backbone,
         image_mean=info.mean,
@@ -126,13 +129,13 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         num_classes=info.num_classes,
         labelled_batch=0 if parts is None else parts[0].batch,
     )
-    method = METHODS[config.method.name](context, **validate.without(config.method, "name"))
+    method = METHODS[config.method.name](context, **config_args.without(config.method, "name"))
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
     learning_rate = schedules.make_schedule(
         config.optim.get("schedule", "warmup_cosine"), peak_lr, total_steps, warmup_steps
     )
     model_optimizer = optim.make_optimizer(
-        config.optim.name, learning_rate, **validate.optimizer_kwargs(config)
+        config.optim.name, learning_rate, **config_args.optimizer_kwargs(config)
     )
     if method.frozen:
         model_optimizer = optim.hold(model_optimizer, method.frozen, root="model")
@@ -153,6 +156,7 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         host_crop=config.data.host_crop,
         global_batch=global_batch,
         total_steps=total_steps,
+        min_split_weight_bytes=config_args.min_split_weight_bytes(config),
         identity=identity_of(config),
         parts=parts,
     )
@@ -169,8 +173,8 @@ def crop_policy_of(config, specs, num_examples: int, global_batch: int) -> crops
             f"ContrastiveCrop bounds each view's random crop, but view(s) {uncropped} of {config.method.name}'s "
             f"'{config.augment.preset}' views have none. Use crop=random"
         )
-    policy = validate.CROP_POLICIES[config.crop.policy]
-    return policy(num_examples, global_batch, **validate.without(config.crop, "policy"))
+    policy = crops.CROP_POLICIES[config.crop.policy]
+    return policy(num_examples, global_batch, **config_args.without(config.crop, "policy"))
 
 
 def init_state(experiment: Experiment, key) -> TrainState:
@@ -201,8 +205,9 @@ def init_state(experiment: Experiment, key) -> TrainState:
 def state_layout(experiment: Experiment):
     """The state's abstract shapes, each leaf carrying its sharding: the method's memories split over the data
     axis along their rows (sharding.rows_split), the large weights (parameters, optimizer state, EMA target)
-    along one axis (sharding.weight_split), everything else replicated; nothing is computed."""
-    mesh = experiment.mesh
+    along one axis (sharding.weight_split, from the run's min_split_weight_bytes), everything else
+    replicated; nothing is computed."""
+    mesh, min_bytes = experiment.mesh, experiment.min_split_weight_bytes
     abstract = jax.eval_shape(lambda key: init_state(experiment, key), jax.random.key(0))
 
     def placed(tree, sharding_of):
@@ -213,7 +218,8 @@ def state_layout(experiment: Experiment):
     layout = placed(abstract, lambda leaf: sharding.replicated(mesh))
     weights = {
         name: placed(
-            getattr(abstract, name), lambda leaf: sharding.weight_split(mesh, leaf.shape, leaf.dtype)
+            getattr(abstract, name),
+            lambda leaf: sharding.weight_split(mesh, leaf.shape, leaf.dtype, min_bytes),
         )
         for name in ("params", "opt_state", "target")
     }

@@ -2,8 +2,6 @@
 large weights along one axis, the rest replicated; and the few decisions every process of a pod must take
 together."""
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,27 +66,28 @@ def split_along(mesh, ndim: int, axis: int) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(*[DATA_AXIS if a == axis else None for a in range(ndim)]))
 
 
-# A weight (a parameter, its optimizer state, its EMA) of at least this many bytes is split over the data axis
-# (as ZeRO-3 / FSDP do): each device holds 1/N of it, XLA gathers it where the step uses it whole and
-# reduce-scatters its gradient; smaller ones stay replicated, where a gather costs more than it saves. The
-# micro models of the tests hold none this large; a ResNet-18's deeper kernels (2.4 MB) and ResNet-50's are.
-# The environment variable JAXSSL_MIN_SPLIT_WEIGHT_BYTES sets it (0: every weight the devices divide; a size
-# larger than any weight keeps them all replicated).
-MIN_SPLIT_WEIGHT_BYTES = int(os.environ.get("JAXSSL_MIN_SPLIT_WEIGHT_BYTES", 1 << 20))
+# A weight (a parameter, its optimizer state, its EMA) of at least `min_bytes` is split over the data axis (as
+# ZeRO-3 / FSDP do): each device holds 1/N of it, XLA gathers it where the step uses it whole and
+# reduce-scatters its gradient; smaller ones stay replicated, where a gather costs more than it saves. The run
+# sets it in config.mesh.min_split_weight_bytes (0: every weight the devices divide; a size larger than any
+# weight keeps them all replicated); by default 1 MiB, which the micro models of the tests hold none of and a
+# ResNet-18's deeper kernels (2.4 MB) and ResNet-50's exceed. It places the weights, not what the step
+# computes: a checkpoint restores under any value, and a run's identity leaves it out.
+DEFAULT_MIN_SPLIT_WEIGHT_BYTES = 1 << 20
 
 
-def weight_axis(shape: tuple, dtype, devices: int) -> int | None:
+def weight_axis(shape: tuple, dtype, devices: int, min_bytes: int) -> int | None:
     """The axis a weight is split along over `devices` devices: its longest axis the count divides, when it
-    holds at least MIN_SPLIT_WEIGHT_BYTES; None (replicated) otherwise."""
+    holds at least `min_bytes`; None (replicated) otherwise."""
     divided = [axis for axis in range(len(shape)) if shape[axis] % devices == 0]
-    if devices == 1 or not divided or np.prod(shape) * np.dtype(dtype).itemsize < MIN_SPLIT_WEIGHT_BYTES:
+    if devices == 1 or not divided or np.prod(shape) * np.dtype(dtype).itemsize < min_bytes:
         return None
     return max(divided, key=lambda axis: shape[axis])
 
 
-def weight_split(mesh, shape: tuple, dtype) -> NamedSharding:
+def weight_split(mesh, shape: tuple, dtype, min_bytes: int) -> NamedSharding:
     """A weight's sharding: split along weight_axis, or replicated."""
-    axis = weight_axis(shape, dtype, mesh.devices.size)
+    axis = weight_axis(shape, dtype, mesh.devices.size, min_bytes)
     return replicated(mesh) if axis is None else split_along(mesh, len(shape), axis)
 
 

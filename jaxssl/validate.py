@@ -10,13 +10,11 @@ import math
 
 import jax.numpy as jnp
 
-from jaxssl import augment, models, optim, schedules
+from jaxssl import augment, catalog, config_args, models, optim, schedules
 from jaxssl.augment import crops
 from jaxssl.data import sources, subsets
-from jaxssl.evaluation import supervised
 from jaxssl.methods import METHODS
-
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+from jaxssl.probes import finetune
 
 
 def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
@@ -32,51 +30,40 @@ def check_name(name: str, allowed, what: str) -> None:
         raise ValueError(f"unknown {what} {name!r}; choose from {sorted(allowed)}")
 
 
-def choose(name: str, registry: dict, what: str):
-    """registry[name], or a ValueError naming the choices."""
-    check_name(name, registry, what)
-    return registry[name]
-
-
-def backbone_kwargs(config, dtype) -> dict:
-    """The backbone builder's arguments: the family's options in config.model, the compute dtype, and the
-    image size where the family stores a grid for it (a ViT's position embeddings)."""
-    builder = models.BACKBONES[config.model.backbone]
-    kwargs = dict(without(config.model, "backbone"), dtype=dtype)
-    if "image_size" in inspect.signature(builder).parameters:
-        kwargs["image_size"] = int(config.data.image_size)
-    return kwargs
-
-
 def check_model(config) -> None:
     """The backbone exists, config.model holds only options of its family, and they build a valid network
     (constructing a module computes nothing)."""
-    builder = choose(config.model.backbone, models.BACKBONES, "backbone")
+    check_name(config.model.backbone, models.BACKBONES, "backbone")
+    builder = models.BACKBONES[config.model.backbone]
     accepted = set(inspect.signature(builder).parameters) - {"dtype", "image_size"}
-    foreign = sorted(set(without(config.model, "backbone")) - accepted)
+    foreign = sorted(set(config_args.without(config.model, "backbone")) - accepted)
     if foreign:
         raise ValueError(
             f"config.model.{foreign[0]} is not an option of backbone {config.model.backbone!r} (family "
-            f"{models.family_of(config.model.backbone)}); its options: {sorted(accepted)}. Other families' "
+            f"{catalog.family_of(config.model.backbone)}); its options: {sorted(accepted)}. Other families' "
             "options come with their own model block (configs/common.py model_block)"
         )
-    builder(**backbone_kwargs(config, jnp.float32))
+    builder(**config_args.backbone_kwargs(config, jnp.float32))
 
 
 def check_config(config) -> None:
     """Every name resolves, every block's keys are ones its function takes, every count is positive."""
     check_numbers(config)
-    make_method = choose(config.method.name, METHODS, "method")
-    check_kwargs(make_method, without(config.method, "name"), "method", provided=("context",))
+    check_name(config.method.name, METHODS, "method")
+    method = config_args.without(config.method, "name")
+    check_kwargs(METHODS[config.method.name], method, "method", provided=("context",))
     check_model(config)
-    check_name(config.train.dtype, DTYPES, "dtype")
-    preset = choose(config.augment.preset, augment.VIEW_PRESETS, "view preset")
-    check_kwargs(preset, without(config.augment, "preset"), "augment", provided=("size",))
+    check_name(config.train.dtype, config_args.DTYPES, "dtype")
+    check_name(config.augment.preset, augment.VIEW_PRESETS, "view preset")
+    preset = augment.VIEW_PRESETS[config.augment.preset]
+    check_kwargs(preset, config_args.without(config.augment, "preset"), "augment", provided=("size",))
     check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
     check_name(config.optim.get("schedule", "warmup_cosine"), schedules.SCHEDULES, "lr schedule")
-    check_kwargs(optim.make_optimizer, optimizer_kwargs(config), "optim", provided=("name", "learning_rate"))
+    optimizer = config_args.optimizer_kwargs(config)
+    check_kwargs(optim.make_optimizer, optimizer, "optim", provided=("name", "learning_rate"))
     check_name(config.data.dataset, sources.DATASETS, "dataset")
     check_crop(config)
+    check_mesh(config)
     check_semisup(config)
     check_teacher_block(config)
     check_init(config)
@@ -95,21 +82,31 @@ def check_config(config) -> None:
         raise ValueError(f"config.log_every_steps must be positive, got {config.log_every_steps}")
 
 
-CROP_POLICIES = {"contrastive": crops.ContrastiveCrop}
-
-
 def check_crop(config) -> None:
     """config.crop, where present: a known policy with only the keys it takes, on a dataset cropped on device
     (the host pipeline crops ImageNet and image folders before the step could use a box)."""
     if "crop" not in config:
         return
-    policy = choose(config.crop.get("policy", ""), CROP_POLICIES, "crop policy")
-    check_kwargs(policy, without(config.crop, "policy"), "crop", provided=("num_examples", "global_batch"))
+    check_name(config.crop.get("policy", ""), crops.CROP_POLICIES, "crop policy")
+    policy = crops.CROP_POLICIES[config.crop.policy]
+    options = config_args.without(config.crop, "policy")
+    check_kwargs(policy, options, "crop", provided=("num_examples", "global_batch"))
     if config.data.host_crop:
         raise ValueError(
             f"ContrastiveCrop needs a dataset cropped on device; {config.data.dataset} is cropped on the host "
             "(config.data.host_crop), which cannot see the boxes yet. Use crop=random there"
         )
+
+
+def check_mesh(config) -> None:
+    """config.mesh, where present, holds only min_split_weight_bytes, an int >= 0 (0: every weight the devices
+    divide is split)."""
+    unknown = sorted(set(config.get("mesh", {})) - {"min_split_weight_bytes"})
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in config.mesh; allowed: ['min_split_weight_bytes']")
+    value = config_args.min_split_weight_bytes(config)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"config.mesh.min_split_weight_bytes must be an int >= 0, got {value!r}")
 
 
 def check_semisup(config) -> None:
@@ -199,7 +196,7 @@ def check_eval_config(config) -> None:
             "config.json?); pass --config=configs/<the run's config>.py:<its options> instead"
         )
     for block in ("linear_sgd", "finetune"):
-        check_kwargs(supervised.Recipe, dict(config[block]), block)
+        check_kwargs(finetune.Recipe, dict(config[block]), block)
         for name in ("epochs", "batch_size"):  # base_lr: check_numbers
             if config[block][name] <= 0:
                 raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
@@ -212,9 +209,9 @@ def check_eval_config(config) -> None:
             raise ValueError(
                 f"config.{block}.drop_path must be -1 (the network's own) or in [0, 1), got {drop_path}"
             )
-        if config[block].get("optimizer", "sgd") not in supervised.RECIPE_OPTIMIZERS:
+        if config[block].get("optimizer", "sgd") not in finetune.RECIPE_OPTIMIZERS:
             raise ValueError(
-                f"config.{block}.optimizer must be one of {list(supervised.RECIPE_OPTIMIZERS)}, "
+                f"config.{block}.optimizer must be one of {list(finetune.RECIPE_OPTIMIZERS)}, "
                 f"got {config[block].optimizer!r}"
             )
     if not config.eval.knn_ks or min(config.eval.knn_ks) < 1:
@@ -231,17 +228,6 @@ def check_eval_config(config) -> None:
     for name in ("health_examples", "tsne_examples"):
         if config.eval[name] < 2:
             raise ValueError(f"config.eval.{name} must be at least 2, got {config.eval[name]}")
-
-
-def without(block, key: str) -> dict:
-    return {k: v for k, v in block.items() if k != key}
-
-
-def optimizer_kwargs(config) -> dict:
-    """config.optim minus what the run resolves itself (name, the lr, its scaling and schedule, the probe's
-    lr)."""
-    resolved = ("name", "base_lr", "lr_scaling", "probe_lr", "schedule")
-    return {k: v for k, v in config.optim.items() if k not in resolved}
 
 
 def numbers_of(block, prefix: str = "config"):

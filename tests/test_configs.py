@@ -8,13 +8,17 @@ loading data, so that a wrong key or size fails here, for every dataset, in a fr
 import importlib
 import pathlib
 import re
+import subprocess
+import sys
 
+import ml_collections
 import pytest
 
 from configs import common
-from jaxssl import augment, experiment, optim, schedules, validate
-from jaxssl.evaluation import supervised
+from jaxssl import augment, catalog, config_args, experiment, models, optim, schedules, sharding, validate
+from jaxssl.data import sources
 from jaxssl.methods import METHODS
+from jaxssl.probes import finetune
 
 CONFIG_MODULES = (
     "simclr",
@@ -44,6 +48,7 @@ CONFIG_MODULES = (
     "mixmatch",
     "noisy_student",
     "co_training",
+    "deep_co_training",
     "supervised",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
@@ -122,10 +127,35 @@ def test_every_family_block_builds_its_micro_backbone_and_foreign_options_are_re
     for family, micro in common.MICRO_BACKBONES.items():
         config.model = common.model_block(micro, "cifar10", 16)
         validate.check_model(config)
-        assert common.family_of(micro) == family
+        assert catalog.family_of(micro) == family
     config.model = dict(common.model_block("resnet_micro", "cifar10", 16), patch_size=4)
     with pytest.raises(ValueError, match=r"patch_size is not an option of backbone 'resnet_micro'"):
         validate.check_model(config)
+
+
+def test_every_backbone_belongs_to_a_family_with_a_model_block_and_a_micro_backbone():
+    assert {catalog.family_of(name) for name in models.BACKBONES} == set(catalog.FAMILIES)
+    assert set(common.FAMILY_OPTIONS) == set(common.MICRO_BACKBONES) == set(catalog.FAMILIES)
+
+
+def test_the_configs_name_the_datasets_the_library_loads():
+    assert tuple(common.DATASETS) == tuple(sources.DATASETS) == catalog.DATASET_NAMES
+    semisup_tables = (common.SEMISUP_BACKBONES, common.SEMISUP_LABELS, common.SEMISUP_FRACTIONS)
+    for table in (*semisup_tables, common.SEMISUP_STEPS, common.SEMISUP_EMA):
+        assert set(table) <= set(catalog.DATASET_NAMES)
+    for name, info in sources.PUBLISHED_INFO.items():
+        assert common.DATASETS[name]["image_size"] == (info.image_shape[0] or common.IMAGE_FOLDER_SIDE)
+
+
+def test_the_configs_import_neither_jax_nor_tensorflow():
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, configs.common; print(sorted(sys.modules))"],
+        cwd=CONFIG_DIR.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not [name for name in imported if name.split(".")[0] in ("jax", "jaxlib", "tensorflow", "flax")]
 
 
 @pytest.mark.parametrize("module_name, options", CASES)
@@ -145,9 +175,8 @@ def test_optimizer_keys_and_learning_rate(module_name, options):
     assert config.optim.name in optim.OPTIMIZERS
     assert ("trust_coefficient" in config.optim) == (config.optim.name == "lars")
     assert config.optim.probe_lr == 1e-3
-    validate.check_kwargs(
-        optim.make_optimizer, validate.optimizer_kwargs(config), "optim", provided=("name", "learning_rate")
-    )
+    kwargs = config_args.optimizer_kwargs(config)
+    validate.check_kwargs(optim.make_optimizer, kwargs, "optim", provided=("name", "learning_rate"))
     peak = schedules.scaled_learning_rate(
         config.optim.base_lr, config.train.batch_size, config.optim.lr_scaling
     )
@@ -191,7 +220,7 @@ def test_evaluation_blocks_are_recipes_and_the_anchor_is_quoted_in_the_docstring
     config = load(module_name, options)
     validate.check_eval_config(config)
     for block in ("linear_sgd", "finetune"):
-        assert supervised.Recipe(**config[block]).steps(config.train.batch_size) >= 1
+        assert finetune.Recipe(**config[block]).steps(config.train.batch_size) >= 1
     anchor = config.anchor
     unquoted_vit = config.model.backbone.startswith("vit") and "No anchor is quoted" in load_docstring(
         module_name
@@ -223,6 +252,22 @@ def test_a_resnet_run_keeps_the_identity_its_checkpoints_were_written_with():
     }
     vit = experiment.identity_of(load("mae", "dataset=cifar10,backbone=vit_tiny"))
     assert {vit["backbone"], vit["patch_size"], vit["pos_embed"]} == {"vit_tiny", 4, "sincos"}
+
+
+def test_the_weight_split_threshold_places_weights_without_changing_the_run():
+    config = load("simclr", "dataset=cifar10")
+    assert config.mesh.min_split_weight_bytes == sharding.DEFAULT_MIN_SPLIT_WEIGHT_BYTES
+    identity = experiment.identity_of(config)
+    config.mesh.min_split_weight_bytes = 0
+    validate.check_config(config)
+    assert experiment.identity_of(config) == identity  # checkpoints restore under any placement
+    blocks = {name: block for name, block in config.to_dict().items() if name != "mesh"}
+    before_mesh = ml_collections.ConfigDict(blocks)  # a config.json written before the mesh block
+    assert config_args.min_split_weight_bytes(before_mesh) == sharding.DEFAULT_MIN_SPLIT_WEIGHT_BYTES
+    for wrong in (-1, 1.5, True):
+        config = ml_collections.ConfigDict(dict(blocks, mesh=dict(min_split_weight_bytes=wrong)))
+        with pytest.raises(ValueError, match="min_split_weight_bytes must be an int >= 0"):
+            validate.check_config(config)
 
 
 @pytest.mark.parametrize(

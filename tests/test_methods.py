@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from jaxssl import augment, checkpoint, experiment, losses, masking, models, optim, sharding, train
-from jaxssl.checkpoint import Checkpointer
+from jaxssl import augment, experiment, losses, masking, models, optim, sharding, train
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
+from jaxssl.rundir import checkpoint
+from jaxssl.rundir.checkpoint import Checkpointer
 from tests.helpers import executables_of_a_run, tiny_config
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
@@ -25,11 +26,13 @@ STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
 # at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py, the wiring
 # below, the tile tasks and colorization in tests/test_pretext.py). FixMatch's end-to-end run, with its resume
 # and its evaluation on the EMA weights, is in tests/test_semisup.py; pseudo-label, Mean Teacher, MixMatch,
-# co-training and the supervised baseline run on the same mechanism (their loss wiring is tested there).
+# co-training, deep co-training and the supervised baseline run on the same mechanism (their loss wiring is
+# tested there).
 # Noisy Student's round (a teacher, then a student of its pseudo-labels, resumed) runs end to end in
 # tests/test_noisy_student.py.
 LOSS_ONLY = [
     "co_training",
+    "deep_co_training",
     "supervised",
     "fixmatch",
     "noisy_student",
@@ -120,8 +123,9 @@ def test_mae_step_with_per_example_masks_compiles_once(fashion_dir):
 # large model's are (the micro model's 2 KiB weights and up: parameters, optimizer state, MoCo's EMA).
 @pytest.mark.parametrize("method", ["moco_v2", "instdisc"])
 def test_1_and_8_devices_give_the_same_run(method, fashion_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(sharding, "MIN_SPLIT_WEIGHT_BYTES", 2048)
-    eight = train.run(tiny_config(method, fashion_dir, steps=3), str(tmp_path / "eight"))
+    config = tiny_config(method, fashion_dir, steps=3)
+    config.mesh.min_split_weight_bytes = 2048
+    eight = train.run(config, str(tmp_path / "eight"))
     weights = [eight.params, eight.opt_state] + ([eight.target] if method == "moco_v2" else [])
     assert all(any(not leaf.is_fully_replicated for leaf in jax.tree.leaves(tree)) for tree in weights)
     assert_same_tree(sharding.host_copy(eight.params), jax.device_get(eight.params))
@@ -156,13 +160,14 @@ def test_memories_are_split_over_the_devices_and_the_rest_replicated(method, fas
 
 
 def test_a_large_weight_is_split_along_its_longest_divided_axis_and_a_small_one_stays_whole():
-    mesh, float32 = sharding.make_mesh(), np.float32
-    assert sharding.weight_split(mesh, (3, 3, 256, 512), float32).spec == P(None, None, None, "data")
-    assert sharding.weight_split(mesh, (300_000, 5), float32).spec == P("data", None)
-    assert sharding.weight_split(mesh, (7, 40_000), float32).spec == P(None, "data")
-    assert sharding.weight_split(mesh, (3, 3, 64, 64), float32).spec == P()  # 147 KB
-    assert sharding.weight_split(mesh, (300_001, 5), float32).spec == P()  # no axis the 8 devices divide
-    assert sharding.weight_split(sharding.make_mesh(1), (3, 3, 256, 512), float32).spec == P()
+    mesh, float32, mib = sharding.make_mesh(), np.float32, sharding.DEFAULT_MIN_SPLIT_WEIGHT_BYTES
+    assert sharding.weight_split(mesh, (3, 3, 256, 512), float32, mib).spec == P(None, None, None, "data")
+    assert sharding.weight_split(mesh, (300_000, 5), float32, mib).spec == P("data", None)
+    assert sharding.weight_split(mesh, (7, 40_000), float32, mib).spec == P(None, "data")
+    assert sharding.weight_split(mesh, (3, 3, 64, 64), float32, mib).spec == P()  # 147 KB
+    assert sharding.weight_split(mesh, (3, 3, 64, 64), float32, 0).spec == P(None, None, "data", None)
+    assert sharding.weight_split(mesh, (300_001, 5), float32, mib).spec == P()  # no axis the 8 devices divide
+    assert sharding.weight_split(sharding.make_mesh(1), (3, 3, 256, 512), float32, mib).spec == P()
 
 
 def test_a_memory_the_devices_do_not_divide_stays_whole():

@@ -127,3 +127,6 @@ class ContrastiveCrop:
         (RandomResizedCrop) before the first refresh."""
         located = state["located"] > 0
         return state["boxes"][indices], jnp.where(located, self.alpha, 1.0).astype(jnp.float32)
+
+
+CROP_POLICIES = {"contrastive": ContrastiveCrop}  # config.crop.policy: its class, built with config.crop

@@ -14,6 +14,7 @@ import threading
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxssl import catalog
 from jaxssl.data.files import (
     FULL_DECODE_LIMIT,
     check_images,
@@ -31,7 +32,6 @@ FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/"
 TFDS_DOWNLOAD_HOST = "storage.googleapis.com"
 _PROBE_TIMEOUT_S = 3.0
 _TFDS_READ_CHUNK = 4096
-# IDX type byte -> big-endian numpy dtype (LeCun's MNIST format description).
 
 
 def network_available(
@@ -205,21 +205,7 @@ def _tfds_array_loader(info: DatasetInfo, train_split: str, eval_split: str):
     return functools.partial(_load_tfds, info=info, tfds_splits={"train": train_split, "eval": eval_split})
 
 
-PUBLISHED_INFO = {  # the named datasets' classes, image shape ((0, 0, 3): varying sizes), statistics, split sizes
-    "fashion_mnist": DatasetInfo("fashion_mnist", 10, (28, 28, 1), (0.2860,), (0.3530,), 60_000, 10_000),
-    "cifar10": DatasetInfo(
-        "cifar10", 10, (32, 32, 3), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000
-    ),
-    "cifar100": DatasetInfo(
-        "cifar100", 100, (32, 32, 3), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000
-    ),
-    "stl10": DatasetInfo(
-        "stl10", 10, (96, 96, 3), (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), 105_000, 8_000
-    ),
-    "imagenet2012": DatasetInfo(
-        "imagenet2012", 1000, (0, 0, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1_281_167, 50_000
-    ),
-}
+PUBLISHED_INFO = {name: DatasetInfo(name, **facts) for name, facts in catalog.PUBLISHED_DATASETS.items()}
 DATASETS = {
     "fashion_mnist": functools.partial(_load_fashion_mnist, info=PUBLISHED_INFO["fashion_mnist"]),
     "cifar10": _tfds_array_loader(PUBLISHED_INFO["cifar10"], "train", "test"),
@@ -228,7 +214,6 @@ DATASETS = {
     "imagenet2012": functools.partial(_load_imagenet, info=PUBLISHED_INFO["imagenet2012"]),
     "folder": _load_folder,
 }
-IMAGE_FOLDER_DATASETS = ("imagenet2012", "folder")
 
 
 def load(
@@ -252,7 +237,7 @@ def load(
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     options = dict(data_dir=data_dir, manual_dir=manual_dir, download=download)
-    if name in IMAGE_FOLDER_DATASETS:
+    if name in catalog.IMAGE_FOLDER_DATASETS:
         options["skip_bad_files"] = skip_bad_files
     return DATASETS[name](split, **options)
 

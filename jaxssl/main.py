@@ -1,30 +1,31 @@
 """The command line: python -m jaxssl.main --config=configs/<method>.py:<options> --workdir=DIR.
 
 The only place with training flags. --mode=evaluate runs offline evaluation protocols on DIR (its
-config.json unless --config is given): --protocol=knn,linear_lbfgs,health (default), linear_sgd, finetune,
-tsne, layers (a probe per feature map), gallery, reconstruction (masked image models), crops (ContrastiveCrop's
-boxes), classifier (a semi-supervised network's own classifier); --label_fraction=0.01
-for the 1 % protocols; --eval_init=random for the untrained network (with finetune: the supervised baseline);
---eval_features=pixels for raw pixels.
+config.json unless --config is given): --protocol=knn,linear_lbfgs,health (the default; --help lists every
+protocol, jaxssl/evaluation/registry.py describes them); --label_fraction=0.01 for the 1 % protocols;
+--eval_init=random for the untrained network (with finetune: the supervised baseline); --eval_features=pixels
+for raw pixels.
 
 --mode=export writes DIR's newest backbone (and probe) for PyTorch: --format=safetensors|npz,
---naming=torchvision|timm|native, --weights=online|target (jaxssl/export.py).
+--naming=torchvision|timm|native, --weights=online|target (jaxssl/weights/export.py).
 
 --distributed starts a multi-process job (one process per host; SLURM, TPU pods and Open MPI are detected,
 other clusters pass --coordinator_address, --num_processes and --process_id).
 """
 
-import json
 import logging as std_logging
 import os
+import sys
 
 import jax
 import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxssl import evaluate, train
-from jaxssl import export as export_lib
+from jaxssl import train
+from jaxssl.evaluation import registry, runner
+from jaxssl.rundir import files, jsonl
+from jaxssl.weights import export
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file, e.g. configs/simclr.py:dataset=cifar10.", lock_config=True
@@ -35,32 +36,32 @@ _WORKDIR = flags.DEFINE_string(
 _MODE = flags.DEFINE_enum(
     "mode", "train", ["train", "evaluate", "export"], "Pretrain, evaluate DIR offline, or export its weights."
 )
-_FORMAT = flags.DEFINE_enum("format", "safetensors", list(export_lib.FORMATS), "export: the file format.")
+_FORMAT = flags.DEFINE_enum("format", "safetensors", list(export.FORMATS), "export: the file format.")
 _NAMING = flags.DEFINE_enum(
     "naming",
     "torchvision",
-    list(export_lib.NAMINGS),
+    list(export.NAMINGS),
     "export: torchvision's ResNet names, timm's ViT names, or jaxssl's own.",
 )
 _WEIGHTS = flags.DEFINE_enum(
-    "weights", "online", list(export_lib.WEIGHTS), "export: the online network, or the EMA target."
+    "weights", "online", list(export.WEIGHTS), "export: the online network, or the EMA target."
 )
 _EVAL_FEATURES = flags.DEFINE_enum(
     "eval_features",
     "network",
-    list(evaluate.FEATURES),
+    list(registry.FEATURES),
     "evaluate: the network's backbone features, or raw pixels.",
 )
 _EVAL_INIT = flags.DEFINE_enum(
     "eval_init",
     "checkpoint",
-    list(evaluate.INITS),
+    list(registry.INITS),
     "evaluate: the newest checkpoint, or the untrained network (a baseline).",
 )
 _PROTOCOL = flags.DEFINE_list(
     "protocol",
-    list(evaluate.DEFAULT_PROTOCOLS),
-    f"evaluate: comma-separated protocols, from {list(evaluate.PROTOCOLS)} (see jaxssl/evaluate.py).",
+    list(registry.DEFAULT_PROTOCOLS),
+    f"evaluate: comma-separated protocols, from {list(registry.PROTOCOLS)} (see jaxssl/evaluation/registry.py).",
 )
 _LABEL_FRACTION = flags.DEFINE_float(
     "label_fraction",
@@ -94,21 +95,36 @@ def quiet_orbax_info() -> None:
 
 
 def saved_config(workdir: str) -> ml_collections.ConfigDict:
-    path = os.path.join(workdir, "config.json")
+    path = os.path.join(workdir, files.CONFIG)
     if not os.path.exists(path):
         raise app.UsageError(f"{path} does not exist: pass --config")
-    with open(path) as f:
-        try:
-            return ml_collections.ConfigDict(json.load(f))
-        except ValueError as error:
-            raise app.UsageError(
-                f"{path} is not a readable config ({error}); pass the run's --config=configs/<method>.py:<options>"
-            ) from None
+    try:
+        return ml_collections.ConfigDict(files.read_config(path))
+    except jsonl.MalformedRecordError as error:
+        raise app.UsageError(f"{error}; pass the run's --config=configs/<method>.py:<options>") from None
+
+
+def config_package_root(argv: list[str]) -> str | None:
+    """The folder holding the --config file's package (the repository root for configs/simclr.py), so that
+    the config's `from configs import common` resolves from any working directory; None without --config."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            value = arg.removeprefix("--config=")
+        elif arg == "--config" and index + 1 < len(argv):
+            value = argv[index + 1]
+        else:
+            continue
+        return os.path.dirname(os.path.dirname(os.path.abspath(value.partition(":")[0])))
+    return None
 
 
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's flag parsing, with an override of a key the config does not have (--config.train.bacth_size=8)
-    reported in one line with ml_collections' suggestion rather than as three chained tracebacks."""
+    reported in one line with ml_collections' suggestion rather than as three chained tracebacks. The
+    config file's package root goes first on sys.path (config_package_root)."""
+    root = config_package_root(argv)
+    if root is not None and root not in sys.path:
+        sys.path.insert(0, root)
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError) as error:
@@ -169,13 +185,13 @@ def main(argv):
         train.run(_CONFIG.value, workdir)
     elif _MODE.value == "export":
         config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
-        path = export_lib.export(
+        path = export.export(
             config, workdir, format=_FORMAT.value, naming=_NAMING.value, weights=_WEIGHTS.value
         )
         print(f"exported to {path} (metadata beside it, .json)")
     else:
         config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
-        evaluate.evaluate(
+        runner.evaluate(
             config,
             workdir,
             protocols=tuple(_PROTOCOL.value),

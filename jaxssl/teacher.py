@@ -4,8 +4,8 @@ confident ones, balanced over the classes (subsets.confident_balanced_rows), bec
 trains on beside the labelled ones.
 
 The teacher's predictions are computed once, when the student starts, and kept in the student's run
-directory (PSEUDO_LABELS, float16, with the teacher's directory and step), so a resumed student reads the
-same targets even if the teacher trained on since; the teacher's directory is only read.
+directory (DIR/pseudo_labels.npz, float16, with the teacher's directory and step), so a resumed student reads
+the same targets even if the teacher trained on since; the teacher's directory is only read.
 """
 
 import dataclasses
@@ -16,31 +16,29 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxssl import batch_streams, evaluate, runs, sharding
+from jaxssl import batch_streams, sharding
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.data.parts import Part
 from jaxssl.data.subsets import confident_balanced_rows
-from jaxssl.evaluation import embed
 from jaxssl.models.network import has_classifier
+from jaxssl.probes import embed
+from jaxssl.rundir import checkpoint, files
 from jaxssl.state import evaluated_weights
 
-PSEUDO_LABELS = "pseudo_labels.npz"
+TEACHER_HINT = ": train the teacher first (launch/noisy_student.py runs the rounds in order)"
 
 
 def teacher_config(teacher_dir: str) -> ml_collections.ConfigDict:
     """The config a teacher run saved (DIR/config.json): a clear error when DIR holds no run."""
-    return runs.run_config(
-        teacher_dir,
-        "config.teacher.workdir",
-        ": train the teacher first (launch/noisy_student.py runs the rounds in order)",
-    )
+    return files.run_config(teacher_dir, "config.teacher.workdir", TEACHER_HINT)
 
 
 def check_teacher(config, workdir: str) -> None:
     """Unless the student in DIR already holds the teacher's predictions: config.teacher.workdir holds a run
     of the student's dataset and image size; read before anything is compiled or written."""
-    if not config.get("teacher", {}).get("workdir") or os.path.exists(os.path.join(workdir, PSEUDO_LABELS)):
+    stored = os.path.join(workdir, files.PSEUDO_LABELS)
+    if not config.get("teacher", {}).get("workdir") or os.path.exists(stored):
         return
     found = teacher_config(config.teacher.workdir)
     for key in ("dataset", "image_size"):
@@ -61,7 +59,9 @@ def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
             f"the teacher in {teacher_dir} ({exp.method.name}) has no classifier of its own to pseudo-label "
             "with"
         )
-    state = evaluate.network_state(exp, teacher_dir, "checkpoint")
+    state = checkpoint.restore_newest(
+        teacher_dir, identity=exp.identity, abstract_state=experiment_lib.state_layout(exp), hint=TEACHER_HINT
+    )
     embed_fn = step_lib.make_embed_fn(exp.method.network, exp.image_size, with_logits=True)
     batches = batch_streams.eval_batches(exp, exp.train_source, config.eval.batch_size)
     outputs = embed.embed_split(
@@ -74,9 +74,9 @@ def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
 
 
 def stored_probabilities(config, workdir: str) -> np.ndarray:
-    """The teacher's predictions this student trains on: read from DIR/PSEUDO_LABELS, or computed and (by
+    """The teacher's predictions this student trains on: read from DIR/pseudo_labels.npz, or computed and (by
     process 0) written there first. Rounded to float16 either way, so a resumed run sees the same targets."""
-    path = os.path.join(workdir, PSEUDO_LABELS)
+    path = os.path.join(workdir, files.PSEUDO_LABELS)
     if os.path.exists(path):
         with np.load(path) as stored:
             return stored["probabilities"].astype(np.float32)
@@ -84,9 +84,8 @@ def stored_probabilities(config, workdir: str) -> np.ndarray:
     probabilities = probabilities.astype(np.float16)
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
-        with open(path + ".tmp", "wb") as f:  # whole or absent: a kill never leaves half a file
+        with files.written_whole(path, "wb") as f:
             np.savez(f, probabilities=probabilities, teacher=config.teacher.workdir, teacher_step=step)
-        os.replace(path + ".tmp", path)
     sharding.every_process_reaches("pseudo-labels written")
     logging.info(
         "the teacher's predictions (%s at step %d) are kept in %s", config.teacher.workdir, step, path
@@ -104,8 +103,8 @@ def with_pseudo_labels(exp, config, workdir: str):
     classes = exp.info.num_classes
     if probabilities.shape != (len(exp.train_source.labels), classes):
         raise ValueError(
-            f"the teacher's predictions in {workdir}/{PSEUDO_LABELS} have shape {probabilities.shape}; this "
-            f"run's training split needs ({len(exp.train_source.labels)}, {classes})"
+            f"the teacher's predictions in {os.path.join(workdir, files.PSEUDO_LABELS)} have shape "
+            f"{probabilities.shape}; this run's training split needs ({len(exp.train_source.labels)}, {classes})"
         )
     per_class = config.teacher.per_class or len(probabilities) // classes
     rows = confident_balanced_rows(

@@ -8,36 +8,33 @@ import signal
 import time
 
 import jax
-import numpy as np
 import tqdm
 
-from jaxssl import batch_streams, finite, import_weights, lock, sharding, teacher
+from jaxssl import batch_streams, finite, sharding, teacher
 from jaxssl import experiment as experiment_lib
-from jaxssl import metrics as metrics_lib
 from jaxssl import step as step_lib
-from jaxssl.checkpoint import Checkpointer
 from jaxssl.data import sources, subsets
-from jaxssl.evaluation import embed, health, knn
+from jaxssl.evaluation import online
 from jaxssl.models.network import has_classifier
-from jaxssl.state import evaluated_weights
+from jaxssl.probes import embed
+from jaxssl.rundir import files, lock
+from jaxssl.rundir import metrics as metrics_lib
+from jaxssl.rundir.checkpoint import Checkpointer
+from jaxssl.weights import load
 
 
 def write_config(config, workdir: str) -> None:
     """DIR/config.json holds the resolved config; a different earlier one is kept as config.<n>.json."""
-    path = os.path.join(workdir, "config.json")
+    path = os.path.join(workdir, files.CONFIG)
     text = config.to_json_best_effort(indent=2, sort_keys=True)
     if os.path.exists(path):
         with open(path) as f:
             previous = f.read()
         if previous == text:
             return
-        index = 1
-        while os.path.exists(os.path.join(workdir, f"config.{index}.json")):
-            index += 1
-        os.rename(path, os.path.join(workdir, f"config.{index}.json"))
-    with open(path + ".tmp", "w") as f:
+        os.rename(path, files.earlier_config_path(workdir))
+    with files.written_whole(path) as f:
         f.write(text)
-    os.replace(path + ".tmp", path)
 
 
 def write_skipped_files(source, workdir: str) -> None:
@@ -46,9 +43,8 @@ def write_skipped_files(source, workdir: str) -> None:
     skipped = getattr(source, "skipped", ())
     if skipped:
         logging.warning("training without %d unreadable files, listed in skipped_files.txt", len(skipped))
-        with open(os.path.join(workdir, "skipped_files.txt.tmp"), "w") as f:
+        with files.written_whole(os.path.join(workdir, files.SKIPPED_FILES)) as f:
             f.write("".join(line + "\n" for line in skipped))
-        os.replace(os.path.join(workdir, "skipped_files.txt.tmp"), os.path.join(workdir, "skipped_files.txt"))
 
 
 class StopRequest:
@@ -80,48 +76,6 @@ class StepsInFlight:
         self.losses.append(loss)
         while len(self.losses) > self.limit:
             self.losses.popleft().block_until_ready()
-
-
-def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -> dict:
-    """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, and
-    the health of the eval embedding (spread, effective rank, uniformity, and the alignment of two augmented
-    views of the first eval_config.health_examples eval examples); warns when it collapses. All of it on the
-    weights the method evaluates (the EMA for FixMatch), except the online probe: it learns on the online
-    network's features, so it is tested on them."""
-    args = evaluated_weights(state, exp.method.eval_weights)
-
-    def embed_source(source, weights=args):
-        batches = batch_streams.eval_batches(exp, source, eval_config.batch_size)
-        return embed.embed_split(compiled["embed"], weights, batches, exp.mesh)
-
-    bank, held_out = embed_source(bank_source), embed_source(exp.eval_source)
-    probed = held_out
-    if exp.method.eval_weights != "online":
-        probed = embed_source(exp.eval_source, (state.params["model"], state.batch_stats))
-    pair_batches = batch_streams.eval_batches(exp, health_source, eval_config.batch_size)
-    key = experiment_lib.health_key(exp, int(state.step))
-    pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
-    logits = exp.probe.apply({"params": sharding.host_copy(state.params["probe"])}, probed["features"])
-    spread = health.health(
-        held_out["features"][: eval_config.health_examples], pairs["view_a"], pairs["view_b"]
-    )
-    message = health.collapse_message(spread)
-    if message:
-        logging.warning("step %d: %s", int(state.step), message)
-    return {
-        "knn_top1": knn.knn_top1(
-            bank["features"],
-            bank["label"],
-            held_out["features"],
-            held_out["label"],
-            num_classes=max(exp.info.num_classes, 1),
-            k=eval_config.knn_k,
-            temperature=eval_config.knn_temperature,
-        ),
-        "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == held_out["label"])),
-        **spread,
-        **({"classifier_top1": embed.classifier_top1(held_out)} if "logits" in held_out else {}),
-    }
 
 
 def write_run_line(writer, start_step: int, end_step: int, global_batch: int, seconds: float) -> None:
@@ -162,9 +116,9 @@ def initial_backbone_of(config, layout) -> dict | None:
     run's newest checkpoint), at most one of them; None for the random initialisation."""
     weights, run_dir = config.get("init", {}).get("weights"), config.get("init", {}).get("workdir")
     if weights:
-        return import_weights.backbone_from_file(weights, layout)
+        return load.backbone_from_file(weights, layout)
     if run_dir:
-        return import_weights.backbone_from_run(run_dir, layout)
+        return load.backbone_from_run(run_dir, layout)
     return None
 
 
@@ -173,7 +127,7 @@ def run(config, workdir: str):
 
     Each call that trains appends a "run" line to metrics.jsonl: the steps it ran, its wall time (loading and
     compiling included) and the examples per second over that time. One run at a time may train in DIR
-    (jaxssl/lock.py)."""
+    (jaxssl/rundir/lock.py)."""
     started = time.time()
     exp = experiment_lib.prepare(config)
     teacher.check_teacher(config, workdir)
@@ -200,7 +154,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     if state is None:
         state = experiment_lib.create_state(exp, layout)
         if initial_backbone is not None:
-            state = import_weights.with_backbone(state, initial_backbone, layout)
+            state = load.with_backbone(state, initial_backbone, layout)
             logging.info("backbone initialised from %s", config.init.weights or config.init.workdir)
     start_step = int(state.step)
     last_saved = start_step if start_step else None
@@ -262,9 +216,10 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
                 writer.write(done, "train", summary)
                 progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
             if eval_now:
-                writer.write(
-                    done, "eval", online_eval(exp, compiled, state, bank_source, health_source, config.eval)
+                online_metrics = online.online_eval(
+                    exp, compiled, state, bank_source, health_source, config.eval
                 )
+                writer.write(done, "eval", online_metrics)
             if save_now:
                 finite.check_state_finite(state, done, last_saved)
                 checkpointer.save(done, state, force=True)

@@ -40,8 +40,8 @@ from ml_collections import config_flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # the configs import `configs.common`, as they do under `python -m jaxssl.main`
 
-from jaxssl import jsonl  # noqa: E402
-from jaxssl.evaluation.supervised import Recipe  # noqa: E402
+from jaxssl.probes.finetune import Recipe  # noqa: E402
+from jaxssl.rundir import files, jsonl  # noqa: E402
 
 RECIPE_PROTOCOLS = ("linear_sgd", "finetune")
 
@@ -99,7 +99,7 @@ def requested_config(config_arguments: list[str]):
 def recorded(workdir: str, protocol: str, fraction: float, init: str, config=None) -> bool:
     """Whether the run's offline_eval.jsonl already holds this protocol at this fraction and init. For a
     protocol with a recipe (`config[protocol]`), a record of another recipe is an error, not a match."""
-    path = os.path.join(workdir, "offline_eval.jsonl")
+    path = os.path.join(workdir, files.OFFLINE_EVAL)
     records = jsonl.read(path)
     matches = [
         r

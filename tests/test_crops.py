@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from configs import byol, quickstart, simclr
-from jaxssl import augment, evaluate, experiment, train
+from jaxssl import augment, experiment, train
 from jaxssl.augment import crops, spatial
+from jaxssl.evaluation import runner
 from tests.helpers import executables_of_a_run
 from tests.test_methods import assert_same_tree, read_lines
 
@@ -178,7 +179,7 @@ def test_a_run_with_contrastive_crops_refreshes_its_boxes_and_resumes_exactly(fa
     assert_same_tree(again.params, final.params)
     assert_same_tree(again.crop, final.crop)
     assert executables_of_a_run(experiment.prepare(config), num_steps=10) == 1
-    (record,) = evaluate.evaluate(config, uninterrupted, protocols=("crops",))
+    (record,) = runner.evaluate(config, uninterrupted, protocols=("crops",))
     assert os.path.exists(record["png"]) and record["boxes_located"]
     areas = (crop["boxes"][:, 2] - crop["boxes"][:, 0]) * (crop["boxes"][:, 3] - crop["boxes"][:, 1])
     assert record["mean_box_area"] == pytest.approx(float(np.mean(areas)))
@@ -189,4 +190,4 @@ def test_the_crops_figure_needs_a_run_with_boxes(fashion_dir, tmp_path):
     config = simclr.get_config("dataset=fashion_mnist,tiny=1")
     config.data.manual_dir = fashion_dir
     with pytest.raises(ValueError, match="crops protocol draws ContrastiveCrop's boxes; this run has none"):
-        evaluate.evaluate(config, str(tmp_path), protocols=("crops",))
+        runner.evaluate(config, str(tmp_path), protocols=("crops",))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from jaxssl.evaluation import knn, linear
+from jaxssl.probes import knn, linear
 
 
 def clusters(seed, per_class=30, dim=8, classes=3, spread=0.05):

@@ -1,6 +1,6 @@
-"""Weights that leave (jaxssl/export.py): torchvision's names and layouts, checked against a state_dict manifest
-of torchvision itself and a forward pass written in torchvision's layout; timm's names for the ViTs, checked
-the same way; native npz; refusals."""
+"""Weights that leave (jaxssl/weights/export.py): torchvision's names and layouts, checked against a state_dict
+manifest of torchvision itself and a forward pass written in torchvision's layout; timm's names for the ViTs,
+checked the same way; native npz; refusals; the restore of a run's newest checkpoint for reading."""
 
 import json
 import os
@@ -14,8 +14,10 @@ from safetensors.numpy import load_file
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import experiment, export, import_weights, train
-from jaxssl.checkpoint import Checkpointer
+from jaxssl import experiment, train
+from jaxssl.rundir import checkpoint
+from jaxssl.rundir.checkpoint import Checkpointer
+from jaxssl.weights import export, load
 from tests.helpers import assert_same_backbone, cli, saved_run, tiny_config
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -218,13 +220,13 @@ def test_a_run_starts_from_an_exported_file_and_refuses_one_that_does_not_fit(na
     other = experiment.prepare(config)
     layout = experiment.state_layout(other)
     fresh = experiment.create_state(other, layout)  # the random initialisation the saved run was moved from
-    started = import_weights.with_backbone(fresh, import_weights.backbone_from_file(path, layout), layout)
+    started = load.with_backbone(fresh, load.backbone_from_file(path, layout), layout)
     assert_same_backbone(started, state)
     micro = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
     micro.data.manual_dir = fashion_dir
     micro.init.weights = path
     with pytest.raises(
-        import_weights.InitWeightsError, match="does not fit this run's backbone .* Nothing was written"
+        load.InitWeightsError, match="does not fit this run's backbone .* Nothing was written"
     ):
         train.run(micro, str(tmp_path / "micro"))
     assert not os.listdir(tmp_path / "micro" / "checkpoints") and sorted(os.listdir(tmp_path / "micro")) == [
@@ -240,8 +242,8 @@ def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_
     exp, state = saved_run(config, str(tmp_path / "source"))
     path = export.export(config, str(tmp_path / "source"), naming="native")
     layout = experiment.state_layout(exp)
-    started = import_weights.with_backbone(
-        experiment.create_state(exp, layout), import_weights.backbone_from_file(path, layout), layout
+    started = load.with_backbone(
+        experiment.create_state(exp, layout), load.backbone_from_file(path, layout), layout
     )
     assert_same_backbone(started, state)
     np.testing.assert_array_equal(
@@ -251,3 +253,49 @@ def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_
     config.init.weights = path
     config.train.steps = 1
     assert int(train.run(config, str(tmp_path / "run")).step) == 1
+
+
+def test_a_run_is_restored_for_reading_from_its_newest_checkpoint_and_never_created(fashion_dir, tmp_path):
+    config = tiny_config("byol", fashion_dir, steps=1)
+    exp = experiment.prepare(config)
+    layout = experiment.state_layout(exp)
+    missing = str(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match=f"no readable checkpoint in {missing}/checkpoints; train"):
+        checkpoint.restore_newest(missing, identity=exp.identity, abstract_state=layout, hint="; train")
+    assert not os.path.exists(missing)  # no empty checkpoint directory created just to be found empty
+    state = experiment.create_state(exp, layout)
+    writer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
+    for step in (1, 2):
+        writer.save(step, state.replace(step=state.step + step))
+    writer.close()
+    restored = checkpoint.restore_newest(str(tmp_path), identity=exp.identity, abstract_state=layout)
+    assert int(restored.step) == 2
+    for ours, theirs in zip(jax.tree.leaves(restored.target), jax.tree.leaves(state.target), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(checkpoint.WorkdirConflictError, match="holds checkpoints of another run"):
+        checkpoint.restore_newest(
+            str(tmp_path), identity={**exp.identity, "method": "simclr"}, abstract_state=layout
+        )
+
+
+def test_the_checkpointer_is_closed_when_the_run_is_another_one(tmp_path, monkeypatch):
+    closed = []
+
+    class OfAnotherRun:
+        def __init__(self, workdir, *, keep, identity):
+            del workdir, keep, identity
+
+        def check_identity(self):
+            raise checkpoint.WorkdirConflictError("holds checkpoints of another run")
+
+        def restore_latest(self, abstract_state):
+            pytest.fail("restored a checkpoint of another run")
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(checkpoint, "Checkpointer", OfAnotherRun)
+    os.makedirs(tmp_path / "checkpoints")
+    with pytest.raises(checkpoint.WorkdirConflictError):
+        checkpoint.restore_newest(str(tmp_path), identity={}, abstract_state=None)
+    assert closed == [True]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxssl.evaluation import health
+from jaxssl.probes import health
 
 
 def orthogonal(rows, columns, seed):

@@ -158,7 +158,7 @@ def test_a_noisy_student_round_learns_from_its_teachers_predictions_and_resumes_
     config = student_config(fashion_dir, teacher_dir)
     final = train.run(config, student_dir)
 
-    with np.load(os.path.join(student_dir, teacher.PSEUDO_LABELS)) as stored:
+    with np.load(os.path.join(student_dir, "pseudo_labels.npz")) as stored:
         probabilities, step = stored["probabilities"], int(stored["teacher_step"])
     assert step == 2 and probabilities.dtype == np.float16 and probabilities.shape == (64, 10)
     exp = experiment.prepare(first)  # the teacher's own classifier, not noised, on the training images
@@ -188,7 +188,7 @@ def test_a_noisy_student_round_learns_from_its_teachers_predictions_and_resumes_
     shutil.copytree(
         os.path.join(student_dir, "checkpoints", "2"), os.path.join(resumed_dir, "checkpoints", "2")
     )
-    shutil.copy(os.path.join(student_dir, teacher.PSEUDO_LABELS), resumed_dir)
+    shutil.copy(os.path.join(student_dir, "pseudo_labels.npz"), resumed_dir)
     shutil.rmtree(teacher_dir)  # a resumed student reads its own copy of the teacher's predictions
     again = train.run(config, resumed_dir)
     for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(final.params), strict=True):
@@ -218,6 +218,18 @@ def test_a_student_without_a_usable_teacher_is_refused_before_anything_is_writte
         config.teacher.threshold = 1.5
     with pytest.raises(ValueError, match="threshold in \\[0, 1\\)"):
         validate.check_config(config)
+
+
+def test_a_teacher_without_a_checkpoint_is_named_and_left_as_it_was(fashion_dir, tmp_path):
+    teacher_dir = tmp_path / "teacher"
+    teacher_dir.mkdir()
+    (teacher_dir / "config.json").write_text(student_config(fashion_dir, str(tmp_path / "first")).to_json())
+    with pytest.raises(
+        FileNotFoundError,
+        match=f"no readable checkpoint in {teacher_dir}/checkpoints: train the teacher first",
+    ):
+        teacher.teacher_probabilities(str(teacher_dir))
+    assert os.listdir(teacher_dir) == ["config.json"]  # no empty checkpoint directory left behind
 
 
 def test_the_launcher_chains_each_round_to_the_one_before_and_grows_the_students(capsys):

@@ -12,10 +12,10 @@ from jax.sharding import NamedSharding, PartitionSpec
 from configs import common
 from jaxssl import augment, losses, models, sharding
 from jaxssl.augment import pretext
-from jaxssl.evaluation import layers
 from jaxssl.methods import METHODS, LossInputs, MethodContext, context_encoder
 from jaxssl.methods.tile_task import TILE_KEY_SALT
 from jaxssl.models import cpc
+from jaxssl.probes import layers
 from tests.test_methods import micro_inputs, micro_method
 
 # The (row, column) step from the centre cell to each neighbour label, as Doersch et al. (2015) number them.

@@ -1,6 +1,7 @@
 """The offline protocols end to end: supervised training of a classifier (linear probe, fine-tuning, the
-supervised baseline), label fractions, every protocol's record, bad requests, 1 vs 8 devices."""
+supervised baseline), label fractions, every protocol's record, the registry, bad requests, 1 vs 8 devices."""
 
+import ast
 import dataclasses
 import json
 import os
@@ -12,15 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from absl import flags
 
 from configs import mae as mae_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, sharding, train
+from jaxssl import experiment, main, sharding, train
 from jaxssl.data import ArraySource, pipeline
-from jaxssl.evaluation import supervised
+from jaxssl.evaluation import registry, runner
 from jaxssl.models import resnet
 from jaxssl.models.classifier import Classifier
 from jaxssl.models.network import FeatureNetwork
+from jaxssl.probes import finetune
 from tests.helpers import cli
 
 
@@ -58,7 +61,7 @@ def run_classifier(backbone, train_backbone, recipe, mesh, train_source, eval_so
         )
     )
     eval_batches = pipeline.as_numpy(pipeline.eval_dataset(eval_source, batch_size=16))
-    return supervised.train_and_test(
+    return finetune.train_and_test(
         classifier,
         recipe=recipe,
         examples=examples,
@@ -73,7 +76,7 @@ def run_classifier(backbone, train_backbone, recipe, mesh, train_source, eval_so
 
 
 def test_the_sgd_probe_reaches_full_accuracy_on_separable_features():
-    recipe = supervised.Recipe(epochs=10, batch_size=16, base_lr=0.5, min_crop_scale=1.0)
+    recipe = finetune.Recipe(epochs=10, batch_size=16, base_lr=0.5, min_crop_scale=1.0)
     result = run_classifier(
         Flatten(), False, recipe, sharding.make_mesh(), striped_source(64, 0), striped_source(32, 1)
     )
@@ -83,16 +86,16 @@ def test_the_sgd_probe_reaches_full_accuracy_on_separable_features():
 
 def test_a_frozen_backbone_is_not_changed_by_the_probe():
     backbone = resnet.resnet_micro()
-    recipe = supervised.Recipe(epochs=1, batch_size=16, base_lr=1.0, weight_decay=0.1)
+    recipe = finetune.Recipe(epochs=1, batch_size=16, base_lr=1.0, weight_decay=0.1)
     classifier = Classifier(
         network=FeatureNetwork(backbone, (0.5,), (0.25,)), num_classes=8, train_backbone=False
     )
-    variables = supervised.initial_variables(
+    variables = finetune.initial_variables(
         classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
     )
-    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
+    optimizer = finetune.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
     state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
-    step = jax.jit(supervised.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
+    step = jax.jit(finetune.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
     batch = {"image": striped_source(16, 2).images[:, None], "label": striped_source(16, 2).labels}
     new_state, _ = step(state, batch)
     for before, after in zip(
@@ -106,9 +109,9 @@ def test_a_frozen_backbone_is_not_changed_by_the_probe():
 
 def one_step_relative_updates(recipe, variables, classifier):
     """||update|| / ||kernel|| of every backbone kernel after one step of `recipe` on a fixed batch."""
-    optimizer = supervised.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
+    optimizer = finetune.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
     state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
-    step = jax.jit(supervised.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
+    step = jax.jit(finetune.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
     source = striped_source(16, 2)
     new_state, _ = step(state, {"image": source.images[:, None], "label": source.labels})
     before = jax.tree_util.tree_leaves_with_path(variables["params"]["network"])
@@ -130,7 +133,7 @@ def test_lars_fine_tuning_moves_kernels_of_any_scale_by_the_same_fraction():
     classifier = Classifier(
         network=FeatureNetwork(resnet.resnet_micro(), (0.5,), (0.25,)), num_classes=8, train_backbone=True
     )
-    variables = supervised.initial_variables(
+    variables = finetune.initial_variables(
         classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
     )
 
@@ -145,7 +148,7 @@ def test_lars_fine_tuning_moves_kernels_of_any_scale_by_the_same_fraction():
         return {**variables, "params": {**variables["params"], "network": network}}
 
     start, scaled = with_backbone(1.0), with_backbone(10.0)
-    sgd = supervised.Recipe(epochs=1, batch_size=16, base_lr=1.0)
+    sgd = finetune.Recipe(epochs=1, batch_size=16, base_lr=1.0)
     lars = dataclasses.replace(sgd, optimizer="lars", trust_coefficient=0.01)
     np.testing.assert_allclose(
         one_step_relative_updates(sgd, start, classifier)
@@ -161,7 +164,7 @@ def test_lars_fine_tuning_moves_kernels_of_any_scale_by_the_same_fraction():
 
 
 def test_fine_tuning_gives_the_same_result_on_1_and_8_devices():
-    recipe = supervised.Recipe(epochs=2, batch_size=16, base_lr=0.2, min_crop_scale=0.5)
+    recipe = finetune.Recipe(epochs=2, batch_size=16, base_lr=0.2, min_crop_scale=0.5)
     results = [
         run_classifier(
             resnet.resnet_micro(),
@@ -197,7 +200,7 @@ def read_records(workdir):
 
 def test_frozen_feature_protocols_write_one_record_each(trained_run, fashion_dir):
     protocols = ("knn", "linear_lbfgs", "health", "tsne", "layers", "gallery")
-    records = evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=protocols)
+    records = runner.evaluate(tiny_config(fashion_dir), trained_run, protocols=protocols)
     assert [r["protocol"] for r in records] == list(protocols)
     assert read_records(trained_run)[-len(protocols) :] == json.loads(json.dumps(records))
     for r in records:
@@ -222,7 +225,7 @@ def test_frozen_feature_protocols_write_one_record_each(trained_run, fashion_dir
 
 
 def test_label_fractions_train_on_the_balanced_subset(trained_run, fashion_dir):
-    records = evaluate.evaluate(
+    records = runner.evaluate(
         tiny_config(fashion_dir),
         trained_run,
         protocols=("linear_lbfgs", "linear_sgd", "finetune"),
@@ -265,7 +268,7 @@ def test_a_network_without_batchnorm_goes_through_every_protocol(fashion_dir, tm
     state = train.run(config, workdir)
     assert state.batch_stats == {}
     protocols = ("knn", "linear_lbfgs", "health", "layers", "linear_sgd", "finetune", "reconstruction")
-    records = evaluate.evaluate(config, workdir, protocols=protocols)
+    records = runner.evaluate(config, workdir, protocols=protocols)
     assert [r["protocol"] for r in records] == list(protocols)
     by_protocol = {r["protocol"]: r for r in records}
     for protocol in ("knn", "linear_lbfgs", "linear_sgd", "finetune"):
@@ -280,11 +283,14 @@ def test_a_network_without_batchnorm_goes_through_every_protocol(fashion_dir, tm
 
 def test_reconstruction_is_refused_for_a_method_that_does_not_reconstruct(trained_run, fashion_dir):
     with pytest.raises(ValueError, match="does not reconstruct"):
-        evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=("reconstruction",))
+        runner.evaluate(tiny_config(fashion_dir), trained_run, protocols=("reconstruction",))
 
 
 BAD_REQUESTS = {
-    "unknown protocol": (dict(protocols=("knn", "linear_probe")), "unknown protocol"),
+    "unknown protocol": (
+        dict(protocols=("knn", "linear_probe")),
+        re.escape(f"unknown protocol(s) ['linear_probe']; choose from {list(registry.PROTOCOLS)}"),
+    ),
     "fraction zero": (dict(label_fraction=0.0), "label_fraction"),
     "pixels cannot be fine-tuned": (dict(features="pixels", protocols=("finetune",)), "pixel features"),
 }
@@ -294,7 +300,7 @@ BAD_REQUESTS = {
 def test_bad_requests_fail_before_anything_is_written(case, fashion_dir, tmp_path):
     kwargs, message = BAD_REQUESTS[case]
     with pytest.raises(ValueError, match=message):
-        evaluate.evaluate(tiny_config(fashion_dir), str(tmp_path / "never"), **kwargs)
+        runner.evaluate(tiny_config(fashion_dir), str(tmp_path / "never"), **kwargs)
     assert not os.path.exists(tmp_path / "never")
 
 
@@ -302,7 +308,7 @@ def test_an_unknown_recipe_optimizer_is_refused_before_anything_is_written(fashi
     config = tiny_config(fashion_dir)
     config.finetune.optimizer = "adam"
     with pytest.raises(ValueError, match="finetune.optimizer must be one of"):
-        evaluate.evaluate(config, str(tmp_path / "never"), protocols=("finetune",))
+        runner.evaluate(config, str(tmp_path / "never"), protocols=("finetune",))
     assert not os.path.exists(tmp_path / "never")
 
 
@@ -311,16 +317,63 @@ def test_a_config_from_before_the_protocols_is_refused_with_what_to_do(fashion_d
     config.unlock()
     del config["finetune"]
     with pytest.raises(ValueError, match="pass --config"):
-        evaluate.evaluate(config, str(tmp_path / "never"))
+        runner.evaluate(config, str(tmp_path / "never"))
     assert not os.path.exists(tmp_path / "never")
 
 
 def test_a_second_figure_never_overwrites_the_first(trained_run, fashion_dir):
     first, second = (
-        evaluate.evaluate(tiny_config(fashion_dir), trained_run, protocols=("gallery",))[0]["png"]
+        runner.evaluate(tiny_config(fashion_dir), trained_run, protocols=("gallery",))[0]["png"]
         for _ in range(2)
     )
     assert os.path.dirname(first) == os.path.join(trained_run, "plots")
     assert re.fullmatch(r"augmentations(_\d+)?\.png", os.path.basename(first))
     assert re.fullmatch(r"augmentations_\d+\.png", os.path.basename(second)) and second != first
     assert os.path.exists(first) and os.path.exists(second)
+
+
+def test_every_protocol_is_described_and_keyed_apart():
+    assert list(registry.PROTOCOLS) == [
+        "knn", "linear_lbfgs", "health", "classifier", "tsne", "layers",
+        "linear_sgd", "finetune", "gallery", "reconstruction", "crops",
+    ]  # fmt: skip
+    for name, protocol in registry.PROTOCOLS.items():
+        assert protocol.description and "\n" not in protocol.description, name
+        assert callable(protocol.record) and (protocol.requires is None or callable(protocol.requires)), name
+        assert not protocol.pixels or protocol.frozen, name  # pixels feed only the shared embedding pass
+    salts = [p.key_salt for p in registry.PROTOCOLS.values() if p.key_salt is not None]
+    assert len(set(salts)) == len(salts)  # no two protocols draw from one branch of the seed
+    assert registry.DEFAULT_PROTOCOLS == ("knn", "linear_lbfgs", "health")
+    assert registry.PIXEL_PROTOCOLS == ("knn", "linear_lbfgs", "health", "tsne")
+
+
+def test_the_command_line_offers_exactly_the_registry():
+    protocol, features, init = (
+        flags.FLAGS[f.name] for f in (main._PROTOCOL, main._EVAL_FEATURES, main._EVAL_INIT)
+    )
+    offered = ast.literal_eval(re.search(r"from (\[.*?\])", protocol.help).group(1))
+    assert offered == list(registry.PROTOCOLS)
+    assert protocol.default == list(registry.DEFAULT_PROTOCOLS)
+    assert features.parser.enum_values == list(registry.FEATURES)
+    assert init.parser.enum_values == list(registry.INITS)
+
+
+def test_the_layers_protocol_refuses_a_network_without_feature_maps_before_computing(
+    fashion_dir, tmp_path, monkeypatch
+):
+    prepare = experiment.prepare
+
+    def with_flat_network(config):
+        exp = prepare(config)
+        network = FeatureNetwork(Flatten(), (0.5,), (0.25,))
+        return dataclasses.replace(exp, method=dataclasses.replace(exp.method, network=network))
+
+    monkeypatch.setattr(experiment, "prepare", with_flat_network)
+    monkeypatch.setattr(runner, "network_state", lambda *args: pytest.fail("a checkpoint was read"))
+    with pytest.raises(ValueError) as refusal:
+        runner.evaluate(tiny_config(fashion_dir), str(tmp_path / "never"), protocols=("knn", "layers"))
+    assert (
+        str(refusal.value)
+        == "the layers protocol probes a backbone's feature maps, which Flatten does not offer"
+    )
+    assert not os.path.exists(tmp_path / "never")

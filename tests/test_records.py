@@ -1,5 +1,6 @@
 """The record files (metrics.jsonl, offline_eval.jsonl): a line torn by a kill, malformed lines, concurrent
-writers, a directory that cannot be written; and the bound on the training steps in flight."""
+writers, a directory that cannot be written; a run directory's files written whole and never over an earlier
+one; and the bound on the training steps in flight."""
 
 import json
 import logging
@@ -10,7 +11,10 @@ import pytest
 from absl import app
 
 from configs import simclr
-from jaxssl import evaluate, frozen, jsonl, main, report, train
+from jaxssl import main, train
+from jaxssl.evaluation import frozen, runner
+from jaxssl.report import tables
+from jaxssl.rundir import files, jsonl
 
 TORN = '{"step": 7, "split": "tr'
 
@@ -77,7 +81,7 @@ def test_the_report_reads_a_run_whose_logs_a_kill_tore(tmp_path):
     write_lines(str(run / "metrics.jsonl"), [{"step": 1, "split": "eval", "linear_top1": 0.5}], tail=TORN)
     with open(run / "config.json", "w") as f:
         json.dump({"method": {"name": "simclr"}, "seed": 0}, f)
-    table = report.report([str(run)])
+    table = tables.report([str(run)])
     assert "80.00" in table and "50.00" in table
 
 
@@ -91,10 +95,41 @@ def test_a_directory_that_cannot_be_written_is_refused_before_computing(fashion_
     config = simclr.get_config("dataset=fashion_mnist,tiny=1")
     config.data.manual_dir = fashion_dir
     with pytest.raises(PermissionError, match="read_only cannot be written.*nothing was computed"):
-        evaluate.evaluate(config, run, features="pixels")
+        runner.evaluate(config, run, features="pixels")
     jsonl.check_appendable(
         str(tmp_path / "new_run" / "offline_eval.jsonl")
     )  # created later: its parent is writable
+
+
+def test_a_file_written_whole_is_the_earlier_one_or_the_new_one_never_a_part(tmp_path):
+    path = str(tmp_path / "config.json")
+    with files.written_whole(path) as f:
+        f.write("first")
+    with pytest.raises(RuntimeError, match="killed"), files.written_whole(path) as f:
+        f.write("half of the second")
+        raise RuntimeError("killed mid-write")
+    with open(path) as f:
+        assert f.read() == "first"
+    assert os.listdir(tmp_path) == ["config.json"]  # no temporary file left behind
+
+
+def test_a_free_name_never_replaces_an_earlier_file_nor_the_file_beside_it(tmp_path):
+    directory = str(tmp_path)
+    assert (
+        files.free_path(directory, "native_step4_online", "npz", "json")
+        == f"{directory}/native_step4_online.npz"
+    )
+    (tmp_path / "native_step4_online.json").write_text("{}")  # an earlier export's metadata alone
+    assert (
+        files.free_path(directory, "native_step4_online", "npz", "json")
+        == f"{directory}/native_step4_online_1.npz"
+    )
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "config.1.json").write_text("{}")
+    assert files.earlier_config_path(directory) == f"{directory}/config.2.json"
+    os.makedirs(tmp_path / "plots")
+    (tmp_path / "plots" / "tsne_step4.png").write_bytes(b"")
+    assert files.figure_path(directory, "tsne_step4") == f"{directory}/plots/tsne_step4_1.png"
 
 
 def test_the_host_waits_for_steps_beyond_the_in_flight_bound():
@@ -118,7 +153,7 @@ def test_a_corrupt_config_json_is_named(tmp_path):
     run.mkdir()
     (run / "config.json").write_text('{"method": {"name": "simc')
     with pytest.raises(jsonl.MalformedRecordError, match=rf"{run}/config.json is not a readable config"):
-        report.report([str(run)])
+        tables.report([str(run)])
     with pytest.raises(app.UsageError, match=rf"{run}/config.json is not a readable config"):
         main.saved_config(str(run))
 
@@ -127,7 +162,7 @@ def test_an_offline_evaluation_ends_with_its_headline_numbers():
     knn = {"protocol": "knn", "top1": 0.843, "grid": {"backbone": {"20/0.07": 0.843, "5/0.07": 0.80}}}
     health = {"protocol": "health", "spaces": {"backbone": {"effective_rank": 30.25}}, "collapsed": False}
     tsne = {"protocol": "tsne", "png": "DIR/plots/tsne_step4.png"}
-    assert [evaluate.summary_of(r) for r in (knn, health, tsne)] == [
+    assert [runner.summary_of(r) for r in (knn, health, tsne)] == [
         "  knn: top-1 84.30 % (best k/T 20/0.07)",
         "  health: effective rank 30.2 not collapsed",
         "  tsne: DIR/plots/tsne_step4.png",

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxssl import compare, report
-from jaxssl import runs as runs_lib
+from jaxssl.report import compare
+from jaxssl.report import runs as runs_lib
+from jaxssl.report import tables as report
 
 ANCHOR = {"top1": 92.1, "protocol": "online_probe", "source": "solo-learn"}
 

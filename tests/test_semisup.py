@@ -13,26 +13,18 @@ import optax
 import pytest
 
 from configs import fixmatch as fixmatch_config
-from jaxssl import (
-    augment,
-    batch_streams,
-    evaluate,
-    experiment,
-    export,
-    import_weights,
-    losses,
-    models,
-    train,
-    validate,
-)
+from jaxssl import augment, batch_streams, experiment, losses, models, train, validate
 from jaxssl import step as step_lib
 from jaxssl.data import parts as parts_lib
 from jaxssl.data import pipeline, subsets
 from jaxssl.data.records import ArraySource
-from jaxssl.evaluation import embed
+from jaxssl.evaluation import runner
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods import semisup as semisup_lib
+from jaxssl.probes import embed
 from jaxssl.state import TrainState, evaluated_weights
+from jaxssl.weights import export
+from jaxssl.weights import load as import_weights
 from tests.helpers import assert_same_backbone, executables_of_a_run, saved_run, tiny_config
 
 LABELS = np.arange(120) % 10
@@ -303,7 +295,7 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     top1 = lambda out: float(np.mean(np.argmax(out["logits"], -1) == out["label"]))  # noqa: E731
     assert eval_line["classifier_top1"] == pytest.approx(top1(held_out))
     assert not np.allclose(held_out["logits"], online["logits"])
-    (offline,) = evaluate.evaluate(config, uninterrupted, protocols=("classifier",))
+    (offline,) = runner.evaluate(config, uninterrupted, protocols=("classifier",))
     assert offline["top1"] == pytest.approx(eval_line["classifier_top1"]) and offline["step"] == 4
     os.makedirs(os.path.join(resumed, "checkpoints"))
     shutil.copytree(
@@ -326,7 +318,7 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
 
 def test_the_classifier_protocol_refuses_a_network_without_a_classifier(fashion_dir, tmp_path):
     with pytest.raises(ValueError, match="simclr's network has none"):
-        evaluate.evaluate(
+        runner.evaluate(
             tiny_config("simclr", fashion_dir, steps=1), str(tmp_path), protocols=("classifier",)
         )
     assert not os.listdir(tmp_path)
@@ -458,8 +450,7 @@ def test_the_supervised_baseline_is_the_labelled_ce_evaluated_on_its_ema_and_ref
 
 def test_deep_co_training_is_the_supervised_pair_plus_the_ramped_agreement_and_view_difference():
     method = micro_semisup(
-        "co_training",
-        objective="deep_co_training",
+        "deep_co_training",
         cot_weight=10.0,
         dif_weight=0.5,
         epsilon=0.05,
@@ -504,12 +495,12 @@ def test_deep_co_training_is_the_supervised_pair_plus_the_ramped_agreement_and_v
     np.testing.assert_allclose(value, supervised + ramp * (10.0 * agreement + 0.5 * difference), rtol=1e-5)
     assert float(aux.metrics["ramp"]) == pytest.approx(ramp)
     assert float(difference) > 0 and float(agreement) > 0
-    with pytest.raises(ValueError, match="objective"):
-        micro_semisup("co_training", objective="tri_training")
+    with pytest.raises(ValueError, match="epsilon must be >= 0"):
+        micro_semisup("deep_co_training", epsilon=-0.1)
 
 
 def test_a_deep_co_training_step_attacks_both_networks_and_compiles_once(fashion_dir):
-    config = tiny_config("co_training", fashion_dir, steps=2, options="objective=deep_co_training")
+    config = tiny_config("deep_co_training", fashion_dir, steps=2)
     assert config.augment.count == 1
     assert executables_of_a_run(experiment.prepare(config), num_steps=2) == 1
 

@@ -16,9 +16,11 @@ import pytest
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import evaluate, experiment, finite, jsonl, lock, sharding, train
-from jaxssl.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
+from jaxssl import experiment, finite, sharding, train
+from jaxssl.evaluation import runner
 from jaxssl.methods import METHODS
+from jaxssl.rundir import jsonl, lock
+from jaxssl.rundir.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
 from tests.helpers import cli, executables_of_a_run
 
 CONFIGS = {"simclr": simclr_config, "byol": byol_config}
@@ -207,7 +209,7 @@ def test_workdir_of_another_method_is_refused_and_left_untouched(fashion_dir, tm
 
 
 HOLD_THE_LOCK = (
-    "import sys, time; from jaxssl import lock\n"
+    "import sys, time; from jaxssl.rundir import lock\n"
     "with lock.hold(sys.argv[1]):\n"
     "    print('held', flush=True); time.sleep(600)"
 )
@@ -227,7 +229,7 @@ def test_one_writer_per_run_directory_and_a_dead_writers_lock_is_taken_over(fash
             train.run(tiny_config("simclr", fashion_dir, steps=4), workdir)
         assert read_metrics(workdir) == before and checkpoint_steps(workdir) == [2]
         # Offline evaluation only reads a checkpoint: allowed while another process trains.
-        (record,) = evaluate.evaluate(config, workdir, protocols=("linear_lbfgs",))
+        (record,) = runner.evaluate(config, workdir, protocols=("linear_lbfgs",))
         assert record["step"] == 2
     finally:
         other.kill()  # SIGKILL: the lock's text stays behind, the OS releases the lock itself
@@ -237,7 +239,7 @@ def test_one_writer_per_run_directory_and_a_dead_writers_lock_is_taken_over(fash
     assert any(f"pid {other.pid}" in m and "taking over" in m for m in caplog.messages)
     assert not any("Metadata file does not exist" in m for m in caplog.messages)  # the restore of step 2
     assert checkpoint_steps(workdir) == [2, 4]
-    with open(os.path.join(workdir, lock.LOCK_FILE)) as f:
+    with open(os.path.join(workdir, "lock")) as f:
         assert f.read() == ""  # released cleanly: nothing for the next run to warn about
 
 
@@ -347,11 +349,11 @@ def test_offline_evaluation_of_a_run_and_its_baselines(fashion_dir, tmp_path):
     workdir = str(tmp_path / "eval")
     config = tiny_config("simclr", fashion_dir)
     with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
-        evaluate.evaluate(config, workdir)
+        runner.evaluate(config, workdir)
     assert not os.path.exists(workdir)  # the failed evaluation wrote nothing
     train.run(config, workdir)
     for features, init in (("network", "checkpoint"), ("network", "random"), ("pixels", "checkpoint")):
-        evaluate.evaluate(config, workdir, features=features, init=init)
+        runner.evaluate(config, workdir, features=features, init=init)
     with open(os.path.join(workdir, "offline_eval.jsonl")) as f:
         results = [json.loads(line) for line in f]
     assert [(r["features"], r["init"], r["step"], r["protocol"]) for r in results] == [

@@ -21,10 +21,11 @@ import orbax.checkpoint as ocp
 from etils import epath
 
 from jaxssl import sharding
+from jaxssl.rundir import files
 
 
 def checkpoint_dir(workdir: str) -> str:
-    return os.path.join(os.path.abspath(workdir), "checkpoints")
+    return os.path.join(os.path.abspath(workdir), files.CHECKPOINTS)
 
 
 # Replica-parallel saving (each of R replicas of a replicated array writes 1/R of it) only where a replica's
@@ -124,7 +125,7 @@ class Checkpointer:
 
     def __init__(self, workdir: str, *, keep: int | None, identity: dict):
         self.directory = checkpoint_dir(workdir)
-        self.unreadable_dir = os.path.join(os.path.abspath(workdir), "checkpoints_unreadable")
+        self.unreadable_dir = os.path.join(os.path.abspath(workdir), files.UNREADABLE_CHECKPOINTS)
         self.identity = identity
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=True, enable_async_checkpointing=False
@@ -238,3 +239,21 @@ class Checkpointer:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def restore_newest(workdir: str, *, identity: dict, abstract_state, hint: str = ""):
+    """The newest readable checkpoint of DIR restored onto abstract_state's shapes and shardings, to be read
+    (evaluated, exported, asked for pseudo-labels), never trained on: WorkdirConflictError when DIR's
+    checkpoints belong to another run (`identity` differs), FileNotFoundError, with `hint`, when none can be
+    read. A DIR without checkpoints is left as it was (no empty checkpoint directory is created in it)."""
+    state = None
+    if os.path.isdir(checkpoint_dir(workdir)):
+        checkpointer = Checkpointer(workdir, keep=None, identity=identity)
+        try:
+            checkpointer.check_identity()
+            state = checkpointer.restore_latest(abstract_state)
+        finally:
+            checkpointer.close()
+    if state is None:
+        raise FileNotFoundError(f"no readable checkpoint in {workdir}/{files.CHECKPOINTS}{hint}")
+    return state

@@ -1,5 +1,5 @@
 """Weights that come back: a run's backbone started from a weight file (config.init.weights: exported by
-jaxssl, or torchvision's or timm's, named as jaxssl/export.py names them) or from another run's newest
+jaxssl, or torchvision's or timm's, named as jaxssl/weights/export.py names them) or from another run's newest
 checkpoint (config.init.workdir), checked against the run's backbone before anything is written.
 """
 
@@ -10,8 +10,8 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from jaxssl import experiment as experiment_lib
-from jaxssl import runs
-from jaxssl.export import external_name, from_torch_layout, named_arrays, newest_backbone
+from jaxssl.rundir import files
+from jaxssl.weights.export import external_name, from_torch_layout, named_arrays, newest_backbone
 
 
 class InitWeightsError(ValueError):
@@ -49,7 +49,7 @@ def backbone_from_run(run_dir: str, layout) -> dict:
     """backbone_from_file of another run directory's newest checkpoint: its online backbone (what
     --mode=export writes by default), read through the config it saved, checked against this run's layout
     alike."""
-    exp = experiment_lib.prepare(runs.run_config(run_dir, "config.init.workdir"))
+    exp = experiment_lib.prepare(files.run_config(run_dir, "config.init.workdir"))
     _, backbone = newest_backbone(exp, run_dir, "online")
     return backbone_from_arrays(
         named_arrays("native", backbone, probe={}), layout, f"config.init.workdir={run_dir!r}"

@@ -1,6 +1,6 @@
 """Weights that leave: the backbone of a run's newest checkpoint, with the online probe as its classifier, as
 safetensors or npz, named as torchvision's ResNets or timm's ViTs name them, or as jaxssl stores them, with a
-metadata record. The names and layouts serve the way back too (jaxssl/import_weights.py).
+metadata record. The names and layouts serve the way back too (jaxssl/weights/load.py).
 
   python -m jaxssl.main --mode=export --workdir=DIR [--format=safetensors|npz] [--naming=torchvision|timm|native]
       [--weights=online|target]
@@ -24,7 +24,8 @@ from safetensors.numpy import save_file
 
 from jaxssl import experiment as experiment_lib
 from jaxssl import sharding
-from jaxssl.checkpoint import Checkpointer, checkpoint_dir
+from jaxssl.rundir import checkpoint, files
+from jaxssl.state import evaluated_weights
 
 FORMATS = ("safetensors", "npz")
 NAMINGS = ("torchvision", "timm", "native")
@@ -150,32 +151,17 @@ def newest_backbone(exp, workdir: str, weights: str) -> tuple:
     """(state, host {"params", "batch_stats"} of its backbone) of DIR's newest readable checkpoint: the online
     network's, or the EMA target's (weights="target"); ExportError when DIR has none (and DIR is left as it
     was: no empty checkpoint directory is created in it)."""
-    if not os.path.isdir(checkpoint_dir(workdir)):
-        raise ExportError(f"{workdir} has no checkpoint to read a backbone from")
-    checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
-    checkpointer.check_identity()
-    state = checkpointer.restore_latest(experiment_lib.state_layout(exp))
-    checkpointer.close()
-    if state is None:
-        raise ExportError(f"{workdir} has no checkpoint to read a backbone from")
-    source = (
-        state.target
-        if weights == "target"
-        else {"params": state.params["model"], "batch_stats": state.batch_stats}
-    )
+    try:
+        state = checkpoint.restore_newest(
+            workdir, identity=exp.identity, abstract_state=experiment_lib.state_layout(exp)
+        )
+    except FileNotFoundError:
+        raise ExportError(f"{workdir} has no checkpoint to read a backbone from") from None
+    params, batch_stats = evaluated_weights(state, weights)
     backbone = sharding.host_copy(
-        {"params": source["params"]["backbone"], "batch_stats": source["batch_stats"].get("backbone", {})}
+        {"params": params["backbone"], "batch_stats": batch_stats.get("backbone", {})}
     )
     return state, backbone
-
-
-def free_path(directory: str, stem: str, extension: str) -> str:
-    """directory/stem.extension, or stem_1, stem_2, ... when taken: an export never replaces a file."""
-    path, index = os.path.join(directory, f"{stem}.{extension}"), 0
-    while os.path.exists(path) or os.path.exists(path.rsplit(".", 1)[0] + ".json"):
-        index += 1
-        path = os.path.join(directory, f"{stem}_{index}.{extension}")
-    return path
 
 
 def export(
@@ -213,8 +199,8 @@ def export(
     if naming == "timm":
         channels = exp.info.image_shape[-1]
         metadata["timm_kwargs"] = timm_kwargs(exp.method.network.backbone, channels, metadata["classes"])
-    directory = os.path.join(workdir, "export")
-    path = free_path(directory, f"{naming}_step{int(state.step)}_{weights}", format)
+    directory = os.path.join(workdir, files.EXPORT)
+    path = files.free_path(directory, f"{naming}_step{int(state.step)}_{weights}", format, "json")
     if jax.process_index() == 0:
         os.makedirs(directory, exist_ok=True)
         if format == "safetensors":

@@ -10,8 +10,8 @@ Every map is average-pooled (torch's adaptive pooling bins) to the largest s x s
 import jax.numpy as jnp
 
 from jaxssl import augment
-from jaxssl.evaluation import linear
 from jaxssl.models.alexnet import adaptive_avg_pool
+from jaxssl.probes import linear
 
 # Embedding names of the pooled maps, "layer:00:conv1", "layer:01:conv2", ...: the index keeps the network's
 # order through pytrees, which sort dict keys.
@@ -32,10 +32,17 @@ def pool_map(feature_map, max_features: int):
 
 
 def check_network(network) -> None:
-    """ValueError when a network offers no feature maps to probe."""
-    if not hasattr(network, "feature_maps"):
+    """ValueError when a network offers no feature maps to probe: it has no `feature_maps`, or its backbone,
+    to which the network contract's `feature_maps` hands the images, has none."""
+    lacking = [
+        module
+        for module in (network, getattr(network, "backbone", None))
+        if module is not None and not hasattr(module, "feature_maps")
+    ]
+    if lacking:
         raise ValueError(
-            f"the layers protocol probes feature maps, which {type(network).__name__} does not offer"
+            f"the layers protocol probes a backbone's feature maps, which {type(lacking[0]).__name__} does not "
+            "offer"
         )
 
 

@@ -14,15 +14,14 @@ import os
 import re
 import shutil
 
-import ml_collections
-
-from jaxssl import jsonl
+from jaxssl.rundir import files, jsonl
 
 # Settings that say how a run was watched or stored, not what it learned: never a reason for two rows.
 IGNORED_SETTINGS = (
     "seed",
     "eval.",
     "checkpoint.",
+    "mesh.",
     "log_every_steps",
     "data.manual_dir",
     "data.data_dir",
@@ -95,22 +94,19 @@ def run_directories(patterns) -> list[str]:
     return sorted(dict.fromkeys(found))
 
 
-RECORD_FILES = ("config.json", "metrics.jsonl", "offline_eval.jsonl")
-
-
 def is_run_directory(path: str) -> bool:
-    return any(os.path.exists(os.path.join(path, name)) for name in RECORD_FILES)
+    return any(os.path.exists(os.path.join(path, name)) for name in files.RECORD_FILES)
 
 
 def export_records(run_dirs, destination: str) -> list[str]:
-    """Copies the records of each run directory (RECORD_FILES; no checkpoints, no figures) to
+    """Copies the records of each run directory (files.RECORD_FILES; no checkpoints, no figures) to
     destination/<run name>/, so that a table's numbers can be kept with the code and reported again. A copy
     already there may only be the same file or, for the append-only .jsonl logs, an older prefix of it;
     anything else is an error raised before a file is written. Returns the paths written."""
     copies = []
     for run_dir in run_dirs:
         target_dir = os.path.join(destination, os.path.basename(os.path.normpath(run_dir)))
-        for name in RECORD_FILES:
+        for name in files.RECORD_FILES:
             source, target = os.path.join(run_dir, name), os.path.join(target_dir, name)
             if os.path.exists(source):
                 check_replaceable(source, target)
@@ -192,31 +188,11 @@ def newest_records(records: list[dict]) -> dict:
     return newest
 
 
-def run_config(run_dir: str, named_by: str, hint: str = "") -> ml_collections.ConfigDict:
-    """The config a run saved (DIR/config.json), for a run that another one names (`named_by`, the key naming
-    it): FileNotFoundError, with `hint`, when DIR holds no run."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{named_by}={run_dir!r} holds no run ({path} does not exist){hint}")
-    return ml_collections.ConfigDict(read_config(path))
-
-
-def read_config(path: str) -> dict:
-    """A run's config.json as a dict ({} when absent); a file that does not parse is an error naming it."""
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except ValueError as error:
-            raise jsonl.MalformedRecordError(f"{path} is not a readable config ({error})") from None
-
-
 def entries_of(run_dir: str) -> list[Entry]:
     """The entries of one run directory."""
-    config = read_config(os.path.join(run_dir, "config.json"))
-    records = jsonl.read(os.path.join(run_dir, "offline_eval.jsonl"))
-    summary = training_summary(jsonl.read(os.path.join(run_dir, "metrics.jsonl")))
+    config = files.read_config(os.path.join(run_dir, files.CONFIG))
+    records = jsonl.read(os.path.join(run_dir, files.OFFLINE_EVAL))
+    summary = training_summary(jsonl.read(os.path.join(run_dir, files.METRICS)))
     first = records[0] if records else {}
     method = config.get("method", {}).get("name") or first.get("method", "?")
     if config.get("crop"):  # a crop policy other than RandomResizedCrop (configs/common.py crop_block)

@@ -5,8 +5,8 @@ exits (kill -9 included), so a lock can never outlive its process. The file's te
 pid, start time) for the message a second writer gets; a holder that exits cleanly empties it, so text left
 in an unlocked file means its writer died, and the next run takes the directory over with a warning naming
 it. Offline evaluation takes no lock (it only reads checkpoints); its records are appended under a lock on
-the record file (jaxssl/jsonl.py). flock works on local disks and on NFSv4; on Lustre the filesystem must be
-mounted with `-o flock`.
+the record file (jaxssl/rundir/jsonl.py). flock works on local disks and on NFSv4; on Lustre the filesystem
+must be mounted with `-o flock`.
 """
 
 import contextlib
@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 
-LOCK_FILE = "lock"
+from jaxssl.rundir import files
 
 
 class WorkdirBusyError(RuntimeError):
@@ -32,7 +32,7 @@ def holder_text() -> str:
 def hold(workdir: str):
     """Holds DIR/lock for the body; WorkdirBusyError at once when a live process holds it."""
     os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, LOCK_FILE)
+    path = os.path.join(workdir, files.LOCK)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

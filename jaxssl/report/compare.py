@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from jaxssl.runs import Entry
+from jaxssl.report.runs import Entry
 
 
 def parse_pairs(specs) -> tuple[tuple[int, int], ...]:

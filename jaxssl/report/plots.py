@@ -57,15 +57,6 @@ def tsne_plot(points: np.ndarray, labels: np.ndarray, path: str, title: str) -> 
     return _save(figure, path)
 
 
-def figure_path(workdir: str, name: str) -> str:
-    """DIR/plots/<name>.png, or <name>_1.png, _2... rather than overwrite an earlier figure."""
-    stem = os.path.join(workdir, "plots", name)
-    path, index = stem + ".png", 1
-    while os.path.exists(path):
-        path, index = f"{stem}_{index}.png", index + 1
-    return path
-
-
 def gallery_plot(
     originals: np.ndarray, views: list[np.ndarray], path: str, title: str, view_titles=None
 ) -> str:

@@ -1,7 +1,7 @@
 r"""A paper-style table from run directories: python -m jaxssl.report RUN_DIR_OR_GLOB... [--output=FILE.md]
 [--curves=FILE.png] [--knn=20/0.07,200/0.07] [--export=DIR] [--compare=ROW:ROW,...].
 
-The entries of each run directory (jaxssl/runs.py: one per representation it evaluated, the pretrained
+The entries of each run directory (runs.py: one per representation it evaluated, the pretrained
 network, the untrained one, raw pixels, supervised training) that differ only in their seed form one row,
 mean ± sample standard deviation (ddof 1) over the seeds; rows of one representation that differ in a
 setting (a sweep) name the settings that differ. Two directories of the same settings and seed (a rerun
@@ -15,10 +15,10 @@ import collections
 import os
 
 import numpy as np
-from absl import app, flags
 
-from jaxssl import compare, jsonl, plots
-from jaxssl.runs import Entry, entries_of, export_records, grid_point, run_directories
+from jaxssl.report import compare, plots
+from jaxssl.report.runs import Entry, entries_of, run_directories
+from jaxssl.rundir import files, jsonl
 
 PROTOCOL_TITLES = {
     "classifier": "own classifier",
@@ -241,38 +241,8 @@ def report(patterns, output: str = "", curves: str = "", knn_points=(), pairs=()
             f.write(text)
     if curves:
         logged = {
-            os.path.basename(os.path.normpath(d)): jsonl.read(os.path.join(d, "metrics.jsonl"))
+            os.path.basename(os.path.normpath(d)): jsonl.read(os.path.join(d, files.METRICS))
             for d in directories
         }
         plots.curves_plot({name: lines for name, lines in logged.items() if lines}, curves)
     return text
-
-
-_OUTPUT = flags.DEFINE_string("output", "", "Also write the markdown table to this file.")
-_CURVES = flags.DEFINE_string("curves", "", "Also draw the runs' training curves into this PNG.")
-_KNN = flags.DEFINE_list(
-    "knn", [], "kNN grid points k/T shown as columns (e.g. 20/0.07,200/0.07) instead of the best."
-)
-_COMPARE = flags.DEFINE_list(
-    "compare",
-    [],
-    "ROW:ROW pairs of 1-based table rows (2:1,3:1): each row's paired difference from the other.",
-)
-_EXPORT = flags.DEFINE_string(
-    "export", "", "Also copy the runs' records (config.json and the .jsonl logs) into DIR/<run name>/."
-)
-
-
-def main(argv):
-    if len(argv) < 2:
-        raise app.UsageError("name at least one run directory or glob: python -m jaxssl.report runs/*")
-    points = tuple(grid_point(point) for point in _KNN.value)
-    pairs = compare.parse_pairs(_COMPARE.value)
-    text = report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value, knn_points=points, pairs=pairs)
-    if _EXPORT.value:
-        export_records(run_directories(argv[1:]), _EXPORT.value)
-    print(text, end="")
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-from jaxssl import jsonl
 from jaxssl.data.tensorflow_import import tf  # TensorBoard event files; TF is already the input's dependency
+from jaxssl.rundir import files, jsonl
 
 
 class MetricWriter:
@@ -15,10 +15,10 @@ class MetricWriter:
 
     def __init__(self, workdir: str, *, enabled: bool):
         self.enabled = enabled
-        self.path = os.path.join(workdir, "metrics.jsonl")
+        self.path = os.path.join(workdir, files.METRICS)
         self.summary_writer = None
         if enabled:
-            self.summary_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+            self.summary_writer = tf.summary.create_file_writer(os.path.join(workdir, files.TENSORBOARD))
 
     def write(self, step: int, split: str, scalars: dict) -> None:
         if not self.enabled:

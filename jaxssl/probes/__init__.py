@@ -1,0 +1,1 @@
+"""The evaluation kernels: functions from features (or a network and labelled batches) to a number."""

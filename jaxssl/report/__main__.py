@@ -1,0 +1,36 @@
+"""The report's command line: python -m jaxssl.report RUN_DIR_OR_GLOB... [--output=...] [--curves=...]."""
+
+from absl import app, flags
+
+from jaxssl.report import compare
+from jaxssl.report.runs import export_records, grid_point, run_directories
+from jaxssl.report.tables import report
+
+_OUTPUT = flags.DEFINE_string("output", "", "Also write the markdown table to this file.")
+_CURVES = flags.DEFINE_string("curves", "", "Also draw the runs' training curves into this PNG.")
+_KNN = flags.DEFINE_list(
+    "knn", [], "kNN grid points k/T shown as columns (e.g. 20/0.07,200/0.07) instead of the best."
+)
+_COMPARE = flags.DEFINE_list(
+    "compare",
+    [],
+    "ROW:ROW pairs of 1-based table rows (2:1,3:1): each row's paired difference from the other.",
+)
+_EXPORT = flags.DEFINE_string(
+    "export", "", "Also copy the runs' records (config.json and the .jsonl logs) into DIR/<run name>/."
+)
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise app.UsageError("name at least one run directory or glob: python -m jaxssl.report runs/*")
+    points = tuple(grid_point(point) for point in _KNN.value)
+    pairs = compare.parse_pairs(_COMPARE.value)
+    text = report(argv[1:], output=_OUTPUT.value, curves=_CURVES.value, knn_points=points, pairs=pairs)
+    if _EXPORT.value:
+        export_records(run_directories(argv[1:]), _EXPORT.value)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    app.run(main)

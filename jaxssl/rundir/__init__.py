@@ -1,0 +1,2 @@
+"""A run directory's files: their names (files.py), the checkpoints, the lock, the JSONL records and the metric
+writers."""

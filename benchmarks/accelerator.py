@@ -7,8 +7,8 @@
 Prints one JSON line per case: the whole training step (on-device augmentation, the method's loss, heads,
 target and probe, the optimizer; state donated, as train.py runs it) as step time and source images/s, XLA's
 count of the compiled step's FLOPs (per device) and the model FLOPs utilisation against the device's
-published dense bf16 peak (null where the peak is not known, as on CPU); the issue's target on one H100/H200
-where there is one; and for the cases whose images are decoded and cropped on the host (ImageNet-sized), the
+published dense bf16 peak (null where the peak is not known, as on CPU); jaxssl's target on one H100/H200
+where one is set; and for the cases whose images are decoded and cropped on the host (ImageNet-sized), the
 tf.data pipeline's JPEG decode-and-crop throughput over synthetic JPEGs and its headroom over what the step
 consumes (above 1 the step never waits for input).
 """
@@ -32,7 +32,7 @@ from jaxssl.data.tensorflow_import import tf
 class Case:
     config: str
     batch_per_device: int
-    target_images_per_s: float | None  # on one H100/H200 in bf16 (issue 17), None where none is set
+    target_images_per_s: float | None  # jaxssl's target on one H100/H200 in bf16, None where none is set
 
 
 CASES = {

@@ -3,6 +3,7 @@
 import importlib
 import os
 import random
+import shlex
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxssl import batch_streams, experiment, sharding, train
-from jaxssl.checkpoint import Checkpointer
+from jaxssl.rundir.checkpoint import Checkpointer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,13 +43,16 @@ def free_slurm_job_id() -> int:
 
 def srun_shim(directory) -> str:
     """A directory for PATH with `srun` (runs its command, as srun does for each task) and `python` (this
-    interpreter), so launch/slurm.sbatch runs here as a SLURM task would."""
+    interpreter), so launch/slurm.sbatch runs here as a SLURM task would. `python` is a script that execs
+    this interpreter by its own path: a symlink would lose a virtualenv, whose interpreter finds its
+    pyvenv.cfg next to the path it was started by."""
     os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "srun"), "w") as f:
-        f.write('#!/bin/sh\nexec "$@"\n')
-    os.chmod(os.path.join(directory, "srun"), 0o755)
-    if not os.path.exists(os.path.join(directory, "python")):
-        os.symlink(sys.executable, os.path.join(directory, "python"))
+    scripts = {"srun": 'exec "$@"', "python": f'exec {shlex.quote(sys.executable)} "$@"'}
+    for name, body in scripts.items():
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\n{body}\n")
+        os.chmod(path, 0o755)
     return directory
 
 

@@ -15,8 +15,11 @@ import pytest
 from absl import app
 from jax.sharding import AxisType
 
-from jaxssl import evaluate, experiment, export, lock, main, sharding, train
-from jaxssl.checkpoint import Checkpointer
+from jaxssl import experiment, main, sharding, train
+from jaxssl.evaluation import runner
+from jaxssl.rundir import lock
+from jaxssl.rundir.checkpoint import Checkpointer
+from jaxssl.weights import export
 from tests.helpers import cli_processes, saved_run, tiny_config, wait_all
 
 STEPS = 6  # checkpoints at 3 and 6: a resume from step 3 reruns steps 4..6; one online evaluation, at 6
@@ -163,10 +166,9 @@ def test_a_stateful_method_through_launch_slurm_sbatch_trains_as_one_process(fas
     reference = train.run(config, one)
     flags = pod_flags("moco_v2", fashion_dir, two)
     logs = run_pod(
-        flags[2:],
+        flags[2:] + ["--config.mesh.min_split_weight_bytes=2048"],
         str(tmp_path / "logs"),
         sbatch=(flags[0].split("=", 1)[1], two),
-        env={"JAXSSL_MIN_SPLIT_WEIGHT_BYTES": "2048"},
     )
     split = [int(count) for count in re.findall(r"(\d+) arrays split over the devices", logs)]
     assert len(split) == 2 and min(split) > 1, logs[-3000:]  # the queue and weights, in each process
@@ -220,8 +222,8 @@ def test_offline_evaluation_in_two_processes_gives_one_process_numbers_and_one_s
     saved_run(config, one)  # a checkpoint far from its initialisation; evaluation needs no training
     shutil.copytree(one, two)
     protocols = ("knn", "linear_lbfgs", "health", "finetune", "tsne", "gallery")
-    evaluate.evaluate(config, one, protocols=protocols)
-    evaluate.evaluate(config, one, protocols=("knn", "linear_lbfgs"), features="pixels")
+    runner.evaluate(config, one, protocols=protocols)
+    runner.evaluate(config, one, protocols=("knn", "linear_lbfgs"), features="pixels")
     run_pod(
         ["--mode=evaluate", f"--workdir={two}", f"--protocol={','.join(protocols)}"], str(tmp_path / "logs")
     )

@@ -1,6 +1,7 @@
 """Helpers shared by test modules (not collected: no test_ prefix)."""
 
 import importlib
+import json
 import os
 import random
 import shlex
@@ -128,16 +129,33 @@ def wait_all(started, timeout: float = 300) -> list[int]:
     return codes
 
 
-def tiny_config(method, fashion_dir, steps, options=""):
-    """configs/<method>.py's tiny run on the miniature Fashion-MNIST for `steps` steps (drop path on a ViT)."""
+def tiny_config(method, fashion_dir, steps=None, options="", **train_overrides):
+    """configs/<method>.py's tiny run on the miniature Fashion-MNIST (drop path on a ViT) for `steps` steps, or
+    the tiny preset's when None; `train_overrides` set more keys of config.train."""
     config = importlib.import_module(f"configs.{method}").get_config(
         ",".join(filter(None, ("dataset=fashion_mnist,tiny=1", options)))
     )
     config.data.manual_dir = fashion_dir
-    config.train.steps = steps
+    if steps is not None:
+        config.train.steps = steps
+    config.train.update(train_overrides)
     if config.model.backbone.startswith("vit"):
         config.model.drop_path = 0.2
     return config
+
+
+def read_metrics(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def checkpoint_steps(workdir):
+    return sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints")) if name.isdigit())
+
+
+def assert_same_tree(a, b):
+    for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def executables_of_a_run(exp, num_steps: int) -> int:

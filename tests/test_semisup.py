@@ -1,5 +1,5 @@
-"""Semi-supervised runs: batches made of a labelled and an unlabelled part, the labelled subsets, their checks,
-the weak and strong views, FixMatch's loss wiring, and evaluation on the EMA weights."""
+"""Semi-supervised runs: batches made of a labelled and an unlabelled part, their checks, the weak and strong
+views, FixMatch's loss wiring, and evaluation on the EMA weights."""
 
 import dataclasses
 import json
@@ -38,16 +38,6 @@ def semisup_parts(global_batch=16, mu=3, per_class=2, seed=0):
     return subsets.semisupervised_parts(
         LABELS, global_batch, mu=mu, labels_per_class=per_class, label_fraction=0.0, label_seed=seed
     )
-
-
-def test_per_class_subsets_nest_and_refuse_a_count_a_class_lacks():
-    small, large = subsets.per_class_indices(LABELS, 2, 0), subsets.per_class_indices(LABELS, 5, 0)
-    assert len(small) == 20 and np.all(np.bincount(LABELS[small]) == 2)
-    assert set(small) <= set(large)
-    # the same ranking as the label-fraction protocols': 5 of 12 per class is their 5/12 subset
-    np.testing.assert_array_equal(large, subsets.balanced_indices(LABELS, 5 / 12, 0))
-    with pytest.raises(ValueError, match="13 labels per class asked, but class 0 has 12 examples"):
-        subsets.per_class_indices(LABELS, 13, 0)
 
 
 def test_each_part_draws_its_own_rows_and_shows_its_labels():

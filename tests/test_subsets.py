@@ -1,4 +1,5 @@
-"""Label-fraction subsets: class-balanced, deterministic, nested; ImageNet's standard lists."""
+"""Label-fraction subsets: class-balanced, deterministic, nested; ImageNet's standard lists; a count of labels
+per class, nested with them."""
 
 import numpy as np
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from jaxssl.data import ArraySource, DatasetNotFoundError, FileSource, subsets
 
 LABELS = np.repeat(np.arange(10), 600)  # 6,000 examples, 600 per class
+SMALL_LABELS = np.arange(120) % 10  # 120 examples, 12 per class
 
 
 def test_subsets_are_class_balanced_and_deterministic():
@@ -65,3 +67,13 @@ def test_imagenet_uses_the_standard_lists_and_says_where_to_get_a_missing_one(tm
         source, dataset="imagenet2012", fraction=0.4, seed=0, manual_dir=str(tmp_path)
     )
     assert np.array_equal(np.bincount(other.labels), [2, 2, 2])  # no standard list: balanced
+
+
+def test_per_class_subsets_nest_and_refuse_a_count_a_class_lacks():
+    small, large = subsets.per_class_indices(SMALL_LABELS, 2, 0), subsets.per_class_indices(SMALL_LABELS, 5, 0)
+    assert len(small) == 20 and np.all(np.bincount(SMALL_LABELS[small]) == 2)
+    assert set(small) <= set(large)
+    # the same ranking as the label-fraction protocols': 5 of 12 per class is their 5/12 subset
+    np.testing.assert_array_equal(large, subsets.balanced_indices(SMALL_LABELS, 5 / 12, 0))
+    with pytest.raises(ValueError, match="13 labels per class asked, but class 0 has 12 examples"):
+        subsets.per_class_indices(SMALL_LABELS, 13, 0)

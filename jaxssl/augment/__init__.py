@@ -34,6 +34,35 @@ from jaxssl.augment.presets import weak_views as weak_views
 from jaxssl.augment.spatial import flip_horizontal, gaussian_blur, random_resized_crop, resample_box, resize
 from jaxssl.augment.spec import ViewSpec as ViewSpec
 
+__all__ = [
+    "MULTICROP_STYLES",
+    "VIEW_PRESETS",
+    "ViewSpec",
+    "augment",
+    "augment_example",
+    "byol_views",
+    "center_view",
+    "color_jitter",
+    "fixmatch_views",
+    "flip_horizontal",
+    "gaussian_blur",
+    "instdisc_views",
+    "lab_to_rgb",
+    "make_views",
+    "masked_image_views",
+    "multicrop_views",
+    "noisy_student_views",
+    "random_apply",
+    "random_resized_crop",
+    "resize",
+    "rgb_to_lab",
+    "simclr_views",
+    "solarize",
+    "to_grayscale",
+    "weak_views",
+    "whole_view",
+]
+
 # The translation, RandAugment, Cutout and noise draw with fold_in(view key, SEMISUPERVISED_SALT + i).
 SEMISUPERVISED_SALT = 1 << 10
 

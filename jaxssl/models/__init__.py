@@ -11,7 +11,8 @@ are the registered names' prefixes (jaxssl/catalog.py FAMILIES).
 import functools
 
 from jaxssl.models import alexnet, lenet, mobilenet, resnet, vgg, vit, wide_resnet
-from jaxssl.models.heads import MLP
+from jaxssl.models.heads import MLP, DINOHead, Prototypes, projector_and_predictor
+from jaxssl.models.network import FeatureNetwork, SSLNetwork, normalize
 from jaxssl.models.resnet import ResNet
 from jaxssl.models.vit import ViT
 
@@ -48,4 +49,16 @@ def make_backbone(name: str, **kwargs):
     return BACKBONES[name](**kwargs)
 
 
-__all__ = ["BACKBONES", "MLP", "ResNet", "ViT", "make_backbone"]
+__all__ = [
+    "BACKBONES",
+    "MLP",
+    "DINOHead",
+    "FeatureNetwork",
+    "Prototypes",
+    "ResNet",
+    "SSLNetwork",
+    "ViT",
+    "make_backbone",
+    "normalize",
+    "projector_and_predictor",
+]

@@ -41,7 +41,10 @@ def vit_patch_size(image_size: int) -> int:
 
 
 def model_block(backbone: str, dataset: str, image_size: int) -> dict:
-    """config.model for `backbone` on `dataset` at `image_size`: its name and its family's options."""
+    """config.model for `backbone` (a registered name) on `dataset` at `image_size`: its name and its family's
+    options."""
+    if backbone not in catalog.BACKBONE_NAMES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose from {sorted(catalog.BACKBONE_NAMES)}")
     family = catalog.family_of(backbone)
     return dict(backbone=backbone, **FAMILY_OPTIONS[family](DATASETS[dataset], image_size))
 
@@ -62,21 +65,31 @@ FAMILY_OPTIONS = {
 }
 
 
+# The options that set a run's batch and duration, which a tiny run sets itself (make_tiny,
+# make_tiny_semisup), and the override that changes each after it.
+TINY_OWN = {
+    "batch": "train.batch_size",
+    "epochs": "train.steps",
+    "steps": "train.steps",
+    "labelled_batch": "train.batch_size",
+    "mu": "semisup.mu",
+}
+
+
 def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
     """'a=1,b=x' -> options over `defaults`, each value converted to its default's type.
 
-    Unknown names and values of the wrong type raise ValueError naming what is allowed. `tiny` sets its own
-    batch and duration (make_tiny), so it refuses an explicit batch= or epochs=; a backbone= with it picks the
-    family whose micro backbone the tiny run trains. Every config takes `crop` (`random`, or `contrastive`:
-    ContrastiveCrop, see crop_block)."""
+    Unknown names and values of the wrong type raise ValueError naming what is allowed, as do the given
+    options that check_given refuses: `tiny` never drops one silently. Every config takes `crop` (`random`, or
+    `contrastive`: ContrastiveCrop, see crop_block)."""
     defaults = {"crop": "random", **defaults}
     options = dict(defaults)
-    given = set()
+    given = {}
     for item in filter(None, (arg or "").split(",")):
         name, sep, value = item.partition("=")
-        given.add(name)
         if not sep or name not in defaults:
             raise ValueError(f"config option {item!r} is not name=value with a name in {sorted(defaults)}")
+        given[name] = value
         default = defaults[name]
         if isinstance(default, bool):
             if value.lower() not in ("1", "0", "true", "false"):
@@ -89,13 +102,36 @@ def parse_options(arg: str | None, defaults: dict) -> ml_collections.ConfigDict:
                 raise ValueError(
                     f"config option {name} takes a {type(default).__name__}, got {value!r}"
                 ) from None
-    overridden = sorted(given & {"batch", "epochs"})
-    if options.get("tiny") and overridden:
-        raise ValueError(
-            f"tiny=true sets its own batch and steps (configs/common.py make_tiny): drop {overridden}, or "
-            "override config.train after it (--config.train.batch_size=...)"
-        )
+    check_given(options, given)
     return ml_collections.ConfigDict(options)
+
+
+def check_given(options: dict, given: dict) -> None:
+    """ValueError for given options that a run cannot honour: with `tiny`, those that set the batch or the
+    duration (TINY_OWN; tiny's backbone= picks the family of the micro backbone it trains); the labelled subset
+    of the semi-supervised configs chosen twice (labels= and label_fraction=) or out of range, a negative mu,
+    no steps or no labelled rows."""
+    overridden = [name for name in TINY_OWN if name in given]
+    if options.get("tiny") and overridden:
+        values = ", ".join(f"{name}={given[name]}" for name in overridden)
+        overrides = ", ".join(dict.fromkeys(f"--config.{TINY_OWN[name]}=..." for name in overridden))
+        raise ValueError(
+            f"tiny=true sets its own batch and steps (configs/common.py make_tiny): drop {overridden} (given "
+            f"{values}), or override the config after it ({overrides})"
+        )
+    if "labels" in given and "label_fraction" in given:
+        raise ValueError(
+            f"config options labels={given['labels']} and label_fraction={given['label_fraction']} both choose "
+            "the labelled subset: give one of them"
+        )
+    minimum = {"labels": 1, "steps": 1, "labelled_batch": 1, "mu": 0}
+    for name, least in minimum.items():
+        if name in given and options[name] < least:
+            raise ValueError(f"config option {name} takes an int >= {least}, got {given[name]!r}")
+    if "label_fraction" in given and not 0.0 < options["label_fraction"] <= 1.0:
+        raise ValueError(
+            f"config option label_fraction takes a fraction in (0, 1], got {given['label_fraction']!r}"
+        )
 
 
 def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -165,7 +201,7 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     # bytes is split over them (jaxssl/sharding.py DEFAULT_MIN_SPLIT_WEIGHT_BYTES, 1 MiB).
     config.mesh = dict(min_split_weight_bytes=1 << 20)
     # The backbone's starting weights: a file of --mode=export, or torchvision's / timm's weights saved as
-    # safetensors (weights), or another run directory's newest checkpoint (workdir; jaxssl/export.py); both
+    # safetensors (weights), or another run directory's newest checkpoint (workdir; jaxssl/weights/load.py); both
     # empty for the run's random initialisation.
     config.init = dict(weights="", workdir="")
     config.log_every_steps = 50
@@ -239,103 +275,3 @@ def lock(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """No new keys after this: a misspelled override fails instead of being ignored."""
     config.lock()
     return config
-
-
-# The semi-supervised configs (fixmatch, pseudo_label, mean_teacher): their shared options, networks and
-# labelled subsets. Without labels= or label_fraction=, the papers' label counts (CIFAR-10 250, CIFAR-100
-# 2500, STL-10 1000), 10 % of ImageNet (FixMatch, section 5.1) and 1 % of Fashion-MNIST (the README's table).
-SEMISUP_DEFAULTS = dict(
-    dataset="cifar10",
-    backbone="",
-    labels=-1,
-    label_fraction=0.0,
-    steps=-1,
-    labelled_batch=64,
-    mu=7,
-    tiny=False,
-)
-SEMISUP_BACKBONES = {
-    "cifar100": "wide_resnet28_8",
-    "fashion_mnist": "resnet10",
-    "imagenet2012": "resnet50",
-    "folder": "resnet50",
-}
-SEMISUP_LABELS = {"cifar10": 250, "cifar100": 2500, "stl10": 1000}
-SEMISUP_FRACTIONS = {"imagenet2012": 0.1, "fashion_mnist": 0.01, "folder": 0.1}
-# Steps when steps= is not given: the papers' 2^20, and 900 (under 20 minutes on a 2-core CPU) on
-# Fashion-MNIST. Those short runs also average the weights over a shorter horizon: after 900 steps an EMA of
-# 0.999 would still hold 0.999^900 = 41 % of the random initialisation.
-SEMISUP_STEPS = {"fashion_mnist": 900}
-SEMISUP_EMA = {"fashion_mnist": 0.99}
-
-
-def semisup_config(
-    arg: str | None, defaults: dict
-) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
-    """(options, config) of a semi-supervised run: the backbone of the dataset (Wide ResNet-28-2, -28-8 on
-    CIFAR-100, the quickstart's ResNet-10 x0.25 on Fashion-MNIST), a global batch of labelled_batch x (1 + mu),
-    a duration in steps (SEMISUP_STEPS) without warm-up, and config.semisup: `labels` split evenly over the
-    classes (CIFAR-10's 250 labels are 25 per class), or the class-balanced `label_fraction`."""
-    return semisup_config_of(parse_options(arg, defaults))
-
-
-def semisup_config_of(
-    options: ml_collections.ConfigDict,
-) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
-    """semisup_config of options already parsed (a config that sets some of them itself)."""
-    if not options.backbone:
-        options.backbone = SEMISUP_BACKBONES.get(options.dataset, "wide_resnet28_2")
-    if options.steps < 0:
-        options.steps = SEMISUP_STEPS.get(options.dataset, 2**20)
-    options.batch = options.labelled_batch * (1 + options.mu)
-    options.epochs = 0.0
-    config = base_config(options)
-    if options.dataset == "fashion_mnist" and catalog.family_of(options.backbone) == "resnet":
-        config.model.width_multiplier = 0.25  # the quickstart's network, as in the README's tables
-    if options.label_fraction > 0:
-        options.labels = 0
-    elif options.labels < 0:
-        options.labels = SEMISUP_LABELS.get(options.dataset, 0)
-        options.label_fraction = SEMISUP_FRACTIONS.get(options.dataset, 0.0)
-    published = catalog.PUBLISHED_DATASETS.get(options.dataset)
-    if options.labels > 0 and published is None:
-        raise ValueError(
-            "labels= splits a count over the classes of a known dataset; use label_fraction= here"
-        )
-    classes = published["num_classes"] if published else 1
-    if options.labels % classes:
-        raise ValueError(
-            f"labels={options.labels} does not split evenly over {options.dataset}'s {classes} classes"
-        )
-    config.semisup = dict(
-        mu=options.mu,
-        labels_per_class=options.labels // classes if options.labels > 0 else 0,
-        label_fraction=float(options.label_fraction),
-        label_seed=0,
-    )
-    config.train.update(steps=options.steps, warmup_epochs=0.0)
-    return options, config
-
-
-def make_tiny_semisup(config: ml_collections.ConfigDict) -> None:
-    """The tiny run of a semi-supervised config: make_tiny's, with 4 labelled and 12 unlabelled rows (2 labels
-    per class), or 16 labelled rows where the config has none unlabelled (mu = 0)."""
-    make_tiny(config)
-    config.train.update(batch_size=16, warmup_epochs=0.0)
-    config.semisup.update(mu=3 if config.semisup.mu else 0, labels_per_class=2, label_fraction=0.0)
-
-
-def semisup_optim(dataset: str) -> dict:
-    """The optimiser of FixMatch's benchmark (Sohn et al. 2020, appendix B.1; USB and TorchSSL run every
-    baseline with it): SGD with Nesterov momentum 0.9, lr 0.03 decayed as cos(7 pi k / 16 K), weight decay 5e-4
-    (1e-3 on CIFAR-100)."""
-    return dict(
-        name="sgd",
-        base_lr=0.03,
-        lr_scaling="none",
-        weight_decay=1e-3 if dataset == "cifar100" else 5e-4,
-        momentum=0.9,
-        nesterov=True,
-        probe_lr=1e-3,
-        schedule="fixmatch_cosine",
-    )

@@ -141,6 +141,11 @@ def get_config(arg=None):
     if options.finetune not in ("", *FINETUNE_RECIPES):
         raise ValueError(f"unknown finetune recipe {options.finetune!r}; choose from {FINETUNE_RECIPES}")
     if options.tiny:
+        if options.finetune:
+            raise ValueError(
+                f"tiny=true trains the method's own tiny config, without the finetune recipe: drop "
+                f"finetune={options.finetune}, or override config.finetune after it"
+            )
         return METHOD_CONFIGS[options.method].get_config(
             f"dataset=fashion_mnist,backbone={options.backbone},tiny=1,crop={options.crop}"
         )

@@ -10,21 +10,32 @@ for raw pixels.
 --naming=torchvision|timm|native, --weights=online|target (jaxssl/weights/export.py).
 
 --distributed starts a multi-process job (one process per host; SLURM, TPU pods and Open MPI are detected,
-other clusters pass --coordinator_address, --num_processes and --process_id).
+other clusters pass --coordinator_address, --num_processes and --process_id); each process waits up to
+--distributed_timeout seconds for the others.
+
+Training stops on Ctrl-C after saving the current step, with exit status 130 (train.StopRequest), and on a
+write into DIR that fails, in one line with exit status 1 (jaxssl/rundir/write_errors.py).
+
+A refusal (a flag, config option or override that cannot be honoured, a config file that does not exist, a
+run directory that another run holds, a starting point that does not fit) is one line on stderr,
+`error: <what was given, what is allowed>`, with exit status 1, before anything is compiled, written or
+created (jaxssl/cli/refusals.py). The environment variable JAXSSL_TRACEBACK=1 shows the Python traceback
+instead.
 """
 
 import logging as std_logging
 import os
-import sys
+import signal
 
 import jax
 import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxssl import train
+from jaxssl import train, validate
+from jaxssl.cli import distributed, refusals
 from jaxssl.evaluation import registry, runner
-from jaxssl.rundir import files, jsonl
+from jaxssl.rundir import files, jsonl, write_errors
 from jaxssl.weights import export
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -82,6 +93,12 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "distributed: how m
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", None, "distributed: this process's index, 0 .. num_processes - 1."
 )
+_DISTRIBUTED_TIMEOUT = flags.DEFINE_integer(
+    "distributed_timeout",
+    300,
+    "distributed: seconds to wait for every process to reach the coordinator (JAX ends the process after it).",
+    lower_bound=1,
+)
 _COMPILATION_CACHE = flags.DEFINE_string(
     "compilation_cache", "", "Directory of JAX's persistent compilation cache (off when empty)."
 )
@@ -104,71 +121,19 @@ def saved_config(workdir: str) -> ml_collections.ConfigDict:
         raise app.UsageError(f"{error}; pass the run's --config=configs/<method>.py:<options>") from None
 
 
-def config_package_root(argv: list[str]) -> str | None:
-    """The folder holding the --config file's package (the repository root for configs/simclr.py), so that
-    the config's `from configs import common` resolves from any working directory; None without --config."""
-    for index, arg in enumerate(argv):
-        if arg.startswith("--config="):
-            value = arg.removeprefix("--config=")
-        elif arg == "--config" and index + 1 < len(argv):
-            value = argv[index + 1]
-        else:
-            continue
-        return os.path.dirname(os.path.dirname(os.path.abspath(value.partition(":")[0])))
-    return None
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl's flag parsing, with an override of a key the config does not have (--config.train.bacth_size=8)
-    reported in one line with ml_collections' suggestion rather than as three chained tracebacks. The
-    config file's package root goes first on sys.path (config_package_root)."""
-    root = config_package_root(argv)
-    if root is not None and root not in sys.path:
-        sys.path.insert(0, root)
-    try:
-        return flags.FLAGS(argv)
-    except (AttributeError, KeyError) as error:
-        message = str(error).strip("'\"").replace("\\'", "'").replace("\\n", " ")
-        overrides = [arg for arg in argv[1:] if arg.startswith("--config.")]
-        raise SystemExit(f"error: no such config key in {' '.join(overrides)}: {message}") from None
-
-
-def distributed_options(
-    distributed: bool, coordinator_address: str | None, num_processes: int | None, process_id: int | None
-) -> dict | None:
-    """jax.distributed.initialize's arguments: None without --distributed, {} to detect the cluster from its
-    environment, or the three process flags, which come together (app.UsageError when they do not fit)."""
-    given = {
-        "coordinator_address": coordinator_address,
-        "num_processes": num_processes,
-        "process_id": process_id,
-    }
-    named = [f"--{name}" for name, value in given.items() if value is not None]
-    if not distributed:
-        if named:
-            raise app.UsageError(f"{named} need --distributed")
-        return None
-    if not named:
-        return {}
-    if len(named) < len(given):
-        missing = [f"--{name}" for name, value in given.items() if value is None]
-        raise app.UsageError(
-            f"--coordinator_address, --num_processes and --process_id come together: add {missing}"
-        )
-    if not 0 <= process_id < num_processes:
-        raise app.UsageError(f"--process_id={process_id} must lie in [0, --num_processes={num_processes})")
-    return given
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     quiet_orbax_info()
-    initialize = distributed_options(
+    initialize = distributed.distributed_options(
         _DISTRIBUTED.value, _COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value, _PROCESS_ID.value
     )
+    if _MODE.value == "train":
+        if _CONFIG.value is None:
+            raise app.UsageError("--config is required to train")
+        validate.check_config(_CONFIG.value)  # before JAX starts: a refused config compiles nothing
     if initialize is not None:
-        jax.distributed.initialize(**initialize)
+        distributed.start_distributed(initialize, _DISTRIBUTED_TIMEOUT.value)
     if _COMPILATION_CACHE.value:
         jax.config.update("jax_compilation_cache_dir", _COMPILATION_CACHE.value)
     logging.info(
@@ -180,9 +145,12 @@ def main(argv):
     )
     workdir = _WORKDIR.value
     if _MODE.value == "train":
-        if _CONFIG.value is None:
-            raise app.UsageError("--config is required to train")
-        train.run(_CONFIG.value, workdir)
+        try:
+            train.run(_CONFIG.value, workdir)
+        except train.Interrupted:
+            return 128 + signal.SIGINT
+        except write_errors.WriteFailedError as error:
+            raise SystemExit(f"error: {error}") from None
     elif _MODE.value == "export":
         config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
         path = export.export(
@@ -202,4 +170,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(refusals.one_line_refusals(main), flags_parser=refusals.one_line_refusals(refusals.parse_flags))

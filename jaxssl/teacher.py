@@ -4,8 +4,9 @@ confident ones, balanced over the classes (subsets.confident_balanced_rows), bec
 trains on beside the labelled ones.
 
 The teacher's predictions are computed once, when the student starts, and kept in the student's run
-directory (DIR/pseudo_labels.npz, float16, with the teacher's directory and step), so a resumed student reads
-the same targets even if the teacher trained on since; the teacher's directory is only read.
+directory (DIR/pseudo_labels.npz, float16, with the teacher's directory and step) once they give the student
+rows, so a resumed student reads the same targets even if the teacher trained on since (and says so); the
+teacher's directory is only read.
 """
 
 import dataclasses
@@ -34,9 +35,10 @@ def teacher_config(teacher_dir: str) -> ml_collections.ConfigDict:
     return files.run_config(teacher_dir, "config.teacher.workdir", TEACHER_HINT)
 
 
-def check_teacher(config, workdir: str) -> None:
+def check_teacher(exp, config, workdir: str) -> None:
     """Unless the student in DIR already holds the teacher's predictions: config.teacher.workdir holds a run
-    of the student's dataset and image size; read before anything is compiled or written."""
+    of the student's dataset and image size whose network has a classifier (its method built on the student's
+    data, `exp`'s); read before anything is compiled or written."""
     stored = os.path.join(workdir, files.PSEUDO_LABELS)
     if not config.get("teacher", {}).get("workdir") or os.path.exists(stored):
         return
@@ -47,6 +49,17 @@ def check_teacher(config, workdir: str) -> None:
                 f"the teacher in {config.teacher.workdir} was trained with data.{key}={found.data[key]!r}, "
                 f"the student has {config.data[key]!r}: a teacher labels the student's own training examples"
             )
+    teacher_exp = experiment_lib.prepare(found, data=(exp.train_source, exp.eval_source, exp.info))
+    check_classifier(teacher_exp, config.teacher.workdir)
+
+
+def check_classifier(teacher_exp, teacher_dir: str) -> None:
+    """ValueError unless the teacher's network has a classifier of its own (has_classifier)."""
+    if not has_classifier(teacher_exp.method.network):
+        raise ValueError(
+            f"the teacher in {teacher_dir} ({teacher_exp.method.name}) has no classifier of its own to "
+            "pseudo-label with: a teacher is a run of a method that trains one (supervised, fixmatch, ...)"
+        )
 
 
 def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
@@ -54,11 +67,7 @@ def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
     stored order, on its evaluated weights; the step of the checkpoint read)."""
     config = teacher_config(teacher_dir)
     exp = experiment_lib.prepare(config)
-    if not has_classifier(exp.method.network):
-        raise ValueError(
-            f"the teacher in {teacher_dir} ({exp.method.name}) has no classifier of its own to pseudo-label "
-            "with"
-        )
+    check_classifier(exp, teacher_dir)
     state = checkpoint.restore_newest(
         teacher_dir, identity=exp.identity, abstract_state=experiment_lib.state_layout(exp), hint=TEACHER_HINT
     )
@@ -73,52 +82,73 @@ def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
     return np.asarray(jax.nn.softmax(outputs["logits"].astype(np.float32), axis=-1)), int(state.step)
 
 
-def stored_probabilities(config, workdir: str) -> np.ndarray:
-    """The teacher's predictions this student trains on: read from DIR/pseudo_labels.npz, or computed and (by
-    process 0) written there first. Rounded to float16 either way, so a resumed run sees the same targets."""
-    path = os.path.join(workdir, files.PSEUDO_LABELS)
-    if os.path.exists(path):
-        with np.load(path) as stored:
-            return stored["probabilities"].astype(np.float32)
-    probabilities, step = teacher_probabilities(config.teacher.workdir)
-    probabilities = probabilities.astype(np.float16)
+def stored_probabilities(path: str) -> np.ndarray | None:
+    """The teacher's predictions kept in `path` (a student's DIR/pseudo_labels.npz), or None when there are
+    none; logged, since a rerun trains on these rather than on what the teacher predicts now."""
+    if not os.path.exists(path):
+        return None
+    with np.load(path) as stored:
+        teacher_dir, step = str(stored["teacher"]), int(stored["teacher_step"])
+        probabilities = stored["probabilities"].astype(np.float32)
+    logging.info("reusing the predictions of the teacher %s at step %d kept in %s", teacher_dir, step, path)
+    return probabilities
+
+
+def keep_probabilities(path: str, probabilities: np.ndarray, teacher_dir: str, step: int) -> None:
+    """Writes the teacher's predictions to `path` (process 0), for the student's resumed runs."""
     if jax.process_index() == 0:
-        os.makedirs(workdir, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with files.written_whole(path, "wb") as f:
-            np.savez(f, probabilities=probabilities, teacher=config.teacher.workdir, teacher_step=step)
+            np.savez(f, probabilities=probabilities, teacher=teacher_dir, teacher_step=step)
     sharding.every_process_reaches("pseudo-labels written")
-    logging.info(
-        "the teacher's predictions (%s at step %d) are kept in %s", config.teacher.workdir, step, path
+    logging.info("the teacher's predictions (%s at step %d) are kept in %s", teacher_dir, step, path)
+
+
+def no_confident_example_message(threshold: float, probabilities: np.ndarray, path: str, reused: bool) -> str:
+    message = (
+        f"no training example reaches the teacher confidence threshold config.teacher.threshold={threshold}: "
+        f"the teacher's most confident prediction is {float(probabilities.max()):.3f}; lower "
+        "config.teacher.threshold below it, or train the teacher longer"
     )
-    return probabilities.astype(np.float32)
+    if reused:
+        message += (
+            f" (these predictions were kept in {path} by an earlier start; remove it to ask the teacher)"
+        )
+    return message
 
 
 def with_pseudo_labels(exp, config, workdir: str):
     """`exp` whose unlabelled part draws from the teacher's confident, class-balanced rows, each carrying the
     teacher's distribution (config.teacher.soft) or its one-hot argmax as its soft label; `exp` itself for a
-    run without a teacher."""
+    run without a teacher. The teacher's predictions are read from DIR/pseudo_labels.npz, or computed and
+    kept there once they give the student rows (rounded to float16 either way, so that a resumed run sees
+    the same targets): a refused student keeps none for its rerun."""
     if not config.get("teacher", {}).get("workdir"):
         return exp
-    probabilities = stored_probabilities(config, workdir)
+    path = os.path.join(workdir, files.PSEUDO_LABELS)
+    probabilities = stored_probabilities(path)
+    reused = probabilities is not None
+    if not reused:
+        computed, step = teacher_probabilities(config.teacher.workdir)
+        probabilities = computed.astype(np.float16).astype(np.float32)
     classes = exp.info.num_classes
     if probabilities.shape != (len(exp.train_source.labels), classes):
         raise ValueError(
-            f"the teacher's predictions in {os.path.join(workdir, files.PSEUDO_LABELS)} have shape "
-            f"{probabilities.shape}; this run's training split needs ({len(exp.train_source.labels)}, {classes})"
+            f"the teacher's predictions in {path} have shape {probabilities.shape}; this run's training split "
+            f"needs ({len(exp.train_source.labels)}, {classes})"
         )
     per_class = config.teacher.per_class or len(probabilities) // classes
-    rows = confident_balanced_rows(
-        probabilities, threshold=config.teacher.threshold, per_class=per_class, seed=config.seed
-    )
+    threshold = config.teacher.threshold
+    rows = confident_balanced_rows(probabilities, threshold=threshold, per_class=per_class, seed=config.seed)
     if not len(rows):
-        raise ValueError(
-            f"no training example reaches the teacher confidence threshold {config.teacher.threshold}"
-        )
+        raise ValueError(no_confident_example_message(threshold, probabilities, path, reused))
+    if not reused:
+        keep_probabilities(path, probabilities.astype(np.float16), config.teacher.workdir, step)
     targets = probabilities[rows]
     if not config.teacher.soft:
         targets = np.eye(classes, dtype=np.float32)[targets.argmax(axis=1)]
     labelled, unlabelled = exp.parts
-    log_selection(exp.train_source.labels, probabilities, rows, config.teacher.threshold)
+    log_selection(exp.train_source.labels, probabilities, rows, threshold)
     pseudo = Part(
         unlabelled.batch, indices=rows, labels=np.full(len(rows), -1, np.int32), soft_labels=targets
     )

@@ -17,9 +17,8 @@ from jaxssl.data import sources, subsets
 from jaxssl.evaluation import online
 from jaxssl.models.network import has_classifier
 from jaxssl.probes import embed
-from jaxssl.rundir import files, lock
+from jaxssl.rundir import checkpoint, files, lock, write_errors
 from jaxssl.rundir import metrics as metrics_lib
-from jaxssl.rundir.checkpoint import Checkpointer
 from jaxssl.weights import load
 
 
@@ -48,18 +47,37 @@ def write_skipped_files(source, workdir: str) -> None:
 
 
 class StopRequest:
-    """Set by SIGTERM: the loop saves a checkpoint at the current step and returns."""
+    """Set by SIGTERM or SIGINT (Ctrl-C): the loop saves a checkpoint at the current step, writes the "run"
+    line and returns. Exit status: 0 after SIGTERM (a preemption, a scheduler's time limit: the job ended
+    cleanly and its rerun resumes), 130 after SIGINT (128 + SIGINT, the shell's status of an interrupted
+    command, so that a script stops instead of going on to its next command); train.run raises Interrupted
+    for the latter. A second Ctrl-C ends the process at once, by the signal's default action, without
+    saving: the rerun resumes from the last checkpoint. A SIGINT that the process was started ignoring (a
+    background job of a script) stays ignored."""
 
     def __init__(self):
-        self.requested = False
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self.received = None
+        self._previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, self._handle)}
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
 
     def _handle(self, signum, frame):
-        del signum, frame
-        self.requested = True
+        del frame
+        self.received = signal.Signals(signum)
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # the next Ctrl-C ends the process at once
 
     def restore(self):
-        signal.signal(signal.SIGTERM, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run after it saved a checkpoint at the current step (the command exits 130)."""
 
 
 class StepsInFlight:
@@ -127,37 +145,55 @@ def run(config, workdir: str):
 
     Each call that trains appends a "run" line to metrics.jsonl: the steps it ran, its wall time (loading and
     compiling included) and the examples per second over that time. One run at a time may train in DIR
-    (jaxssl/rundir/lock.py)."""
+    (jaxssl/rundir/lock.py). SIGTERM and SIGINT save the current step and stop (StopRequest; Interrupted
+    after SIGINT); a write into DIR that fails stops the run with a write_errors.WriteFailedError."""
     started = time.time()
     exp = experiment_lib.prepare(config)
-    teacher.check_teacher(config, workdir)
-    with one_writer(workdir):
-        return train_with_lock_held(exp, config, workdir, started)
-
-
-def train_with_lock_held(exp, config, workdir: str, started: float):
-    """The body of `run`, with DIR's lock held."""
-    checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
-    checkpointer.check_identity()
+    teacher.check_teacher(exp, config, workdir)
     layout = experiment_lib.state_layout(exp)
+    initial_backbone = checked_start(exp, config, workdir, layout)
+    with contextlib.ExitStack() as held:
+        newest = (checkpoint.saved_steps(workdir) or [None])[-1]
+        with write_errors.writing(workdir, files.LOCK, newest or 0, newest):  # a full disk refuses its text
+            held.enter_context(one_writer(workdir))
+        return train_with_lock_held(exp, config, workdir, started, layout, initial_backbone)
+
+
+def checked_start(exp, config, workdir: str, layout) -> dict | None:
+    """What refuses this run in DIR or config.init, found before DIR's lock is taken or anything is created:
+    checkpoints of another run (WorkdirConflictError) or, for a fresh run, a starting backbone that does not
+    fit (initial_backbone_of). Returns that backbone: None for the random initialisation or a resumed run."""
+    if not checkpoint.saved_steps(workdir):
+        return initial_backbone_of(config, layout)
+    existing = checkpoint.Checkpointer(workdir, keep=None, identity=exp.identity)
+    try:
+        existing.check_identity()
+    finally:
+        existing.close()
+    return None
+
+
+def train_with_lock_held(exp, config, workdir: str, started: float, layout, initial_backbone):
+    """The body of `run`, with DIR's lock held, from checked_start's `initial_backbone`."""
+    checkpointer = checkpoint.Checkpointer(workdir, keep=config.checkpoint.keep, identity=exp.identity)
     state = checkpointer.restore_latest(layout)  # before any write: a checkpoint that does not fit stops here
-    initial_backbone = None
-    if state is None:  # a file or run that does not fit stops here too
+    if state is None and initial_backbone is None:  # every checkpoint was unreadable: a fresh run after all
         initial_backbone = initial_backbone_of(config, layout)
+    start_step = 0 if state is None else int(state.step)
+    last_saved = start_step if start_step else None
     exp = teacher.with_pseudo_labels(exp, config, workdir)  # Noisy Student's students only
     is_main = jax.process_index() == 0
-    if is_main:
-        write_config(config, workdir)
-        write_skipped_files(exp.train_source, workdir)
-    writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
+    with write_errors.writing(workdir, files.CONFIG, start_step, last_saved):
+        if is_main:
+            write_config(config, workdir)
+            write_skipped_files(exp.train_source, workdir)
+        writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
 
     if state is None:
         state = experiment_lib.create_state(exp, layout)
         if initial_backbone is not None:
             state = load.with_backbone(state, initial_backbone, layout)
             logging.info("backbone initialised from %s", config.init.weights or config.init.workdir)
-    start_step = int(state.step)
-    last_saved = start_step if start_step else None
     logging.info(
         "%s on %s: steps %d..%d, global batch %d, %d devices",
         exp.method.name,
@@ -191,6 +227,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
     )
 
     stop = StopRequest()
+    interrupted = False
     in_flight = StepsInFlight()
     pending = []
     progress = tqdm.tqdm(
@@ -213,24 +250,36 @@ def train_with_lock_held(exp, config, workdir: str, started: float):
                 pending = []
                 finite.check_finite(host_metrics, last_saved)
                 summary = metrics_lib.mean_over_steps([m for _, m in host_metrics])
-                writer.write(done, "train", summary)
+                with write_errors.writing(workdir, files.METRICS, done, last_saved):
+                    writer.write(done, "train", summary)
                 progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
             if eval_now:
                 online_metrics = online.online_eval(
                     exp, compiled, state, bank_source, health_source, config.eval
                 )
-                writer.write(done, "eval", online_metrics)
+                with write_errors.writing(workdir, files.METRICS, done, last_saved):
+                    writer.write(done, "eval", online_metrics)
             if save_now:
                 finite.check_state_finite(state, done, last_saved)
-                checkpointer.save(done, state, force=True)
+                with write_errors.writing(workdir, files.CHECKPOINTS, done, last_saved):
+                    checkpointer.save(done, state, force=True)
                 last_saved = done
             progress.update(1)
             if stopping:
-                logging.warning("SIGTERM: saved a checkpoint at step %d and stopped", done)
+                interrupted = sharding.any_process(stop.received == signal.SIGINT)
+                progress.close()  # the line below on a line of its own
+                logging.warning(
+                    "%s: saved a checkpoint at step %d and stopped",
+                    "SIGINT" if interrupted else "SIGTERM",
+                    done,
+                )
                 break
-        write_run_line(writer, start_step, int(state.step), exp.global_batch, time.time() - started)
+        with write_errors.writing(workdir, files.METRICS, int(state.step), last_saved):
+            write_run_line(writer, start_step, int(state.step), exp.global_batch, time.time() - started)
     finally:
         progress.close()
         stop.restore()
         checkpointer.close()
+    if interrupted:
+        raise Interrupted(f"stopped by SIGINT after saving a checkpoint at step {int(state.step)}")
     return state

@@ -9,6 +9,7 @@ import inspect
 import math
 
 import jax.numpy as jnp
+import numpy as np
 
 from jaxssl import augment, catalog, config_args, models, optim, schedules
 from jaxssl.augment import crops
@@ -61,6 +62,7 @@ def check_config(config) -> None:
     check_name(config.optim.get("schedule", "warmup_cosine"), schedules.SCHEDULES, "lr schedule")
     optimizer = config_args.optimizer_kwargs(config)
     check_kwargs(optim.make_optimizer, optimizer, "optim", provided=("name", "learning_rate"))
+    check_peak_learning_rate(config)
     check_name(config.data.dataset, sources.DATASETS, "dataset")
     check_crop(config)
     check_mesh(config)
@@ -80,6 +82,21 @@ def check_config(config) -> None:
             raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
     if config.log_every_steps <= 0:
         raise ValueError(f"config.log_every_steps must be positive, got {config.log_every_steps}")
+
+
+def check_peak_learning_rate(config) -> None:
+    """The peak learning rate, config.optim.base_lr scaled to the batch, is finite in float32, the dtype of
+    the step's learning rate."""
+    peak = schedules.scaled_learning_rate(
+        config.optim.base_lr, config.train.batch_size, config.optim.lr_scaling
+    )
+    largest = float(jnp.finfo(jnp.float32).max)
+    if not abs(peak) <= largest:
+        raise ValueError(
+            f"config.optim.base_lr={config.optim.base_lr} scaled to batch {config.train.batch_size} "
+            f"(lr_scaling={config.optim.lr_scaling!r}) is a peak learning rate of {peak:g}, beyond float32's "
+            f"largest number {largest:.4g}: the step's learning rate would be infinite"
+        )
 
 
 def check_crop(config) -> None:
@@ -111,17 +128,20 @@ def check_mesh(config) -> None:
 
 def check_semisup(config) -> None:
     """config.semisup, where present: only the keys subsets.semisupervised_parts takes, one way to choose the
-    labelled subset (labels_per_class > 0, or label_fraction in (0, 1]), an int mu >= 0 that splits the batch
-    (0: labelled rows only)."""
+    labelled subset (an int labels_per_class > 0 with label_fraction 0, or a label_fraction in (0, 1] with
+    labels_per_class 0), an int mu >= 0 that splits the batch (0: labelled rows only)."""
     if "semisup" not in config:
         return
     block = dict(config.semisup)
     check_kwargs(subsets.semisupervised_parts, block, "semisup", provided=("labels", "global_batch"))
     per_class, fraction = block.get("labels_per_class", 0), block.get("label_fraction", 0.0)
-    if not (per_class > 0) ^ (0.0 < fraction <= 1.0):
+    by_count = isinstance(per_class, int) and per_class > 0 and fraction == 0.0
+    by_fraction = per_class == 0 and 0.0 < fraction <= 1.0
+    if not (by_count or by_fraction):
         raise ValueError(
-            "config.semisup chooses the labelled subset by labels_per_class > 0 or by a label_fraction in (0, 1], "
-            f"exactly one of them (the other <= 0); got labels_per_class={per_class}, label_fraction={fraction}"
+            "config.semisup chooses the labelled subset by an int labels_per_class > 0 or by a label_fraction "
+            "in (0, 1], exactly one of them (the other 0: --config.semisup.labels_per_class=0 or "
+            f"--config.semisup.label_fraction=0); got labels_per_class={per_class}, label_fraction={fraction}"
         )
     mu = block.get("mu")
     if not isinstance(mu, int) or mu < 0 or config.train.batch_size % (1 + mu):
@@ -260,15 +280,40 @@ def number_range(name: str):
     return None
 
 
+def step_dtypes(config) -> tuple:
+    """The dtypes the step computes a config's numbers in: float32 (weights, learning rates, optimiser state)
+    and the compute dtype config.train.dtype, where it names one."""
+    compute = config_args.DTYPES.get(config.get("train", {}).get("dtype", "float32"), jnp.float32)
+    return tuple(dict.fromkeys((jnp.dtype(jnp.float32), jnp.dtype(compute))))
+
+
+def in_dtype(value: float, dtype) -> float:
+    """`value` as `dtype` holds it: inf beyond its largest number, 0 below its smallest."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.asarray(value, np.float64).astype(dtype))
+
+
 def check_numbers(config) -> None:
-    """ValueError naming the first setting that is NaN or infinite, or outside its range (number_range)."""
+    """ValueError naming the first setting that is NaN or infinite, in Python or in a dtype the step computes
+    in (step_dtypes: 1e40 is finite in a config and infinite in float32), or outside its range (number_range)."""
+    dtypes = step_dtypes(config)
     for name, value in numbers_of(config):
         if not math.isfinite(value):
             raise ValueError(f"{name} is {value}: every number in a config must be finite")
+        held = {dtype: in_dtype(value, dtype) for dtype in dtypes} if isinstance(value, float) else {}
+        for dtype, as_held in held.items():
+            if not math.isfinite(as_held):
+                raise ValueError(
+                    f"{name} is {value}, beyond {dtype.name}'s largest number {float(jnp.finfo(dtype).max):.4g}: "
+                    "every number in a config must be finite in the dtypes the step computes in "
+                    f"({', '.join(dtype.name for dtype in held)})"
+                )
         bounds = number_range(name)
         if bounds is None:
             continue
         low, high, text = bounds
-        below = value <= low if text == "positive" else value < low
-        if below or value > high:
-            raise ValueError(f"{name} must be {text}, got {value}")
+        for dtype, number in {None: value, **held}.items():
+            below = number <= low if text == "positive" else number < low
+            if below or number > high:
+                held_as = f" ({number:g} in {dtype.name})" if dtype else ""
+                raise ValueError(f"{name} must be {text}, got {value}{held_as}")

@@ -1,13 +1,14 @@
-"""Noisy Student's rounds (Xie et al. 2020, algorithm 1): the first teacher, trained on the labelled examples
+r"""Noisy Student's rounds (Xie et al. 2020, algorithm 1): the first teacher, trained on the labelled examples
 alone, then --rounds students, each taught by the run before it; each run a normal resumable run in
 ROOT/round<r>, then evaluated by its own classifier (offline, --protocol=classifier). Run again, the same
 command resumes what is missing: a finished run is a no-op, a recorded evaluation is skipped.
 
   python launch/noisy_student.py --root=runs/noisy_student --rounds=1 \
       --config=configs/noisy_student.py:dataset=fashion_mnist,label_fraction=0.01
-  # equal or larger students: one value per run, the teacher's first
+  # equal or larger students: one value per run, the teacher's first (a ResNet's width; a Wide ResNet has none)
   python launch/noisy_student.py --root=runs/noisy_student_grow --rounds=2 \
-      --config=configs/noisy_student.py:dataset=cifar10,labels=4000 --grow=model.width_multiplier=1,1,2
+      --config=configs/noisy_student.py:dataset=cifar10,labels=4000,backbone=resnet18 \
+      --grow=model.width_multiplier=1,1,2
   # a first teacher trained without the students' noise: the supervised baseline on the same labels
   python launch/noisy_student.py --root=runs/noisy_student_clean --rounds=1 \
       --config=configs/noisy_student.py:dataset=fashion_mnist,label_fraction=0.01 \
@@ -69,6 +70,19 @@ def commands(args) -> list[tuple[list[str], str, str]]:
     return planned
 
 
+def run_to_its_end(command: list[str]) -> int:
+    """Runs `command` and waits for it; its exit status (128 + N when signal N ended it). A Ctrl-C reaches the
+    command too (one process group), which saves a checkpoint and exits 130: the launcher waits for that
+    rather than ending the command."""
+    process = subprocess.Popen(command)
+    while True:
+        try:
+            status = process.wait()
+        except KeyboardInterrupt:
+            continue
+        return 128 - status if status < 0 else status
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,7 +94,11 @@ def main(argv=None) -> int:
         help="The first teacher's config (any with a classifier of its own); default: --config's, with mu = 0.",
     )
     parser.add_argument("--rounds", type=int, default=1, help="Students after the first teacher.")
-    parser.add_argument("--grow", help="KEY=V0,V1,...: one config value per run, the teacher's first.")
+    parser.add_argument(
+        "--grow",
+        help="KEY=V0,V1,...: one config value per run, the teacher's first (model.width_multiplier=1,1,2 on a "
+        "ResNet backbone).",
+    )
     parser.add_argument(
         "--print", dest="print_only", action="store_true", help="Print the commands; run nothing."
     )
@@ -100,7 +118,10 @@ def main(argv=None) -> int:
             print(f"skip (recorded): {shlex.join(command)}", flush=True)
             continue
         print(f"run: {shlex.join(command)}", flush=True)
-        subprocess.run(command, check=True)
+        status = run_to_its_end(command)
+        if status:
+            print(f"stopped at that command (exit status {status}); rerun to go on from it", file=sys.stderr)
+            return status
     return 0
 
 

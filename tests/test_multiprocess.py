@@ -15,7 +15,8 @@ import pytest
 from absl import app
 from jax.sharding import AxisType
 
-from jaxssl import experiment, main, sharding, train
+from jaxssl import experiment, sharding, train
+from jaxssl.cli import distributed
 from jaxssl.evaluation import runner
 from jaxssl.rundir import lock
 from jaxssl.rundir.checkpoint import Checkpointer
@@ -104,7 +105,7 @@ def test_each_process_feeds_the_rows_its_devices_hold_under_the_batch_sharding()
 )
 def test_inconsistent_process_flags_are_one_clear_error(flags, message):
     with pytest.raises(app.UsageError, match=message):
-        main.distributed_options(*flags)
+        distributed.distributed_options(*flags)
 
 
 def test_a_global_batch_the_processes_do_not_divide_is_refused(monkeypatch):
@@ -114,9 +115,9 @@ def test_a_global_batch_the_processes_do_not_divide_is_refused(monkeypatch):
 
 
 def test_process_flags_reach_jax_distributed_initialize():
-    assert main.distributed_options(False, None, None, None) is None
-    assert main.distributed_options(True, None, None, None) == {}  # detected: SLURM, TPU pods, Open MPI
-    assert main.distributed_options(True, "host:1", 4, 3) == dict(
+    assert distributed.distributed_options(False, None, None, None) is None
+    assert distributed.distributed_options(True, None, None, None) == {}  # detected: SLURM, TPU pods, Open MPI
+    assert distributed.distributed_options(True, "host:1", 4, 3) == dict(
         coordinator_address="host:1", num_processes=4, process_id=3
     )
 

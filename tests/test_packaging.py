@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from jaxssl import main
+from jaxssl.cli import refusals
 from jaxssl.data import tensorflow_import
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,7 +118,8 @@ def test_a_config_file_loads_by_its_path_from_another_working_directory(tmp_path
         NOT_FROM_THE_CHECKOUT
         + f"""
     from jaxssl import main
-    main.parse_flags(["main", "--config={config}:method=byol", "--workdir={workdir}"])
+    from jaxssl.cli import refusals
+    refusals.parse_flags(["main", "--config={config}:method=byol", "--workdir={workdir}"])
     print(main._CONFIG.value.method.name)
     """,
         cwd,
@@ -137,7 +138,7 @@ def test_a_config_file_loads_by_its_path_from_another_working_directory(tmp_path
     ],
 )
 def test_the_config_package_root_is_the_folder_above_the_config_files_folder(argv, root):
-    assert main.config_package_root(argv) == root
+    assert refusals.config_package_root(argv) == root
 
 
 def test_absl_log_lines_below_the_level_are_removed_with_absl_preamble():

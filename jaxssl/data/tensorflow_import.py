@@ -39,13 +39,15 @@ def min_log_level() -> int:
 
 
 def below_level_removed(text: str, level: int) -> str:
-    """`text` without its absl log lines of a severity below `level`, and without absl's preamble line when
-    `level` hides any severity."""
+    """`text` without its absl log lines of a severity below `level` (with the tab-indented lines that continue
+    such a record), and without absl's preamble line when `level` hides any severity."""
     hidden = ABSL_SEVERITIES[:level]
-    kept = []
+    kept, hiding = [], False
     for line in text.splitlines(keepends=True):
         record = _ABSL_LINE.match(line)
-        if (record and record.group(1) in hidden) or (hidden and line.startswith(ABSL_PREAMBLE)):
+        if record or not line.startswith("\t"):
+            hiding = bool(record) and record.group(1) in hidden
+        if hiding or (hidden and line.startswith(ABSL_PREAMBLE)):
             continue
         kept.append(line)
     return "".join(kept)

@@ -5,11 +5,14 @@ with every checkpoint; a run whose identity differs from the checkpoints already
 anything is written. A checkpoint that cannot be read is reported, moved to DIR/checkpoints_unreadable/
 (never deleted), and the previous one is used; on a pod, when any process cannot read it, process 0 sets it
 aside and every process falls back to the same step. A readable checkpoint whose arrays do not fit this run's
-state (other head sizes, another version's state layout) is refused, untouched.
+state (other head sizes, another version's state layout) is refused, untouched. A save that cannot be written
+(a full disk, a quota, a vanished mount) is one OSError naming the step's directory, its partial directory
+removed.
 """
 
 import dataclasses
 import functools
+import gc
 import logging
 import os
 import shutil
@@ -22,10 +25,18 @@ from etils import epath
 
 from jaxssl import sharding
 from jaxssl.rundir import files
+from jaxssl.rundir.write_errors import orbax_errors_held, os_error_of
 
 
 def checkpoint_dir(workdir: str) -> str:
     return os.path.join(os.path.abspath(workdir), files.CHECKPOINTS)
+
+
+def saved_steps(workdir: str) -> list[int]:
+    """The steps of DIR's finished checkpoints, by their directory names (none read), in order."""
+    directory = checkpoint_dir(workdir)
+    names = os.listdir(directory) if os.path.isdir(directory) else ()
+    return sorted(int(name) for name in names if name.isdigit())
 
 
 # Replica-parallel saving (each of R replicas of a replicated array writes 1/R of it) only where a replica's
@@ -225,16 +236,36 @@ class Checkpointer:
         self.manager.reload()
 
     def save(self, step: int, state, *, force: bool = False) -> bool:
-        """Writes the state at `step` (a no-op when that step is already saved)."""
+        """Writes the state at `step` (a no-op when that step is already saved). A write that fails (a full
+        disk, a quota, a vanished mount) raises one OSError naming the step's directory, whose partial
+        directory is removed; any other error is raised as it is."""
         if step in self.manager.all_steps():
             return False
-        return self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.PyTreeSave(state), identity=ocp.args.JsonSave(self.identity)
-            ),
-            force=force,
-        )
+        try:
+            with orbax_errors_held():
+                return self.manager.save(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.PyTreeSave(state), identity=ocp.args.JsonSave(self.identity)
+                    ),
+                    force=force,
+                )
+        except Exception as raised:
+            failure = os_error_of(raised)
+            if failure is None:
+                raise
+            self._remove_partial(step)
+            reason = f"{failure.strerror or failure} (the partial checkpoint was removed)"
+            raise OSError(failure.errno, reason, os.path.join(self.directory, str(step))) from raised
+
+    def _remove_partial(self, step: int) -> None:
+        """Removes what a failed save of `step` left: orbax's temporary directory of the step. Its unfinished
+        writes are collected first, so that they end now rather than as warnings when the interpreter exits."""
+        gc.collect()
+        prefix = f"{step}{ocp.path.atomicity_types.TMP_DIR_SUFFIX}"
+        for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
+            if name.startswith(prefix):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
 
     def close(self) -> None:
         self.manager.wait_until_finished()

@@ -5,11 +5,16 @@ evaluation, or two evaluations) never interleave their lines. A process killed m
 torn last line: the next writer moves that fragment to FILE.torn (kept, never deleted) before it appends,
 and a reader skips it with a warning naming the file and line. Any other line that does not parse is an
 error naming the file and line.
+
+Every line is strict JSON: a NaN or infinite number (a metric that diverged) is written as the string
+"NaN", "Infinity" or "-Infinity" (the names of JSON's mappings in other languages, protobuf's among them)
+and read back as that float.
 """
 
 import fcntl
 import json
 import logging
+import math
 import os
 
 
@@ -38,6 +43,31 @@ def _set_aside_torn_tail(f, path: str) -> None:
     )
 
 
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def strict(value):
+    """`value` with each NaN or infinite float, in nested dicts and lists too, replaced by its NON_FINITE name."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(item) for item in value]
+    return value
+
+
+def restored(value):
+    """`value` with each NON_FINITE name, in nested dicts and lists too, back as its float."""
+    if isinstance(value, str):
+        return NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {key: restored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [restored(item) for item in value]
+    return value
+
+
 def check_appendable(path: str) -> None:
     """PermissionError naming the place unless this process can append to `path` (or create it: then the
     nearest existing directory above it must be writable). Called before a command computes for minutes."""
@@ -52,8 +82,8 @@ def check_appendable(path: str) -> None:
 
 
 def append(path: str, records: list[dict]) -> None:
-    """Appends one JSON line per record, under an exclusive lock on the file."""
-    text = "".join(json.dumps(record) + "\n" for record in records).encode()
+    """Appends one strict JSON line per record (strict), under an exclusive lock on the file."""
+    text = "".join(json.dumps(strict(record), allow_nan=False) + "\n" for record in records).encode()
     with open(path, "ab+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -65,8 +95,9 @@ def append(path: str, records: list[dict]) -> None:
 
 
 def read(path: str) -> list[dict]:
-    """The records of a JSON-lines file ([] when absent); a torn last line is skipped with a warning, any other
-    unparsable line raises MalformedRecordError naming the file and line."""
+    """The records of a JSON-lines file ([] when absent), non-finite numbers restored (restored); a torn last
+    line is skipped with a warning, any other unparsable line raises MalformedRecordError naming the file and
+    line."""
     if not os.path.exists(path):
         return []
     with open(path, "rb") as f:
@@ -85,5 +116,5 @@ def read(path: str) -> list[dict]:
             raise MalformedRecordError(f"{path} line {number} is not a JSON record ({error})") from None
         if not isinstance(record, dict):
             raise MalformedRecordError(f"{path} line {number} is not a JSON object: {line[:80]!r}")
-        records.append(record)
+        records.append(restored(record))
     return records

@@ -20,10 +20,10 @@ import os
 
 import jax
 import numpy as np
-from safetensors.numpy import save_file
+import safetensors.numpy
 
+from jaxssl import catalog, sharding
 from jaxssl import experiment as experiment_lib
-from jaxssl import sharding
 from jaxssl.rundir import checkpoint, files
 from jaxssl.state import evaluated_weights
 
@@ -39,6 +39,18 @@ class ExportError(ValueError):
     """What was asked cannot be exported; nothing was written."""
 
 
+def described(model) -> str:
+    """The backbone of config.model with what decides its torchvision counterpart: a ResNet's width and
+    normalisation; a ViT's LayerNorm."""
+    family = catalog.family_of(model.backbone)
+    if family == "resnet":
+        width, norm = float(model.get("width_multiplier", 1.0)), model.get("norm", "batch")
+        return f"{model.backbone} (width x{width}, {norm} norm)"
+    if family == "vit":
+        return f"{model.backbone} (a ViT, layer norm)"
+    return model.backbone
+
+
 def check_request(config, naming: str, weights: str, method_uses_target: bool) -> None:
     """ExportError, before anything loads, for a naming the backbone has no counterpart in, or target weights
     of a method without a target."""
@@ -47,9 +59,9 @@ def check_request(config, naming: str, weights: str, method_uses_target: bool) -
         options = (model.get("width_multiplier", 1.0), model.get("norm", "batch"))
         if model.backbone not in TORCHVISION_RESNETS or options != (1.0, "batch"):
             raise ExportError(
-                f"{model.backbone} (width x{options[0]}, {options[1]} norm) has no torchvision counterpart: "
-                f"torchvision naming takes {list(TORCHVISION_RESNETS)} at width x1 with BatchNorm; use "
-                "--naming=timm for a ViT, or --naming=native"
+                f"{described(model)} has no torchvision counterpart: torchvision naming takes "
+                f"{list(TORCHVISION_RESNETS)} at width x1 with BatchNorm; use --naming=timm for a ViT, or "
+                "--naming=native"
             )
     if naming == "timm" and not model.backbone.startswith("vit"):
         raise ExportError(f"{model.backbone} is not a ViT: timm naming takes the ViTs; use --naming=native")
@@ -147,6 +159,10 @@ def timm_kwargs(vit, channels: int, classes: int) -> dict:
     }
 
 
+def no_checkpoint_message(workdir: str) -> str:
+    return f"{workdir} has no checkpoint to read a backbone from"
+
+
 def newest_backbone(exp, workdir: str, weights: str) -> tuple:
     """(state, host {"params", "batch_stats"} of its backbone) of DIR's newest readable checkpoint: the online
     network's, or the EMA target's (weights="target"); ExportError when DIR has none (and DIR is left as it
@@ -156,7 +172,7 @@ def newest_backbone(exp, workdir: str, weights: str) -> tuple:
             workdir, identity=exp.identity, abstract_state=experiment_lib.state_layout(exp)
         )
     except FileNotFoundError:
-        raise ExportError(f"{workdir} has no checkpoint to read a backbone from") from None
+        raise ExportError(no_checkpoint_message(workdir)) from None
     params, batch_stats = evaluated_weights(state, weights)
     backbone = sharding.host_copy(
         {"params": params["backbone"], "batch_stats": batch_stats.get("backbone", {})}
@@ -167,11 +183,15 @@ def newest_backbone(exp, workdir: str, weights: str) -> tuple:
 def export(
     config, workdir: str, *, format: str = "safetensors", naming: str = "torchvision", weights: str = "online"
 ) -> str:
-    """Writes the newest checkpoint's backbone and probe to DIR/export/ (process 0); returns the file's path."""
+    """Writes the newest checkpoint's backbone and probe to DIR/export/ (process 0), each file whole or not at
+    all, with the mode of the run directory's other files; returns the file's path. A DIR without checkpoints
+    is refused first, then a request that cannot be honoured (check_request)."""
     if format not in FORMATS or naming not in NAMINGS or weights not in WEIGHTS:
         raise ExportError(
             f"choose --format from {FORMATS}, --naming from {NAMINGS}, --weights from {WEIGHTS}"
         )
+    if not checkpoint.saved_steps(workdir):
+        raise ExportError(no_checkpoint_message(workdir))
     exp = experiment_lib.prepare(config)
     check_request(config, naming, weights, exp.method.uses_target)
     state, backbone = newest_backbone(exp, workdir, weights)
@@ -203,10 +223,12 @@ def export(
     path = files.free_path(directory, f"{naming}_step{int(state.step)}_{weights}", format, "json")
     if jax.process_index() == 0:
         os.makedirs(directory, exist_ok=True)
-        if format == "safetensors":
-            save_file(arrays, path, metadata={key: json.dumps(value) for key, value in metadata.items()})
-        else:
-            np.savez(path, **arrays)
-        with open(path.rsplit(".", 1)[0] + ".json", "w") as f:
+        with files.written_whole(path, "wb") as f:
+            if format == "safetensors":
+                text_metadata = {key: json.dumps(value) for key, value in metadata.items()}
+                f.write(safetensors.numpy.save(arrays, metadata=text_metadata))
+            else:
+                np.savez(f, **arrays)
+        with files.written_whole(path.rsplit(".", 1)[0] + ".json") as f:
             json.dump({**metadata, "file": os.path.basename(path), "arrays": len(arrays)}, f, indent=2)
     return path

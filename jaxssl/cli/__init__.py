@@ -1,0 +1,1 @@
+"""The command line's parts beside jaxssl/main.py: one-line refusals and the multi-process start."""

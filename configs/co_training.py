@@ -18,16 +18,16 @@ reflect-padded translation); a confidence threshold of 0.95 (FixMatch's) and lam
 No ImageNet anchor is quoted, nor any other.
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = common.SEMISUP_DEFAULTS
+DEFAULTS = semisup.SEMISUP_DEFAULTS
 
 
 def get_config(arg=None):
-    options, config = common.semisup_config(arg, DEFAULTS)
+    options, config = semisup.semisup_config(arg, DEFAULTS)
     config.method = dict(name="co_training", threshold=0.95, unlabelled_weight=1.0)
     config.augment = dict(preset="weak", translate=0.125, noise_std=0.0, count=2)
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
     return common.lock(config)

@@ -24,14 +24,14 @@ Anchor, quoted as we know it and not re-checked against the PDF: the paper's 2-v
 from this config, so the config carries no anchor. No ImageNet anchor is quoted either.
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = common.SEMISUP_DEFAULTS
+DEFAULTS = semisup.SEMISUP_DEFAULTS
 RAMP_FRACTION = 80 / 600  # the paper's 80 ramp-up epochs of 600
 
 
 def get_config(arg=None):
-    options, config = common.semisup_config(arg, DEFAULTS)
+    options, config = semisup.semisup_config(arg, DEFAULTS)
     config.method = dict(
         name="deep_co_training",
         cot_weight=10.0,
@@ -40,8 +40,8 @@ def get_config(arg=None):
         ramp_up_steps=round(RAMP_FRACTION * options.steps),
     )
     config.augment = dict(preset="weak", translate=0.125, noise_std=0.0, count=1)
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
         config.method.ramp_up_steps = 2
     return common.lock(config)

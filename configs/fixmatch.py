@@ -35,9 +35,9 @@ Fashion-MNIST has no published FixMatch number: its recipe is ours (ResNet-10 x0
 for that shorter run, the mechanism and everything else as above).
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = common.SEMISUP_DEFAULTS
+DEFAULTS = semisup.SEMISUP_DEFAULTS
 ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
     "cifar10": (94.93, "classifier", "paper, table 2, FixMatch (RA), 250 labels; its own classifier, EMA"),
     "cifar100": (
@@ -49,12 +49,12 @@ ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
 
 
 def get_config(arg=None):
-    options, config = common.semisup_config(arg, DEFAULTS)
-    ema = common.SEMISUP_EMA.get(options.dataset, 0.999)
+    options, config = semisup.semisup_config(arg, DEFAULTS)
+    ema = semisup.SEMISUP_EMA.get(options.dataset, 0.999)
     config.method = dict(name="fixmatch", threshold=0.95, unlabelled_weight=1.0, ema=ema)
     config.augment = dict(preset="fixmatch", translate=0.125, randaugment_ops=2, cutout=0.5)
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
     return common.lock(config)

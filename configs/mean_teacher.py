@@ -2,7 +2,7 @@ r"""Mean Teacher (Tarvainen and Valpola 2017, "Mean teachers are better role mod
 consistency targets improve semi-supervised deep learning results").
 
 Options after the colon: dataset, backbone, labels, label_fraction, steps, labelled_batch (B_l), mu, tiny, crop
-(configs/common.py semisup_config). Examples:
+(configs/semisup.py semisup_config). Examples:
 
   python -m jaxssl.main --config=configs/mean_teacher.py:dataset=cifar10,labels=250 --workdir=runs/mt_c10_250
   python -m jaxssl.main --config=configs/mean_teacher.py:dataset=fashion_mnist,label_fraction=0.01,steps=900 \
@@ -24,9 +24,9 @@ Anchors, quoted as we know them and not re-checked against the PDFs: the paper's
 labels=4000 to compare). No ImageNet anchor is quoted.
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = common.SEMISUP_DEFAULTS
+DEFAULTS = semisup.SEMISUP_DEFAULTS
 RAMP_FRACTION = 0.4
 ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
     "cifar10": (87.69, "classifier", "paper, CIFAR-10 4000 labels, ConvNet-13; the teacher's classifier"),
@@ -34,18 +34,18 @@ ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
 
 
 def get_config(arg=None):
-    options, config = common.semisup_config(arg, DEFAULTS)
+    options, config = semisup.semisup_config(arg, DEFAULTS)
     config.method = dict(
         name="mean_teacher",
         consistency_weight=100.0,
         ramp_up_steps=round(RAMP_FRACTION * options.steps),
         ema_during_ramp_up=0.99,
-        ema=common.SEMISUP_EMA.get(options.dataset, 0.999),
+        ema=semisup.SEMISUP_EMA.get(options.dataset, 0.999),
     )
     config.augment = dict(preset="weak", translate=0.125, noise_std=0.15, count=2)
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
         config.method.ramp_up_steps = 2
     return common.lock(config)

@@ -1,7 +1,7 @@
 r"""MixMatch (Berthelot et al. 2019, "MixMatch: A Holistic Approach to Semi-Supervised Learning").
 
 Options after the colon: dataset, backbone, labels, label_fraction, steps, labelled_batch (B_l), mu, tiny, crop
-(configs/common.py semisup_config; mu defaults to 1 here: one unlabelled row per labelled row, the paper's
+(configs/semisup.py semisup_config; mu defaults to 1 here: one unlabelled row per labelled row, the paper's
 64 + 64), optimizer (adam, the paper's; sgd, the benchmark's). Examples:
 
   python -m jaxssl.main --config=configs/mixmatch.py:dataset=cifar10,labels=250 --workdir=runs/mixmatch_c10_250
@@ -21,9 +21,9 @@ Anchors, quoted as we know them and not re-checked against the PDF: CIFAR-10 250
 (error 11.08 / 6.24 %, paper, table 1 and figure 2). No ImageNet anchor is quoted.
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = {**common.SEMISUP_DEFAULTS, "mu": 1, "optimizer": "adam"}
+DEFAULTS = {**semisup.SEMISUP_DEFAULTS, "mu": 1, "optimizer": "adam"}
 OPTIMIZERS = ("adam", "sgd")
 UNLABELLED_WEIGHT = {"cifar100": 150.0}
 RAMP_STEPS = 16000
@@ -34,19 +34,19 @@ ANCHORS = {  # dataset: (top-1 %, protocol, source), as quoted above
 
 
 def get_config(arg=None):
-    options, config = common.semisup_config(arg, DEFAULTS)
+    options, config = semisup.semisup_config(arg, DEFAULTS)
     config.method = dict(
         name="mixmatch",
         temperature=0.5,
         alpha=0.75,
         unlabelled_weight=UNLABELLED_WEIGHT.get(options.dataset, 75.0),
         ramp_up_steps=min(RAMP_STEPS, round(RAMP_FRACTION * options.steps)),
-        ema=common.SEMISUP_EMA.get(options.dataset, 0.999),
+        ema=semisup.SEMISUP_EMA.get(options.dataset, 0.999),
     )
     config.augment = dict(preset="weak", translate=0.125, noise_std=0.0, count=2)
     if options.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={options.optimizer!r}: choose from {list(OPTIMIZERS)}")
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     if options.optimizer == "adam":
         config.optim = dict(
             name="adamw",
@@ -60,6 +60,6 @@ def get_config(arg=None):
         )
     config.anchor = common.anchor(options.dataset, ANCHORS)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
         config.method.ramp_up_steps = 2
     return common.lock(config)

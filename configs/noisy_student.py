@@ -20,7 +20,8 @@ Recipe (paper, section 3 and appendix A): the teacher, not noised, labels every 
 class distribution (soft pseudo-labels; config.teacher.soft=False for its hard labels); examples below a
 confidence of 0.3 are dropped and each class is brought to the same count (config.teacher.per_class, 0: the
 training split's size / classes) by keeping its most confident examples or duplicating them; the student,
-of equal or larger size (a larger config.model.width_multiplier from launch/noisy_student.py --grow), trains
+of equal or larger size (launch/noisy_student.py --grow: a larger config.model.width_multiplier on a ResNet,
+e.g. backbone=resnet18 --grow=model.width_multiplier=1,1,2; a Wide ResNet's block has no width), trains
 on the labelled and the pseudo-labelled rows with noise: RandAugment (2 ops at magnitude 27 of 30), dropout
 0.5 before the classifier and stochastic depth 0.2 at the last block (ResNets, Wide ResNets and ViTs). The
 paper's ImageNet students learn from 130M JFT images with EfficientNets and RMSProp; on these datasets the
@@ -31,28 +32,31 @@ CIFAR or STL-10 numbers either. On Fashion-MNIST (our recipe, 900 steps per roun
 RandAugment draws random magnitudes, as FixMatch's.
 """
 
-from configs import common
+from configs import common, semisup
 from jaxssl import catalog
 
-DEFAULTS = dict(common.SEMISUP_DEFAULTS, teacher="", soft=True)
+DEFAULTS = dict(semisup.SEMISUP_DEFAULTS, teacher="", soft=True)
 DROP_PATH = 0.2
 DROPOUT = 0.5
+# A tiny teacher's predictions sit near uniform (its best ~0.12 of 10 classes): a tiny round keeps every row.
+TINY_THRESHOLD = 0.0
 
 
 def get_config(arg=None):
     options = common.parse_options(arg, DEFAULTS)
     if not options.teacher:
         options.mu = 0  # the first teacher: labelled rows only
-    options, config = common.semisup_config_of(options)
+    options, config = semisup.semisup_config_of(options)
     config.method = dict(name="noisy_student", unlabelled_weight=1.0, dropout=DROPOUT)
     magnitude = (0.0, 1.0) if options.dataset == "fashion_mnist" else (0.9, 0.9)
     config.augment = dict(
         preset="noisy_student", translate=0.125, randaugment_ops=2, randaugment_magnitude=magnitude
     )
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     config.teacher = dict(workdir=options.teacher, threshold=0.3, per_class=0, soft=options.soft)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
+        config.teacher.threshold = TINY_THRESHOLD
     if catalog.family_of(config.model.backbone) in ("resnet", "vit", "wide_resnet"):
         config.model.drop_path = DROP_PATH
     return common.lock(config)

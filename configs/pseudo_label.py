@@ -2,7 +2,7 @@ r"""Pseudo-label (Lee 2013, "Pseudo-Label: The Simple and Efficient Semi-Supervi
 Neural Networks").
 
 Options after the colon: dataset, backbone, labels, label_fraction, steps, labelled_batch (B_l), mu, tiny, crop
-(configs/common.py semisup_config). Examples:
+(configs/semisup.py semisup_config). Examples:
 
   python -m jaxssl.main --config=configs/pseudo_label.py:dataset=cifar10,labels=250 --workdir=runs/pl_c10_250
   python -m jaxssl.main --config=configs/pseudo_label.py:dataset=fashion_mnist,label_fraction=0.01,steps=900 \
@@ -20,14 +20,14 @@ online weights, as the paper. No anchor is set: the paper's numbers are MNIST's,
 the libraries' CIFAR values. No ImageNet anchor is quoted either.
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = common.SEMISUP_DEFAULTS
+DEFAULTS = semisup.SEMISUP_DEFAULTS
 RAMP_FRACTION = 0.4
 
 
 def get_config(arg=None):
-    options, config = common.semisup_config(arg, DEFAULTS)
+    options, config = semisup.semisup_config(arg, DEFAULTS)
     config.method = dict(
         name="pseudo_label",
         threshold=0.95,
@@ -36,8 +36,8 @@ def get_config(arg=None):
         ramp_end_steps=round(RAMP_FRACTION * options.steps),
     )
     config.augment = dict(preset="weak", translate=0.125, noise_std=0.0, count=1)
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
         config.method.ramp_end_steps = 2
     return common.lock(config)

@@ -20,19 +20,19 @@ only in their unlabelled rows. No anchor is quoted: the papers' and libraries' s
 recipes, which we have not re-checked. No ImageNet anchor is quoted either.
 """
 
-from configs import common
+from configs import common, semisup
 
-DEFAULTS = dict(common.SEMISUP_DEFAULTS, mu=0)
+DEFAULTS = dict(semisup.SEMISUP_DEFAULTS, mu=0)
 
 
 def get_config(arg=None):
     options = common.parse_options(arg, DEFAULTS)
     if options.mu != 0:
         raise ValueError(f"the supervised baseline has no unlabelled rows: mu must be 0, got {options.mu}")
-    options, config = common.semisup_config_of(options)
-    config.method = dict(name="supervised", ema=common.SEMISUP_EMA.get(options.dataset, 0.999))
+    options, config = semisup.semisup_config_of(options)
+    config.method = dict(name="supervised", ema=semisup.SEMISUP_EMA.get(options.dataset, 0.999))
     config.augment = dict(preset="weak", translate=0.125, noise_std=0.0, count=1)
-    config.optim = common.semisup_optim(options.dataset)
+    config.optim = semisup.semisup_optim(options.dataset)
     if options.tiny:
-        common.make_tiny_semisup(config)
+        semisup.make_tiny_semisup(config)
     return common.lock(config)

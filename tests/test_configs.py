@@ -14,7 +14,7 @@ import sys
 import ml_collections
 import pytest
 
-from configs import common
+from configs import common, semisup
 from jaxssl import augment, catalog, config_args, experiment, models, optim, schedules, sharding, validate
 from jaxssl.data import sources
 from jaxssl.methods import METHODS
@@ -51,7 +51,7 @@ CONFIG_MODULES = (
     "deep_co_training",
     "supervised",
 )
-NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart")
+NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart", "semisup")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
 
@@ -140,8 +140,8 @@ def test_every_backbone_belongs_to_a_family_with_a_model_block_and_a_micro_backb
 
 def test_the_configs_name_the_datasets_the_library_loads():
     assert tuple(common.DATASETS) == tuple(sources.DATASETS) == catalog.DATASET_NAMES
-    semisup_tables = (common.SEMISUP_BACKBONES, common.SEMISUP_LABELS, common.SEMISUP_FRACTIONS)
-    for table in (*semisup_tables, common.SEMISUP_STEPS, common.SEMISUP_EMA):
+    semisup_tables = (semisup.SEMISUP_BACKBONES, semisup.SEMISUP_LABELS, semisup.SEMISUP_FRACTIONS)
+    for table in (*semisup_tables, semisup.SEMISUP_STEPS, semisup.SEMISUP_EMA):
         assert set(table) <= set(catalog.DATASET_NAMES)
     for name, info in sources.PUBLISHED_INFO.items():
         assert common.DATASETS[name]["image_size"] == (info.image_shape[0] or common.IMAGE_FOLDER_SIDE)

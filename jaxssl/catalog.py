@@ -49,6 +49,37 @@ PUBLISHED_DATASETS = {
         eval_examples=50_000,
     ),
 }
+# The class names of the named datasets whose classes have names, in label order (0, 1, ...).
+CLASS_NAMES = {
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "cifar10": (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ),
+    "stl10": ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"),
+}
+# The named datasets whose every training image is labelled, with the same number of images per class: a
+# label fraction f of them is classes x round(f x train_examples / classes) images.
+BALANCED_DATASETS = ("fashion_mnist", "cifar10", "cifar100")
 # Datasets read from image files of varying sizes: the host decodes, crops and resizes each view. "folder" is
 # any image folder; its constants are counted when it is read.
 IMAGE_FOLDER_DATASETS = ("imagenet2012", "folder")
@@ -57,6 +88,32 @@ DATASET_NAMES = (*PUBLISHED_DATASETS, "folder")
 # The backbone families, each the prefix of its backbones' registered names (jaxssl.models.BACKBONES): a
 # family's backbones take the same options (config.model).
 FAMILIES = ("alexnet", "lenet", "mobilenet", "resnet", "vgg", "vit", "wide_resnet")
+# Every registered backbone name (jaxssl.models.BACKBONES holds their builders), so that a config names one
+# before anything imports the networks.
+BACKBONE_NAMES = (
+    "alexnet",
+    "alexnet_micro",
+    "lenet5",
+    "mobilenet_v1",
+    "mobilenet_v1_micro",
+    "mobilenet_v2",
+    "mobilenet_v2_micro",
+    "resnet10",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet_micro",
+    "vgg11",
+    "vgg16",
+    "vgg_micro",
+    "vit_base",
+    "vit_micro",
+    "vit_small",
+    "vit_tiny",
+    "wide_resnet28_2",
+    "wide_resnet28_8",
+    "wide_resnet_micro",
+)
 
 
 def family_of(backbone: str) -> str:

@@ -32,10 +32,12 @@ def probe_loss(probe: nn.Module, probe_params, features, labels):
 
 def pseudo_label_top1(pseudo_labels, true_labels) -> jax.Array:
     """The fraction of the pseudo-labelled rows (pseudo_labels >= 0) whose pseudo-label is their hidden
-    label; 0 when no row was pseudo-labelled (the mask rate says so)."""
+    label; NaN when no row was pseudo-labelled (no accuracy yet: a logged mean over steps that include such a
+    step is NaN too, and draws no point in the report's curves)."""
     labelled = pseudo_labels >= 0
+    count = jnp.sum(labelled)
     correct = jnp.sum(labelled & (pseudo_labels == true_labels))
-    return correct / jnp.maximum(jnp.sum(labelled), 1)
+    return jnp.where(count > 0, correct / jnp.maximum(count, 1), jnp.nan)
 
 
 def last_feature_map(network: nn.Module, state: TrainState, images) -> jax.Array:

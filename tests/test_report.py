@@ -1,14 +1,16 @@
 """The report table from fake run directories: grouping over seeds, mean ± std, protocols and fractions,
-baselines, sweeps, anchors; and the training-curves PNG."""
+baselines, sweeps, anchors, paired comparisons; the training-curves PNG and the t-SNE legend."""
 
 import json
+import math
 import os
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from jaxssl.report import compare
+from jaxssl import catalog
+from jaxssl.report import compare, plots
 from jaxssl.report import runs as runs_lib
 from jaxssl.report import tables as report
 
@@ -98,7 +100,7 @@ def test_runs_of_several_seeds_are_one_row_with_mean_and_std(runs):
     lines = table.splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     assert header == [
-        "representation",
+        "method",
         "backbone",
         "pretraining",
         "batch",
@@ -109,7 +111,7 @@ def test_runs_of_several_seeds_are_one_row_with_mean_and_std(runs):
         "linear (L-BFGS) 1 %",
         "fine-tune 1 %",
         "effective rank",
-        "pretraining wall time",
+        "pretraining wall time (min)",
         "images/s",
         "anchor",
     ]
@@ -127,7 +129,7 @@ def test_runs_of_several_seeds_are_one_row_with_mean_and_std(runs):
     assert simclr["linear (L-BFGS) 1 %"] == "51.00 ± 1.00"
     assert simclr["fine-tune 1 %"] == "–"
     assert simclr["effective rank"] == "11.00 ± 1.00 (collapsed: 1 of 3 seeds)"
-    assert simclr["pretraining wall time"] == "400 s"  # both "run" lines of a resumed pretraining
+    assert simclr["pretraining wall time (min)"] == "6.7"  # 400 s: both "run" lines of a resumed pretraining
     assert simclr["images/s"] == "400"  # (100 x 1000 + 300 x 200) / 400
     assert simclr["anchor"] == "92.10 (online probe; solo-learn)"
     supervised = dict(zip(header, rows["supervised"], strict=True))
@@ -135,7 +137,13 @@ def test_runs_of_several_seeds_are_one_row_with_mean_and_std(runs):
     assert supervised["anchor"] == "–"
 
 
-def test_a_sweep_names_the_setting_that_differs_and_ignores_the_seed(tmp_path):
+def table_cells(table: str) -> list[dict]:
+    """The rows of a report table as {column title: cell}."""
+    lines = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in table.splitlines()]
+    return [dict(zip(lines[0], line, strict=True)) for line in lines[2:]]
+
+
+def test_a_sweep_puts_the_setting_that_differs_in_its_own_column_and_ignores_the_seed(tmp_path):
     for lr in (0.2, 0.8):
         for seed in (0, 1):
             write_run(
@@ -143,10 +151,11 @@ def test_a_sweep_names_the_setting_that_differs_and_ignores_the_seed(tmp_path):
                 config=pretrain_config("byol", seed, lr=lr),
                 records=[record("linear_lbfgs", lr, seed=seed)],
             )
-    table = report.report([str(tmp_path / "lr*")])
-    names = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
-    assert names == ["byol (optim.base_lr=0.2)", "byol (optim.base_lr=0.8)"]
-    assert "| 2 |" in table.splitlines()[2]
+    rows = table_cells(report.report([str(tmp_path / "lr*")]))
+    assert [(row["method"], row["optimiser"], row["seeds"]) for row in rows] == [
+        ("byol", "lr 0.2", "2"),
+        ("byol", "lr 0.8", "2"),
+    ]
 
 
 def test_runs_started_from_the_pretraining_of_their_own_seed_are_one_row(tmp_path):
@@ -164,10 +173,12 @@ def test_runs_started_from_the_pretraining_of_their_own_seed_are_one_row(tmp_pat
         records=[record("linear_lbfgs", 65.0)],
     )
     table = report.report([str(tmp_path / "s*"), str(tmp_path / "scratch")])
-    names = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
-    # The run from scratch leaves init.workdir empty: unset, as a run from before the option.
-    assert names == ["fixmatch (init.workdir=runs/pretrain/simclr_seed<s>)", "fixmatch"]
-    assert "| 2 |" in table.splitlines()[2]
+    # The run from scratch leaves init.workdir empty: unset, as a run from before the option. The seed of the
+    # directory is written as a sweep writes it, nothing Markdown would read as an HTML tag.
+    assert [(row["method"], row["initialised from"], row["seeds"]) for row in table_cells(table)] == [
+        ("fixmatch", "runs/pretrain/simclr_seed{seed}", "2"),
+        ("fixmatch", "–", "1"),
+    ]
 
 
 def test_a_seed_run_twice_is_two_rows_named_by_their_directories_not_a_mean(tmp_path):
@@ -176,12 +187,40 @@ def test_a_seed_run_twice_is_two_rows_named_by_their_directories_not_a_mean(tmp_
     write_run(
         tmp_path / "after_fix_seed1", config=pretrain_config("dino", 1), records=[record("linear_lbfgs", 0.9)]
     )
-    rows = [line.split("|") for line in report.report([str(tmp_path / "*")]).splitlines()[2:]]
-    cells = {row[1].strip(): (row[5].strip(), row[6].strip()) for row in rows}
+    rows = table_cells(report.report([str(tmp_path / "*")]))
+    cells = {row["runs"]: (row["method"], row["seeds"], row["linear (L-BFGS)"]) for row in rows}
     assert cells == {
-        "dino (runs after_fix, after_fix_seed1)": ("2", "85.00 ± 7.07"),
-        "dino (runs before_fix)": ("1", "70.00"),
+        "after_fix, after_fix_seed1": ("dino", "2", "85.00 ± 7.07"),
+        "before_fix": ("dino", "1", "70.00"),
     }
+
+
+def semisup_config(method, seed, **semisup):
+    return {**pretrain_config(method, seed), "data": {"dataset": "fashion_mnist"}, "semisup": semisup}
+
+
+def test_methods_come_first_going_up_in_label_count_then_the_baselines(tmp_path):
+    counts = {"f": {"label_fraction": 0.01, "labels_per_class": 0}, "pc": {"labels_per_class": 10}}
+    for name, semisup in counts.items():
+        write_run(
+            tmp_path / f"a_supervised_{name}",
+            config=semisup_config("supervised", 0, **semisup),
+            records=[record("linear_lbfgs", 0.5)],
+        )
+        baseline = [record("linear_lbfgs", 0.4, init="random")] if name == "f" else []
+        write_run(
+            tmp_path / f"b_fixmatch_{name}",
+            config=semisup_config("fixmatch", 0, **semisup),
+            records=[record("linear_lbfgs", 0.6), *baseline],
+        )
+    rows = table_cells(report.report([str(tmp_path / "*")]))
+    assert [(row["method"], row["labels"]) for row in rows] == [
+        ("fixmatch", "100 (10 per class)"),
+        ("fixmatch", "600 (1 %)"),
+        ("random init", "–"),
+        ("supervised", "100 (10 per class)"),
+        ("supervised", "600 (1 %)"),
+    ]
 
 
 def test_a_step_evaluated_twice_by_a_resumed_run_is_read_from_its_later_line():
@@ -349,13 +388,41 @@ def test_compare_adds_each_pairs_differences_seed_by_seed_on_the_protocols_both_
     patterns = [str(tmp_path / "simclr_seed*"), str(tmp_path / "byol_seed*")]
     text = report.report(patterns, pairs=compare.parse_pairs(["2:1"]))  # the rows in directory order
     assert text.startswith(report.report(patterns))
-    rows = [line for line in text.splitlines() if line.startswith("| 2. ")]
     reference = stats.ttest_rel([80.0, 82.0, 85.0], [79.0, 80.0, 84.5])
-    # The 1 % probe is simclr's alone: no line for it.
-    assert rows == [
-        f"| 2. simclr | 1. byol | linear (L-BFGS) | 3 | +1.17 ± 0.76 | {reference.statistic:.2f} | "
-        f"{reference.pvalue:.3g} |"
+    # The 1 % probe is simclr's alone: no column for it.
+    assert text.splitlines()[-3:] == [
+        "| compared | linear (L-BFGS) |",
+        "|---|---|",
+        f"| simclr − byol | +1.17 ± 0.76 (n = 3, t = {reference.statistic:.2f}, p = {reference.pvalue:.3g}) |",
     ]
+
+
+def test_pairs_at_several_label_counts_are_a_matrix_of_label_count_by_comparison(tmp_path):
+    differences = {}
+    for seed in (0, 1, 2):
+        for per_class in (10, 4):
+            ours, theirs = 0.7 + per_class / 100 + seed / 50, 0.6 + per_class / 200 + seed / 40
+            differences.setdefault(per_class, []).append(100 * (ours - theirs))
+            for method, top1 in (("fixmatch", ours), ("supervised", theirs)):
+                write_run(
+                    tmp_path / f"{method}_{per_class}_seed{seed}",
+                    config=semisup_config(method, seed, labels_per_class=per_class),
+                    records=[record("linear_lbfgs", top1, seed=seed)],
+                )
+    # fixmatch 40, fixmatch 100, supervised 40, supervised 100
+    text = report.report([str(tmp_path / "*")], pairs=compare.parse_pairs(["1:3", "2:4"]))
+    lines = text.split("\n\n")[1].splitlines()
+    cells = [
+        compare.difference_cell(dict(enumerate(differences[per_class])), dict.fromkeys(range(3), 0.0))
+        for per_class in (4, 10)
+    ]
+    assert lines == [
+        "| linear (L-BFGS): labels | fixmatch − supervised |",
+        "|---|---|",
+        f"| 40 (4 per class) | {cells[0]} |",
+        f"| 100 (10 per class) | {cells[1]} |",
+    ]
+    assert cells[0].startswith("+11.50 ± 0.50 (n = 3, t = 39.84")  # 12, 11.5 and 11 points
 
 
 def test_rows_without_a_seed_in_common_are_said_to_be_incomparable(tmp_path):
@@ -364,7 +431,51 @@ def test_rows_without_a_seed_in_common_are_said_to_be_incomparable(tmp_path):
         tmp_path / "b", config=pretrain_config("byol", 1), records=[record("linear_lbfgs", 0.7, seed=1)]
     )
     text = report.report([str(tmp_path / "*")], pairs=((2, 1),))
-    assert text.splitlines()[-1] == "| 2. byol | 1. simclr | – | 0 | no protocol at a seed both ran | – | – |"
+    assert text.splitlines()[-1] == "| byol − simclr | no seed in common |"
+
+
+def test_a_cell_never_holds_markdown_that_renders_as_html_or_ends_the_cell(tmp_path):
+    for seed in (0, 1):
+        config = {**pretrain_config("byol", seed), "augment": {"preset": "a<b>|c" if seed else "plain"}}
+        write_run(tmp_path / f"run{seed}", config=config, records=[record("linear_lbfgs", 0.5, seed=seed)])
+    rows = report.report([str(tmp_path / "*")]).splitlines()
+    assert rows[0].split(" | ")[1] == "augment.preset"
+    assert rows[3].split(" | ")[1] == "a\\<b\\>\\|c"
+
+
+def drawn_figures(monkeypatch) -> list:
+    """The figures the plots draw from now on, kept instead of saved."""
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure))
+    return figures
+
+
+def test_the_curves_name_each_row_once_and_draw_no_value_where_none_exists(tmp_path, monkeypatch):
+    for seed in (0, 1):
+        write_run(
+            tmp_path / f"fixmatch_seed{seed}",
+            config=pretrain_config("fixmatch", seed),
+            metrics=[
+                {"step": 10, "split": "train", "loss": 2.0, "mask_rate": 0.0, "pseudo_label_top1": 0.0},
+                {"step": 20, "split": "train", "loss": 1.5, "mask_rate": 0.1, "pseudo_label_top1": math.nan},
+                {"step": 30, "split": "train", "loss": 1.0, "mask_rate": 0.2, "pseudo_label_top1": 0.9},
+            ],
+        )
+    figures = drawn_figures(monkeypatch)
+    report.report([str(tmp_path / "*")], curves=str(tmp_path / "curves.png"))
+    (figure,) = figures
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["fixmatch (2 seeds)"]
+    accuracy = next(axis for axis in figure.axes if axis.get_title().startswith("pseudo-label"))
+    assert [list(line.get_xdata()) for line in accuracy.get_lines()] == [[30], [30]]
+
+
+def test_the_tsne_legend_names_the_classes(tmp_path, monkeypatch):
+    figures = drawn_figures(monkeypatch)
+    points, labels = np.zeros((4, 2)), np.array([0, 1, 9, 1])
+    plots.tsne_plot(points, labels, str(tmp_path / "a.png"), "t-SNE", catalog.CLASS_NAMES["fashion_mnist"])
+    plots.tsne_plot(points, labels, str(tmp_path / "b.png"), "t-SNE")
+    legends = [[text.get_text() for text in f.axes[0].get_legend().get_texts()] for f in figures]
+    assert legends == [["T-shirt/top", "Trouser", "Ankle boot"], ["0", "1", "9"]]
 
 
 def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):

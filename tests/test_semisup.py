@@ -22,6 +22,7 @@ from jaxssl.evaluation import runner
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods import semisup as semisup_lib
 from jaxssl.probes import embed
+from jaxssl.rundir import jsonl
 from jaxssl.state import TrainState, evaluated_weights
 from jaxssl.weights import export
 from jaxssl.weights import load as import_weights
@@ -233,7 +234,7 @@ def test_fixmatch_loss_is_the_labelled_ce_plus_the_weighted_unlabelled_term_over
 def test_pseudo_label_accuracy_counts_the_pseudo_labelled_rows_only():
     pseudo, truth = jnp.array([-1, 3, 3, -1, 2]), jnp.array([3, 3, 1, 0, 2])
     assert float(step_lib.pseudo_label_top1(pseudo, truth)) == pytest.approx(2 / 3)
-    assert float(step_lib.pseudo_label_top1(jnp.full(5, -1), truth)) == 0.0
+    assert np.isnan(float(step_lib.pseudo_label_top1(jnp.full(5, -1), truth)))  # no accuracy yet
 
 
 def test_fixmatch_refuses_a_threshold_out_of_range():
@@ -261,12 +262,13 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     with config.unlocked():
         config.eval.every_steps = 4
     final = train.run(config, uninterrupted)
-    with open(os.path.join(uninterrupted, "metrics.jsonl")) as f:
-        lines = [json.loads(line) for line in f]
+    lines = jsonl.read(os.path.join(uninterrupted, "metrics.jsonl"))
     train_lines = [line for line in lines if line["split"] == "train"]
     assert [line["step"] for line in train_lines] == [1, 2, 3, 4]
     assert all(0.0 <= line["mask_rate"] <= 1.0 and np.isfinite(line["supervised_ce"]) for line in train_lines)
-    assert all(0.0 <= line["pseudo_label_top1"] <= 1.0 for line in train_lines)
+    # the pseudo-labels' accuracy has a value once a row passed the threshold, NaN before
+    accuracy = [(line["mask_rate"], line["pseudo_label_top1"]) for line in train_lines]
+    assert all(0.0 <= top1 <= 1.0 if rate > 0 else np.isnan(top1) for rate, top1 in accuracy)
     (eval_line,) = [line for line in lines if line["split"] == "eval"]
     # the online evaluation's own-classifier top-1 is the EMA network's, not the online one's
     exp = experiment.prepare(config)

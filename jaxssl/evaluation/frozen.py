@@ -7,7 +7,7 @@ import logging
 import jax
 import jax.numpy as jnp
 
-from jaxssl import batch_streams
+from jaxssl import batch_streams, catalog
 from jaxssl import step as step_lib
 from jaxssl.data import subsets
 from jaxssl.models.network import has_classifier
@@ -156,15 +156,20 @@ def tsne_name(header: dict) -> str:
 
 
 def tsne_record(context, found: dict) -> dict:
-    """A t-SNE of the first config.eval.tsne_examples eval-split embeddings, coloured by class, drawn into
-    DIR/plots/tsne_step<step>[_random].png (tsne_pixels.png for pixels)."""
+    """A t-SNE of the first config.eval.tsne_examples eval-split embeddings, coloured by class (named where the
+    dataset's classes have names: catalog.CLASS_NAMES), drawn into DIR/plots/tsne_step<step>[_random].png
+    (tsne_pixels.png for pixels)."""
     held_out = found["eval"]
     count = min(context.config.eval.tsne_examples, len(held_out["label"]))
     points = plots.tsne_embedding(held_out["features"][:count], seed=context.exp.seed)
     path = files.figure_path(context.workdir, tsne_name(context.header))
     if jax.process_index() == 0:
         plots.tsne_plot(
-            points, held_out["label"][:count], path, f"t-SNE of {count} test embeddings: {context.title}"
+            points,
+            held_out["label"][:count],
+            path,
+            f"t-SNE of {count} test embeddings: {context.title}",
+            catalog.CLASS_NAMES.get(context.config.data.dataset, ()),
         )
     return {"png": path, "examples": count}
 

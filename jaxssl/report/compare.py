@@ -1,4 +1,4 @@
-"""Paired comparisons of two report rows, seed by seed: is one row's gain over another more than its seeds
+"""Paired comparisons of report rows, seed by seed: is one row's gain over another more than its seeds
 scatter? (python -m jaxssl.report RUNS... --compare=2:1 compares the table's row 2 with its row 1.)
 
 Runs of the same seed share what the seed draws (the initial weights, the batches' order, the augmentations'
@@ -6,6 +6,9 @@ keys), so the difference d_s = a_s - b_s of two rows at seed s removes what the 
 n seeds the two rows share, the paired t statistic is t = mean(d) / (std(d, ddof=1) / sqrt(n)) with n - 1
 degrees of freedom (Student 1908; any statistics text's paired t-test), and p is its two-sided tail
 probability: the chance of a mean difference at least that far from 0 if the rows did not differ.
+
+Pairs that compare the same methods at several values of one setting (FixMatch against the supervised
+baseline at each label count, say) are shown as a matrix: a line per value, a column per comparison.
 """
 
 import math
@@ -13,6 +16,7 @@ import math
 import numpy as np
 from scipy import stats
 
+from jaxssl.report.rows import Row, Setting, described, markdown
 from jaxssl.report.runs import Entry
 
 
@@ -50,36 +54,76 @@ def values_by_seed(group: list[Entry], key: tuple[str, float]) -> dict:
     return {entry.seed: entry.values[key] for entry in group if key in entry.values}
 
 
-def difference_cell(result: dict) -> str:
+def difference_cell(first: dict, second: dict) -> str:
+    """The paired difference of two rows' {seed: value} in words: mean ± std (n, t, p), "–" when either row
+    has no value, or that they share no seed."""
+    if not first or not second:
+        return "–"
+    result = paired_difference(first, second)
+    if not result["seeds"]:
+        return "no seed in common"
     if result["seeds"] == 1:
-        return f"{result['mean']:+.2f}"
-    return f"{result['mean']:+.2f} ± {result['std']:.2f}"
+        return f"{result['mean']:+.2f} (n = 1)"
+    if result["t"] is None:
+        return f"{result['mean']:+.2f} ± {result['std']:.2f} (n = {result['seeds']})"
+    return (
+        f"{result['mean']:+.2f} ± {result['std']:.2f} "
+        f"(n = {result['seeds']}, t = {result['t']:.2f}, p = {result['p']:.3g})"
+    )
 
 
-def comparison_table(groups: list[list[Entry]], names: list[str], pairs, columns) -> str:
-    """A markdown table of each pair's paired differences on every (protocol, fraction) of `columns` (with
-    their titles) that both rows measured at a seed they share; a pair without one says so in one line."""
-    lines = [
-        "| row | compared with | protocol | paired seeds | difference | t | p (two-sided) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+def matrix_setting(rows: list[Row], settings: list[Setting], pairs) -> Setting | None:
+    """The setting column that both rows of every pair share and the pairs do not all share (the label
+    count of rows compared at each label count), or None."""
+    for setting in settings:
+        cells = [(setting.cell(rows[a].settings), setting.cell(rows[b].settings)) for a, b in pairs]
+        if all(a == b != "" for a, b in cells) and len(set(cells)) > 1:
+            return setting
+    return None
+
+
+def contrast(rows: list[Row], settings: list[Setting], pair, leave_out: str = "") -> str:
+    """A pair of rows in words, the first minus the second, without the setting `leave_out`."""
+    first, second = (described(rows[index], settings, leave_out) for index in pair)
+    return f"{first} − {second}"
+
+
+def pair_values(rows: list[Row], pair, key: tuple[str, float]) -> tuple[dict, dict]:
+    return tuple(values_by_seed(rows[index].entries, key) for index in pair)
+
+
+def comparison_tables(rows: list[Row], settings: list[Setting], pairs, columns) -> str:
+    """Markdown tables of each pair's paired differences (first row minus second) on every (protocol,
+    fraction) of `columns` (title, key) that both rows of some pair measured. Where the pairs compare rows at
+    several values of one setting (label counts), one matrix per protocol: a line per value, a column per
+    comparison; else one table: a line per pair, a column per protocol."""
     for first, second in pairs:
-        if max(first, second) > len(groups):
-            raise ValueError(f"--compare {first}:{second}: the table has {len(groups)} rows")
-        a, b = groups[first - 1], groups[second - 1]
-        rows = [f"{first}. {names[first - 1]}", f"{second}. {names[second - 1]}"]
-        compared = 0
-        for title, key in columns:
-            result = paired_difference(values_by_seed(a, key), values_by_seed(b, key))
-            if not result["seeds"]:
-                continue
-            compared += 1
-            t = "–" if result["t"] is None else f"{result['t']:.2f}"
-            p = "–" if result["p"] is None else f"{result['p']:.3g}"
-            cells = [*rows, title, str(result["seeds"]), difference_cell(result), t, p]
-            lines.append("| " + " | ".join(cells) + " |")
-        if not compared:
-            lines.append(
-                "| " + " | ".join([*rows, "–", "0", "no protocol at a seed both ran", "–", "–"]) + " |"
-            )
-    return "\n".join(lines) + "\n"
+        if max(first, second) > len(rows):
+            raise ValueError(f"--compare {first}:{second}: the table has {len(rows)} rows")
+    pairs = [(first - 1, second - 1) for first, second in pairs]
+    measured = [(title, key) for title, key in columns if any(all(pair_values(rows, p, key)) for p in pairs)]
+    axis = matrix_setting(rows, settings, pairs)
+    if not measured:
+        lines = [[contrast(rows, settings, pair), "no protocol that both rows measured"] for pair in pairs]
+        return markdown(["compared", "paired difference"], lines)
+    if axis is None:
+        lines = [
+            [
+                contrast(rows, settings, pair),
+                *(difference_cell(*pair_values(rows, pair, k)) for _, k in measured),
+            ]
+            for pair in pairs
+        ]
+        return markdown(["compared", *(title for title, _ in measured)], lines)
+    place = {
+        pair: (axis.cell(rows[pair[0]].settings), contrast(rows, settings, pair, axis.title))
+        for pair in pairs
+    }
+    values = list(dict.fromkeys(place[pair][0] for pair in sorted(pairs)))
+    contrasts = list(dict.fromkeys(name for _, name in place.values()))
+    tables = []
+    for title, key in measured:
+        cells = {place[pair]: difference_cell(*pair_values(rows, pair, key)) for pair in pairs}
+        lines = [[value, *(cells.get((value, name), "–") for name in contrasts)] for value in values]
+        tables.append(markdown([f"{title}: {axis.title}", *contrasts], lines))
+    return "\n".join(tables)

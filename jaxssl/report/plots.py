@@ -24,6 +24,9 @@ CURVES = (
     ("pseudo_label_top1", "train", "pseudo-label accuracy (hidden labels)"),
     ("effective_rank", "eval", "effective rank (RankMe)"),
 )
+# A metric that has no value in a line whose other metric is 0: the accuracy of the pseudo-labels where no
+# unlabelled row passed the threshold (kept records log it 0 there).
+UNDEFINED_WHERE_ZERO = {"pseudo_label_top1": "mask_rate"}
 
 
 def _save(figure, path: str) -> str:
@@ -43,13 +46,15 @@ def tsne_embedding(features: np.ndarray, seed: int = 0, perplexity: float = 30.0
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
 
 
-def tsne_plot(points: np.ndarray, labels: np.ndarray, path: str, title: str) -> str:
-    """Scatter of 2-D points, one colour per class, with a legend."""
+def tsne_plot(points: np.ndarray, labels: np.ndarray, path: str, title: str, class_names=()) -> str:
+    """Scatter of 2-D points, one colour per class, with a legend naming each class by `class_names` (in
+    label order) where given, else by its label."""
     figure, axis = plt.subplots(figsize=(6.5, 6))
     colours = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
     for label in np.unique(labels):
         chosen = labels == label
-        axis.scatter(*points[chosen].T, s=4, color=colours(int(label) % colours.N), label=str(label))
+        name = class_names[label] if label < len(class_names) else str(label)
+        axis.scatter(*points[chosen].T, s=4, color=colours(int(label) % colours.N), label=name)
     axis.set_title(title)
     axis.set_xticks([])
     axis.set_yticks([])
@@ -118,11 +123,26 @@ def boxes_plot(
     return _save(figure, path)
 
 
-def curves_plot(runs: dict[str, list[dict]], path: str) -> str:
-    """Training curves of several runs ({label: metrics.jsonl lines}): loss, online probe, kNN, the network's
-    own classifier, a semi-supervised run's mask rate and pseudo-label accuracy, and effective rank against
-    the step; panels whose metric no run logged are left out."""
-    panels = [panel for panel in CURVES if any(panel[0] in line for lines in runs.values() for line in lines)]
+def has_value(line: dict, key: str) -> bool:
+    """Whether a metric line holds a number for `key`: not null or NaN, nor undefined (UNDEFINED_WHERE_ZERO)."""
+    value = line[key]
+    return value is not None and math.isfinite(value) and line.get(UNDEFINED_WHERE_ZERO.get(key), 1) != 0
+
+
+def curve_points(lines: list[dict], key: str, split: str) -> list[tuple[int, float]]:
+    """(step, value) of a metric in one run's lines where it has a value, sorted by step (a step logged
+    twice: its later line)."""
+    latest = {line["step"]: line for line in lines if line.get("split") == split and key in line}
+    return sorted((step, line[key]) for step, line in latest.items() if has_value(line, key))
+
+
+def curves_plot(runs: dict[str, list[list[dict]]], path: str) -> str:
+    """Training curves of several rows ({a row in words: the metrics.jsonl lines of each of its seeds}), one
+    colour per row, every seed drawn: loss, online probe, kNN, the network's own classifier, a
+    semi-supervised run's mask rate and pseudo-label accuracy, and effective rank against the step; panels
+    whose metric no run logged are left out. The legend, below the panels, names the rows."""
+    logs = [lines for seeds in runs.values() for lines in seeds]
+    panels = [panel for panel in CURVES if any(panel[0] in line for lines in logs for line in lines)]
     if not panels:
         raise ValueError(
             "none of the runs logged a metric to plot (loss, linear_top1, knn_top1, effective_rank)"
@@ -131,23 +151,30 @@ def curves_plot(runs: dict[str, list[dict]], path: str) -> str:
     figure, axes = plt.subplots(
         math.ceil(len(panels) / columns),
         columns,
-        figsize=(5.5 * columns, 3.6 * math.ceil(len(panels) / columns)),
+        figsize=(5.5 * columns, 3.6 * math.ceil(len(panels) / columns) + 0.25 * len(runs)),
         squeeze=False,
         layout="constrained",  # keeps each panel's title clear of the x label above it
     )
+    colours = plt.get_cmap("tab10")
+    handles = {}
     for axis, (key, split, title) in zip(axes.flat, panels, strict=False):
-        for label, lines in runs.items():
-            points = sorted(
-                {
-                    line["step"]: line[key] for line in lines if line.get("split") == split and key in line
-                }.items()
-            )
-            if points:
-                axis.plot(*zip(*points, strict=True), label=label, marker="." if len(points) < 30 else None)
+        for index, (label, seeds) in enumerate(runs.items()):
+            for lines in seeds:
+                points = curve_points(lines, key, split)
+                if points:
+                    (handles[label],) = axis.plot(
+                        *zip(*points, strict=True),
+                        color=colours(index % colours.N),
+                        alpha=0.8 if len(seeds) > 1 else 1.0,
+                        linewidth=1.2,
+                        marker="." if len(points) < 30 else None,
+                    )
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(panels) :]:
         axis.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
+    drawn = [label for label in runs if label in handles]
+    names = [label + (f" ({len(runs[label])} seeds)" if len(runs[label]) > 1 else "") for label in drawn]
+    figure.legend([handles[label] for label in drawn], names, loc="outside lower center", fontsize=8)
     return _save(figure, path)

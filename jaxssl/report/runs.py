@@ -34,15 +34,15 @@ IGNORED_SETTINGS = (
 )
 
 # Settings that name another run's directory (the backbone a run started from, Noisy Student's teacher): a
-# seed at the end of that name is the run's own seed's counterpart (a sweep's `{seed}`), not a setting, so the
-# seeds of "SimCLR + FixMatch" form one row.
+# seed at the end of that name is the run's own seed's counterpart (a sweep's `{seed}`, and written so), not a
+# setting, so the seeds of "SimCLR + FixMatch" form one row.
 RUN_DIRECTORY_SETTINGS = ("init.workdir", "teacher.workdir")
 
 
 def setting_value(key: str, value):
-    """A setting as the report compares it: a run directory's trailing _seed<N> written _seed<s>."""
+    """A setting as the report compares it: a run directory's trailing _seed<N> written _seed{seed}."""
     if key in RUN_DIRECTORY_SETTINGS and isinstance(value, str):
-        return re.sub(r"_seed\d+$", "_seed<s>", value.rstrip("/"))
+        return re.sub(r"_seed\d+$", "_seed{seed}", value.rstrip("/"))
     return value
 
 
@@ -50,7 +50,8 @@ def setting_value(key: str, value):
 class Entry:
     """One representation of one run directory: what it is, its settings, its seed and its numbers.
 
-    values: {(protocol, label fraction): top-1 in %}; recipes: {(protocol, label fraction): the training
+    training_log: the metrics.jsonl of the run that trained the entry's network ("" for a baseline); values:
+    {(protocol, label fraction): top-1 in %}; recipes: {(protocol, label fraction): the training
     recipe of a trained protocol, as sorted JSON}; knn_grids: {label fraction: {(k, T): top-1 in %}};
     spread: (mean, smallest) per-dimension std of the normalised eval features."""
 
@@ -59,6 +60,7 @@ class Entry:
     seed: int
     values: dict
     run: str = ""
+    training_log: str = ""
     recipes: dict = dataclasses.field(default_factory=dict)
     knn_grids: dict = dataclasses.field(default_factory=dict)
     effective_rank: float | None = None
@@ -192,11 +194,12 @@ def entries_of(run_dir: str) -> list[Entry]:
     """The entries of one run directory."""
     config = files.read_config(os.path.join(run_dir, files.CONFIG))
     records = jsonl.read(os.path.join(run_dir, files.OFFLINE_EVAL))
-    summary = training_summary(jsonl.read(os.path.join(run_dir, files.METRICS)))
+    logged = jsonl.read(os.path.join(run_dir, files.METRICS))
+    summary = training_summary(logged)
     first = records[0] if records else {}
     method = config.get("method", {}).get("name") or first.get("method", "?")
-    if config.get("crop"):  # a crop policy other than RandomResizedCrop (configs/common.py crop_block)
-        method = f"{method} + {config['crop']['policy']} crop"
+    # A config from before deep co-training was its own method named it as co-training's objective.
+    method = config.get("method", {}).get("objective", method)
     settings = {  # an empty string is an option left unset, as in a config written before the option existed
         k: setting_value(k, v)
         for k, v in flatten(config).items()
@@ -214,11 +217,12 @@ def entries_of(run_dir: str) -> list[Entry]:
                 seed=seed,
                 values={},
                 run=os.path.basename(os.path.normpath(run_dir)),
+                training_log=os.path.join(run_dir, files.METRICS) if pretrained else "",
                 anchor=config.get("anchor") if pretrained else None,
             )
         return by_label[label]
 
-    if summary:
+    if logged:
         pretrained = entry(method)
         for protocol in ("online_probe", "classifier"):
             if protocol in summary:

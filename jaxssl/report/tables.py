@@ -3,22 +3,23 @@ r"""A paper-style table from run directories: python -m jaxssl.report RUN_DIR_OR
 
 The entries of each run directory (runs.py: one per representation it evaluated, the pretrained
 network, the untrained one, raw pixels, supervised training) that differ only in their seed form one row,
-mean ± sample standard deviation (ddof 1) over the seeds; rows of one representation that differ in a
-setting (a sweep) name the settings that differ. Two directories of the same settings and seed (a rerun
-after a code change, say) are never averaged: each repeat is its own row, named by its directories. Every
-number is a top-1 accuracy in %, except the effective rank (marked when the health protocol found a seed's
-representation collapsed). --compare=2:1 adds the paired differences, seed by seed, of row 2 against row 1
-on every protocol both measured (jaxssl/compare.py: mean ± std, paired t and its two-sided p).
+mean ± sample standard deviation (ddof 1) over the seeds. A row names its method first, then, each in its
+own column, the settings that tell it from the other rows of its method (rows.py: the label count, the run
+it started from, the teacher, the crop policy, ...); the baselines come after the methods. Every number is
+a top-1 accuracy in %, except the effective rank (marked when the health protocol found a seed's
+representation collapsed), the wall time (minutes) and images/s. --compare=2:1 adds the paired
+differences, seed by seed, of row 2 against row 1 on every protocol both measured (compare.py: mean ± std,
+paired t and its two-sided p), as a matrix of label count by comparison where the pairs span label counts.
 """
 
-import collections
 import os
 
 import numpy as np
 
 from jaxssl.report import compare, plots
+from jaxssl.report import rows as rows_lib
 from jaxssl.report.runs import Entry, entries_of, run_directories
-from jaxssl.rundir import files, jsonl
+from jaxssl.rundir import jsonl
 
 PROTOCOL_TITLES = {
     "classifier": "own classifier",
@@ -83,46 +84,11 @@ def describe_settings(settings: dict) -> tuple[str, str, str]:
     if steps is not None and steps >= 0:
         pretraining = f"{steps} steps"
     elif epochs is not None and epochs >= 0:
-        pretraining = f"{epochs:g} epochs"
+        pretraining = f"{epochs:g} epoch" + ("" if epochs == 1 else "s")
     else:
         pretraining = "–"
     batch = settings.get("train.batch_size")
     return backbone, pretraining, "–" if batch is None else str(batch)
-
-
-def group_entries(entries: list[Entry]) -> dict:
-    """{(label, frozen settings, repeat): entries} in first-seen order, where `repeat` counts the earlier
-    entries of the same label, settings and seed: a seed run twice goes to a second group, not into a mean."""
-    groups = collections.OrderedDict()
-    seen = collections.Counter()
-    for entry in entries:
-        settings = tuple(sorted(entry.settings.items()))
-        repeat = seen[(entry.label, settings, entry.seed)]
-        seen[(entry.label, settings, entry.seed)] += 1
-        groups.setdefault((entry.label, settings, repeat), []).append(entry)
-    return groups
-
-
-def row_names(groups) -> list[str]:
-    """Each group's label, followed by the settings that differ between groups of the same label, and by its
-    run directories when the same settings were run more than once with one seed."""
-    names = []
-    for (label, settings, _), group in groups.items():
-        rivals = [dict(other) for other_label, other, _ in groups if other_label == label]
-        differing = sorted(
-            key for key in dict(settings) if len({str(rival.get(key)) for rival in rivals}) > 1
-        )
-        details = [f"{key}={dict(settings)[key]}" for key in differing]
-        if any(
-            repeat > 0 for other_label, other, repeat in groups if (other_label, other) == (label, settings)
-        ):
-            details.append("runs " + ", ".join(entry.run for entry in group))
-        names.append(f"{label} ({'; '.join(details)})" if details else label)
-    return names
-
-
-def format_seconds(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.1f} min"
 
 
 def metric_columns(groups, knn_points) -> list[tuple[str, object]]:
@@ -175,8 +141,9 @@ def spread_cell(group: list[Entry]) -> str:
 
 
 def wall_cell(group: list[Entry]) -> str:
+    """The mean wall time of the seeds' pretraining, in minutes."""
     walls = [entry.wall_seconds for entry in group if entry.wall_seconds is not None]
-    return format_seconds(float(np.mean(walls))) if walls else ""
+    return f"{np.mean(walls) / 60:.1f}" if walls else ""
 
 
 def rate_cell(group: list[Entry]) -> str:
@@ -192,44 +159,73 @@ def anchor_cell(group: list[Entry]) -> str:
     return f"{anchor['top1']:.2f} ({protocol}; {anchor['source']})"
 
 
+def table_rows(entries: list[Entry]) -> tuple[list[rows_lib.Row], list[rows_lib.Setting]]:
+    """The table's rows in their order, and the columns of the settings that tell them apart."""
+    rows = rows_lib.group_rows(entries)
+    columns = rows_lib.setting_columns(rows)
+    return rows_lib.ordered(rows, columns), columns
+
+
 def markdown_table(entries: list[Entry], knn_points=()) -> str:
-    """The table: one row per group of seeds; the protocol columns some row fills, effective rank, feature
-    spread, wall time, images/s and the config's anchor (columns no row fills are left out)."""
-    groups = group_entries(entries)
-    columns = metric_columns(groups.values(), knn_points) + [
+    """The table: one row per group of seeds, the method first, then the settings that tell its rows apart
+    (and the run directories of a setting run twice with one seed), backbone, length and batch; the protocol
+    columns some row fills, effective rank, feature spread, wall time, images/s and the config's anchor
+    (columns no row fills are left out)."""
+    rows, settings = table_rows(entries)
+    groups = [row.entries for row in rows]
+    columns = metric_columns(groups, knn_points) + [
         ("effective rank", rank_cell),
         ("feature std mean / min", spread_cell),
-        ("pretraining wall time", wall_cell),
+        ("pretraining wall time (min)", wall_cell),
         ("images/s", rate_cell),
         ("anchor", anchor_cell),
     ]
-    header = ["representation", "backbone", "pretraining", "batch", "seeds"] + [title for title, _ in columns]
-    rows = []
-    for name, ((_, settings, _), group) in zip(row_names(groups), groups.items(), strict=True):
-        cells = [name, *describe_settings(dict(settings)), str(len({entry.seed for entry in group}))]
-        rows.append(cells + [cell(group) for _, cell in columns])
-    keep = [i for i in range(len(header)) if i < 5 or any(row[i] for row in rows)]
-    lines = ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)]
-    lines += ["| " + " | ".join(row[i] or "–" for i in keep) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    runs_title = ["runs"] if any(row.repeated_runs for row in rows) else []
+    header = ["method", *(setting.title for setting in settings), *runs_title, "backbone", "pretraining"]
+    header += ["batch", "seeds", *(title for title, _ in columns)]
+    fixed = len(header) - len(columns)
+    cells = [
+        [
+            row.label,
+            *(setting.cell(row.settings) for setting in settings),
+            *([row.repeated_runs] if runs_title else []),
+            *describe_settings(row.settings),
+            str(len({entry.seed for entry in row.entries})),
+            *(cell(row.entries) for _, cell in columns),
+        ]
+        for row in rows
+    ]
+    keep = [i for i in range(len(header)) if i < fixed or any(line[i] for line in cells)]
+    return rows_lib.markdown([header[i] for i in keep], [[line[i] for i in keep] for line in cells])
 
 
 def comparisons(entries: list[Entry], pairs) -> str:
     """The paired comparisons of `pairs` ((row, row), 1-based in the table's order) on each protocol column
     but kNN's (whose cell is the grid point best on average, not each seed's)."""
-    groups = group_entries(entries)
+    rows, settings = table_rows(entries)
     columns = [
         (title_of(protocol) + fraction_title(fraction), (protocol, fraction))
-        for protocol, fraction in columns_of(groups.values())
+        for protocol, fraction in columns_of([row.entries for row in rows])
         if protocol != "knn"
     ]
-    return compare.comparison_table(list(groups.values()), row_names(groups), pairs, columns)
+    return compare.comparison_tables(rows, settings, pairs, columns)
+
+
+def curve_runs(entries: list[Entry]) -> dict[str, list[list[dict]]]:
+    """{a row in words: the metrics.jsonl lines of each of its seeds} of the rows that trained."""
+    rows, settings = table_rows(entries)
+    curves = {}
+    for row in rows:
+        logs = [jsonl.read(entry.training_log) for entry in row.entries if entry.training_log]
+        if any(logs):
+            curves[rows_lib.described(row, settings)] = [lines for lines in logs if lines]
+    return curves
 
 
 def report(patterns, output: str = "", curves: str = "", knn_points=(), pairs=()) -> str:
     """The markdown table of the runs named by `patterns`, written to `output` (if given) and returned; with
-    `curves`, a PNG of their training curves; knn_points: (k, T) pairs shown instead of the grid's best;
-    pairs: (row, row) pairs compared seed by seed below the table."""
+    `curves`, a PNG of their training curves, one colour per row; knn_points: (k, T) pairs shown instead of
+    the grid's best; pairs: (row, row) pairs compared seed by seed below the table."""
     directories = run_directories(patterns)
     entries = [entry for directory in directories for entry in entries_of(directory)]
     text = markdown_table(entries, knn_points)
@@ -240,9 +236,5 @@ def report(patterns, output: str = "", curves: str = "", knn_points=(), pairs=()
         with open(output, "w") as f:
             f.write(text)
     if curves:
-        logged = {
-            os.path.basename(os.path.normpath(d)): jsonl.read(os.path.join(d, files.METRICS))
-            for d in directories
-        }
-        plots.curves_plot({name: lines for name, lines in logged.items() if lines}, curves)
+        plots.curves_plot(curve_runs(entries), curves)
     return text

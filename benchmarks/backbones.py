@@ -1,4 +1,4 @@
-"""Parameters, forward FLOPs per image and training images/s of backbones at one input size.
+r"""Parameters, forward FLOPs per image and training images/s of backbones at one input size.
 
   python -m benchmarks.backbones --image_size=28 --channels=1 --batch=256 \
       --backbones=lenet5,alexnet,vgg11,mobilenet_v2,resnet10,resnet18

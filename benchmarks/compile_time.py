@@ -1,4 +1,4 @@
-"""Compile time of every quickstart method's training step on this machine, at the suite's tiny size and at the
+"""Compile time of every quickstart method's training step on the local host, at the suite's tiny size and at the
 quickstart's size, with the persistent compilation cache off (each compile is a cold one).
 
   python -m benchmarks.compile_time                                   # XLA's defaults (and jaxssl's CPU ones)

@@ -1,4 +1,4 @@
-"""The same training step in jaxssl and in PyTorch eager on this machine's CPU, timed step by step in turn.
+"""The same training step in jaxssl and in PyTorch eager on the local CPU, timed step by step in turn.
 
   pip install -e ".[peer]"                  # PyTorch and lightly (the peer), beside jaxssl
   python -m benchmarks.peer                 # every case, 3 warm-up and 20 timed steps per side

@@ -1,4 +1,4 @@
-"""SSL step time against the bare forward+backward of the same backbone on the same views.
+r"""SSL step time against the bare forward+backward of the same backbone on the same views.
 
   python -m benchmarks.step_overhead --config=configs/quickstart.py:method=simclr --batch=256
   python -m benchmarks.step_overhead --config=configs/quickstart.py:method=mae,backbone=vit_tiny \

@@ -1,4 +1,4 @@
-"""A sweep: base configs x a grid of --config overrides x seeds, each pretrained and then evaluated by the
+r"""A sweep: base configs x a grid of --config overrides x seeds, each pretrained and then evaluated by the
 protocols asked for, then the report table of the whole sweep. No hyperparameters inside.
 
   python launch/sweep.py --root=runs/lr_sweep --config=configs/quickstart.py:method=simclr \
@@ -20,7 +20,7 @@ protocols asked for, then the report table of the whole sweep. No hyperparameter
 only. Flags after -- go to every command, with {seed} replaced by the run's seed (a semi-supervised run from the
 pretraining of its own seed: -- --config.init.workdir=runs/semisup/quickstart-method-simclr_seed{seed}).
 Run directories are ROOT/<config>-<options>[_<key>-<value>...][_init-random]_seed<s>. Runs go one after
-another on this machine, or --print writes the commands, one per line, for a cluster's job array. A
+another on the local host, or --print writes the commands, one per line, for a cluster's job array. A
 finished pretraining is a no-op when run again; an evaluation runs only the protocols whose fraction and
 initialisation its run's offline_eval.jsonl does not hold yet; a linear_sgd or finetune record of another
 recipe stops the sweep before anything runs, rather than leave two recipes in one run. Then

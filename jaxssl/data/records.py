@@ -1,5 +1,5 @@
 """What a data source is: constants of a dataset, in-memory arrays or encoded files, and the error
-raised when the data is not on this machine."""
+raised when the data is not on the local disk."""
 
 import dataclasses
 
@@ -56,4 +56,4 @@ class FileSource:
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The data is not on this machine; the message says exactly how to provide it."""
+    """The data is not on the local disk; the message says exactly how to provide it."""

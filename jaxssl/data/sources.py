@@ -61,7 +61,7 @@ def _prepared_builder(name: str, data_dir: str | None, download: bool) -> tfds.c
     root = builder.data_path.parent.parent
     how = (
         f"run once with --config.data.download=True on a machine with network access (or there: `tfds build "
-        f"{name} --data_dir=DIR`), then copy the folder DIR/{name} into {root} on this machine"
+        f"{name} --data_dir=DIR`), then copy the folder DIR/{name} into {root} on the machine that trains"
     )
     if not download:
         raise DatasetNotFoundError(

@@ -26,6 +26,7 @@ instead.
 import logging as std_logging
 import os
 import signal
+import sys
 
 import jax
 import ml_collections
@@ -103,6 +104,9 @@ _COMPILATION_CACHE = flags.DEFINE_string(
     "compilation_cache", "", "Directory of JAX's persistent compilation cache (off when empty)."
 )
 
+# What a Ctrl-C before the first step leaves: it saved nothing, so a rerun starts where the newest checkpoint is.
+SIGINT_BEFORE_THE_LOOP = "nothing new was saved, and the same command starts again from the newest checkpoint"
+
 
 def quiet_orbax_info() -> None:
     """Orbax logs every save step at INFO through absl; keep its warnings, drop the rest."""
@@ -148,6 +152,9 @@ def main(argv):
         try:
             train.run(_CONFIG.value, workdir)
         except train.Interrupted:
+            return 128 + signal.SIGINT
+        except KeyboardInterrupt:  # before the first step: loading, restoring or compiling
+            print(f"SIGINT before the first step: stopped; {SIGINT_BEFORE_THE_LOOP}", file=sys.stderr)
             return 128 + signal.SIGINT
         except write_errors.WriteFailedError as error:
             raise SystemExit(f"error: {error}") from None

@@ -12,9 +12,10 @@ import time
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from absl import flags
 
 from configs import noisy_student as noisy_student_config
-from jaxssl import experiment, teacher, train
+from jaxssl import experiment, main, teacher, train
 from jaxssl.cli import distributed
 from jaxssl.rundir import files, metrics, write_errors
 from jaxssl.weights import export
@@ -184,3 +185,20 @@ def test_each_process_says_what_it_waits_for_before_joining_and_for_how_long(mon
         "process 1: waiting up to 30 s (--distributed_timeout) for 2 processes at node0:1234" in caplog.text
     )
     assert joined == {**options, "initialization_timeout": 30}
+
+
+def test_ctrl_c_before_the_first_step_is_one_line_and_exit_status_130(monkeypatch, tmp_path, capsys):
+    def interrupted_while_compiling(config, workdir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "run", interrupted_while_compiling)
+    config = os.path.join(REPO, "configs", "quickstart.py")
+    flags.FLAGS(["main", f"--config={config}:method=simclr,tiny=1", f"--workdir={tmp_path / 'run'}"])
+    try:
+        status = main.main(["main"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert status == 128 + signal.SIGINT
+    assert capsys.readouterr().err.splitlines() == [
+        f"SIGINT before the first step: stopped; {main.SIGINT_BEFORE_THE_LOOP}"
+    ]

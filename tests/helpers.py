@@ -5,9 +5,11 @@ import json
 import os
 import random
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +31,32 @@ def cli(args, **kwargs):
 
 SLURM_PORTS = 61440  # jax's SLURM detection puts the coordinator on port 61440 + SLURM_JOB_ID % 4096
 
+
+
+def signalled_endless_run(method: str, fashion_dir, workdir: str, signum: int):
+    """A tiny command-line run of `method` that would never end, checkpointing every 3 steps, sent `signum`
+    once its step-3 checkpoint exists: (exit status, stderr). The child starts with Python's own SIGINT
+    handler, as from a terminal, whatever the test process has installed."""
+    args = [
+        f"--config=configs/{method}.py:dataset=fashion_mnist,tiny=1",
+        f"--workdir={workdir}",
+        f"--config.data.manual_dir={fashion_dir}",
+        "--config.train.steps=100000",
+        "--config.eval.every_steps=100000",
+        "--config.checkpoint.every_steps=3",
+    ]
+    command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(command, **options)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "3")):
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    return process.returncode, stderr
 
 def free_slurm_job_id() -> int:
     """A SLURM_JOB_ID whose coordinator port is free on this machine (tests may run side by side)."""

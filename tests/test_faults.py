@@ -16,7 +16,14 @@ from jaxssl import experiment, finite, train
 from jaxssl.methods import METHODS
 from jaxssl.rundir import jsonl
 from jaxssl.rundir.checkpoint import Checkpointer
-from tests.helpers import assert_same_tree, checkpoint_steps, cli, read_metrics, tiny_config
+from tests.helpers import (
+    assert_same_tree,
+    checkpoint_steps,
+    cli,
+    read_metrics,
+    signalled_endless_run,
+    tiny_config,
+)
 
 
 def record_files_parse(workdir) -> int:
@@ -81,22 +88,8 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
 
 def test_sigterm_saves_a_checkpoint_and_stops(fashion_dir, tmp_path):
     workdir = str(tmp_path / "term")
-    args = [
-        "--config=configs/byol.py:dataset=fashion_mnist,tiny=1",
-        f"--workdir={workdir}",
-        f"--config.data.manual_dir={fashion_dir}",
-        "--config.train.steps=100000",
-        "--config.eval.every_steps=100000",
-        "--config.checkpoint.every_steps=3",
-    ]
-    command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    process = subprocess.Popen(command, **options)
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "3")):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 0, stderr[-3000:]
+    returncode, stderr = signalled_endless_run("byol", fashion_dir, workdir, signal.SIGTERM)
+    assert returncode == 0, stderr[-3000:]
     last_step = read_metrics(workdir)[-1]["step"]
     assert 3 <= last_step < 100000
     assert checkpoint_steps(workdir)[-1] == last_step

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import orbax.checkpoint as ocp
@@ -19,7 +18,14 @@ from jaxssl import experiment, main, teacher, train
 from jaxssl.cli import distributed
 from jaxssl.rundir import files, metrics, write_errors
 from jaxssl.weights import export
-from tests.helpers import REPO, checkpoint_steps, cli, read_metrics, saved_run, tiny_config
+from tests.helpers import (
+    REPO,
+    checkpoint_steps,
+    read_metrics,
+    saved_run,
+    signalled_endless_run,
+    tiny_config,
+)
 
 NO_SPACE = "No space left on device"
 
@@ -67,26 +73,8 @@ def test_a_full_disk_stops_the_run_in_one_line_naming_the_step_and_the_checkpoin
 
 def test_ctrl_c_saves_the_current_step_writes_the_run_line_and_exits_130(fashion_dir, tmp_path):
     workdir = str(tmp_path / "interrupted")
-    args = [
-        "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
-        f"--workdir={workdir}",
-        f"--config.data.manual_dir={fashion_dir}",
-        "--config.train.steps=100000",
-        "--config.eval.every_steps=100000",
-        "--config.checkpoint.every_steps=3",
-    ]
-    command, options = cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a terminal's, should this ignore it
-    try:
-        process = subprocess.Popen(command, **options)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "3")):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-3000:]
+    returncode, stderr = signalled_endless_run("simclr", fashion_dir, workdir, signal.SIGINT)
+    assert returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
     step = int(stderr.split("SIGINT: saved a checkpoint at step ")[1].split()[0])
     assert 3 <= step < 100000 and checkpoint_steps(workdir)[-1] == step

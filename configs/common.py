@@ -22,6 +22,17 @@ def dataset_input(name: str) -> dict:
 DATASETS = {name: dataset_input(name) for name in catalog.DATASET_NAMES}
 
 
+def novel_classes(name: str) -> tuple:
+    """The few-shot episodes' novel classes of a dataset (config.fewshot.novel_classes): the upper half of a
+    named dataset's labels, Fashion-MNIST's 5-9 (sandal, shirt, sneaker, bag, ankle boot), CIFAR-10's 5-9
+    (dog, frog, horse, ship, truck); the lower half are the base classes a run pretrains on with
+    --config.data.classes="(0,1,2,3,4)". An image folder names its own."""
+    if name not in catalog.PUBLISHED_DATASETS:
+        return ()
+    count = catalog.PUBLISHED_DATASETS[name]["num_classes"]
+    return tuple(range(count // 2, count))
+
+
 # Each backbone family's (jaxssl/catalog.py FAMILIES) micro backbone, for tiny configs.
 MICRO_BACKBONES = {
     "alexnet": "alexnet_micro",
@@ -151,6 +162,9 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         image_size=dataset["image_size"],
         host_crop=dataset["host_crop"],
         prefetch=2,
+        # The classes a method trains on (empty: all): "(0,2,4,6,8)" keeps only their examples of the training
+        # split, labels unchanged; the evaluation protocols still see every class.
+        classes=(),
     )
     config.train = dict(
         batch_size=options.batch, epochs=float(options.epochs), steps=-1, warmup_epochs=10.0, dtype="float32"
@@ -170,6 +184,8 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         health_examples=2048,
         tsne_examples=2000,
         layer_features=9216,
+        # finetune also keeps its classifier's predictions on the training split, a distillation's teacher
+        finetune_predictions=False,
     )
     # The supervised protocols (SimCLR, Chen et al. 2020, appendix B.5 and B.6): SGD with Nesterov
     # momentum, lr = base_lr x batch / 256, cosine decay, no weight decay, random crop + flip. The linear
@@ -189,9 +205,33 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
         b2=0.999,
         layer_decay=1.0,
         drop_path=-1.0,
+        head_layers=0,  # the projection head's first layers kept before the classifier (SimCLR v2: 1)
     )
     config.finetune = dict(config.linear_sgd, epochs=30.0, base_lr=0.05)
     config.anchor = dict(top1=-1.0, protocol="", source="")
+    # The few-shot protocols (jaxssl/evaluation/fewshot.py). N-shot probes: `shots` labelled examples per class
+    # drawn by each of `seeds`, probe "logistic" (L-BFGS, eval.linear_l2 and linear_steps) or "ridge" (closed
+    # form, l2_reg; at every evaluation step for online_shots). Episodes: `ways`-way K-shot (episode_shots)
+    # with `queries` queries per class from the eval split's novel classes, `episodes` of them for the frozen
+    # classifiers and finetune_episodes for fine-tuning (finetune_steps of SGD at finetune_lr,
+    # finetune_parallel episodes at once under vmap: 1 on a CPU, more on an accelerator) at finetune_shots.
+    config.fewshot = dict(
+        shots=(1, 2, 5, 10),
+        seeds=(0, 1, 2),
+        probe="logistic",
+        l2_reg=100.0,
+        online_shots=(10,),
+        novel_classes=novel_classes(options.dataset),
+        ways=5,
+        episode_shots=(1, 5),
+        queries=15,
+        episodes=1000,
+        finetune_shots=(5,),
+        finetune_episodes=100,
+        finetune_steps=20,
+        finetune_lr=0.01,
+        finetune_parallel=1,
+    )
     if options.crop == "contrastive":
         config.crop = crop_block(options.dataset, options.epochs)
     elif options.crop != "random":
@@ -257,6 +297,28 @@ def tile_layout(image_size: int, grid: int, fill: float, max_jitter: int | None 
     tile = max(1, int(cell * fill))
     slack = (cell - tile) // 2
     return dict(tile_size=tile, jitter=slack if max_jitter is None else min(max_jitter, slack))
+
+
+def cpu_vit_recipe(config: ml_collections.ConfigDict) -> None:
+    """The ViT table's settings for a 20-minute Fashion-MNIST run on a 2-core CPU (configs/quickstart.py's
+    for a ViT): half an epoch of warm-up, an evaluation and a checkpoint every 500 steps, the SGD linear probe
+    10 epochs, and fine-tuning 3 epochs with AdamW (lr 1e-3 x batch / 256, weight decay 0.05, drop path 0.1,
+    half an epoch of warm-up, no layer-wise decay), crops of at least 20 % of the image."""
+    config.train.warmup_epochs = 0.5
+    config.eval.update(every_steps=500, bank_examples=10000, layer_features=2048)
+    config.checkpoint.every_steps = 500
+    config.linear_sgd.update(epochs=10.0, min_crop_scale=0.2)
+    config.finetune.update(
+        optimizer="adamw",
+        epochs=3.0,
+        base_lr=1e-3,
+        weight_decay=0.05,
+        b2=0.999,
+        warmup_epochs=0.5,
+        layer_decay=1.0,
+        drop_path=0.1,
+        min_crop_scale=0.2,
+    )
 
 
 def pretext_eval(config: ml_collections.ConfigDict) -> None:

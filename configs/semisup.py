@@ -59,8 +59,13 @@ def semisup_config_of(
     if options.dataset == "fashion_mnist" and catalog.family_of(options.backbone) == "resnet":
         config.model.width_multiplier = 0.25  # the quickstart's network, as in the README's tables
     labels_per_class, label_fraction = labelled_subset(options)
+    # labelled_indices: a file of row indices (jaxssl/active's loops write them) chooses the rows instead
     config.semisup = dict(
-        mu=options.mu, labels_per_class=labels_per_class, label_fraction=label_fraction, label_seed=0
+        mu=options.mu,
+        labels_per_class=labels_per_class,
+        label_fraction=label_fraction,
+        label_seed=0,
+        labelled_indices="",
     )
     config.train.update(steps=options.steps, warmup_epochs=0.0)
     return options, config

@@ -22,6 +22,7 @@ def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, pr
             crop_ratio=first_view.crop_ratio,
             prefetch=prefetch,
             parts=experiment.parts,
+            episodes=experiment.episodes,
         )
     )
 

@@ -15,6 +15,7 @@ import optax
 from jaxssl import augment, config_args, models, optim, schedules, sharding, validate
 from jaxssl import step as step_lib
 from jaxssl.augment import crops
+from jaxssl.data import parts as batch_parts
 from jaxssl.data import sources, subsets
 from jaxssl.methods import METHODS, Method, MethodContext
 from jaxssl.state import TrainState
@@ -31,12 +32,16 @@ def resolve_duration(epochs: float, steps: int, examples: int, batch: int, what:
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """Everything a run is made of, built and checked from a config. No device work has happened yet."""
+    """Everything a run is made of, built and checked from a config. No device work has happened yet.
+
+    train_source is what the method trains on: the training split, or its examples of config.data.classes;
+    whole_train_source is the whole training split, the evaluation protocols' labelled examples."""
 
     seed: int
     mesh: jax.sharding.Mesh
     info: sources.DatasetInfo
     train_source: object
+    whole_train_source: object
     eval_source: object
     method: Method
     probe: nn.Module
@@ -51,6 +56,7 @@ class Experiment:
     min_split_weight_bytes: int
     identity: dict
     parts: tuple | None = None
+    episodes: batch_parts.Episodes | None = None
 
 
 def identity_of(config) -> dict:
@@ -71,9 +77,12 @@ def identity_of(config) -> dict:
     if "crop" in config:  # a crop policy keeps state of its own: a run without it is another run
         identity["crop"] = config.crop.policy
     if "semisup" in config:  # another labelled subset or mu is another run
-        identity["semisup"] = dict(config.semisup)
+        # an empty labelled_indices (no file of rows) is left out: the identity every earlier run has
+        identity["semisup"] = {k: v for k, v in config.semisup.items() if k != "labelled_indices" or v}
     if "teacher" in config:  # another teacher or other pseudo-labels: another run
         identity["teacher"] = dict(config.teacher)
+    if config.data.get("classes"):  # trained on some classes only: another run
+        identity["classes"] = [int(c) for c in config.data.classes]
     return identity
 
 
@@ -98,6 +107,10 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         eval_source, _ = sources.load(config.data.dataset, "eval", **data_args)
     else:
         train_source, eval_source, info = data
+    whole_train_source = train_source
+    if config.data.get("classes"):
+        kept = subsets.class_indices(train_source.labels, config.data.classes)
+        train_source = subsets.take(train_source, kept)
     train_examples = len(train_source.labels)
     total_steps = resolve_duration(config.train.epochs, config.train.steps, train_examples, global_batch, "")
     if total_steps <= 0:
@@ -130,6 +143,7 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         labelled_batch=0 if parts is None else parts[0].batch,
     )
     method = METHODS[config.method.name](context, **config_args.without(config.method, "name"))
+    episodes = episodes_of(method, train_source.labels, parts)
     peak_lr = schedules.scaled_learning_rate(config.optim.base_lr, global_batch, config.optim.lr_scaling)
     learning_rate = schedules.make_schedule(
         config.optim.get("schedule", "warmup_cosine"), peak_lr, total_steps, warmup_steps
@@ -145,6 +159,7 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         mesh=mesh,
         info=info,
         train_source=train_source,
+        whole_train_source=whole_train_source,
         eval_source=eval_source,
         method=method,
         probe=nn.Dense(max(info.num_classes, 1)),
@@ -159,6 +174,24 @@ def prepare(config, data: tuple | None = None) -> Experiment:
         min_split_weight_bytes=config_args.min_split_weight_bytes(config),
         identity=identity_of(config),
         parts=parts,
+        episodes=episodes,
+    )
+
+
+def episodes_of(method: Method, labels, parts: tuple | None) -> batch_parts.Episodes | None:
+    """The episodes every batch holds for a method trained on them (Method.episodes), drawn from the classes
+    of the training split it trains on (config.data.classes where set), or None for other methods. Refused,
+    in one line, with a batch of parts (config.semisup) and where the split cannot fill them
+    (batch_parts.episodes_of_split)."""
+    layout = method.episodes
+    if layout is None:
+        return None
+    if parts is not None:
+        raise ValueError(
+            f"{method.name} trains on batches of episodes, which hold no parts: drop config.semisup"
+        )
+    return batch_parts.episodes_of_split(
+        labels, count=layout.episodes, ways=layout.ways, shots=layout.shots, queries=layout.queries
     )
 
 

@@ -9,6 +9,7 @@ same shape and the same number of ones, so one executable serves every step.
 import functools
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -120,3 +121,155 @@ def paste_visible(pred: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Ar
 def blank_masked(patches: jax.Array, mask: jax.Array, value: float) -> jax.Array:
     """`patches` (B, L, P) with every masked patch (mask 1) set to `value`: the input as a figure shows it."""
     return jnp.where(mask[:, :, None] > 0, jnp.asarray(value, patches.dtype), patches)
+
+
+class MultiblockSizes(NamedTuple):
+    """The static side of I-JEPA's multi-block masks on one token grid (`check_multiblock`).
+
+    target_shapes, context_shapes: every (h, w) block a target or the context may take; target_tokens: the
+    tokens each target mask keeps (the smallest target area); guaranteed_context: the context tokens left in
+    the worst case the sampler allows (the smallest context block less the largest target block)."""
+
+    target_shapes: tuple[tuple[int, int], ...]
+    context_shapes: tuple[tuple[int, int], ...]
+    target_tokens: int
+    guaranteed_context: int
+
+
+def block_shapes(
+    grid: tuple[int, int], scale: tuple[float, float], aspect: tuple[float, float]
+) -> tuple[tuple[int, int], ...]:
+    """Every (h, w) block of an (H, W) token grid whose area h w / (H W) lies in `scale` and whose aspect
+    ratio h / w lies in `aspect`, bounds included."""
+    rows, cols = grid
+    tolerance = 1e-9
+    return tuple(
+        (h, w)
+        for h in range(1, rows + 1)
+        for w in range(1, cols + 1)
+        if scale[0] - tolerance <= h * w / (rows * cols) <= scale[1] + tolerance
+        and aspect[0] - tolerance <= h / w <= aspect[1] + tolerance
+    )
+
+
+def check_multiblock(
+    grid: tuple[int, int],
+    num_targets: int,
+    target_scale: tuple[float, float],
+    target_aspect: tuple[float, float],
+    context_scale: tuple[float, float],
+    context_aspect: tuple[float, float],
+    min_keep: int,
+) -> MultiblockSizes:
+    """The static sizes of `multiblock_masks`, or one ValueError for masks that cannot be drawn: scales outside
+    (0, 1) (a context may cover the whole grid), aspects that are not positive, no block of the asked scale
+    and aspect on the grid, or fewer than `min_keep` context tokens left beside a target."""
+    rows, cols = grid
+    if min(rows, cols) < 1 or not isinstance(num_targets, int) or num_targets < 1:
+        raise ValueError(
+            f"multi-block masks need a token grid and num_targets >= 1, got {grid}, {num_targets!r}"
+        )
+    if not 0.0 < target_scale[0] <= target_scale[1] < 1.0:
+        raise ValueError(
+            f"target_scale must be a pair (lo, hi) with 0 < lo <= hi < 1, got {tuple(target_scale)}"
+        )
+    if not 0.0 < context_scale[0] <= context_scale[1] <= 1.0:
+        raise ValueError(
+            f"context_scale must be a pair (lo, hi) with 0 < lo <= hi <= 1, got {tuple(context_scale)}"
+        )
+    for name, (low, high) in (("target_aspect", target_aspect), ("context_aspect", context_aspect)):
+        if not 0.0 < low <= high:
+            raise ValueError(f"{name} must be a pair (lo, hi) with 0 < lo <= hi, got {(low, high)}")
+    shapes = {}
+    for name, scale, aspect in (
+        ("target", target_scale, target_aspect),
+        ("context", context_scale, context_aspect),
+    ):
+        shapes[name] = block_shapes(grid, scale, aspect)
+        if not shapes[name]:
+            raise ValueError(
+                f"no {name} block of scale {tuple(scale)} and aspect {tuple(aspect)} fits the {rows} x {cols} "
+                "token grid: widen the ranges or use a finer grid (smaller patches)"
+            )
+    areas = lambda name: [h * w for h, w in shapes[name]]  # noqa: E731
+    guaranteed = min(areas("context")) - max(areas("target"))
+    if not isinstance(min_keep, int) or not 1 <= min_keep <= guaranteed:
+        raise ValueError(
+            f"min_keep must be an int in [1, {guaranteed}] on the {rows} x {cols} grid (the smallest context block, "
+            f"{min(areas('context'))} tokens, less the largest target block, {max(areas('target'))}), got {min_keep!r}"
+        )
+    return MultiblockSizes(shapes["target"], shapes["context"], min(areas("target")), guaranteed)
+
+
+def _random_block(key: jax.Array, grid: tuple[int, int], shapes) -> jax.Array:
+    """(H W,) bool: a block of one of `shapes` (drawn uniformly) at a uniformly drawn place on the grid."""
+    rows, cols = grid
+    shape_key, top_key, left_key = jax.random.split(key, 3)
+    table = jnp.asarray(shapes, jnp.int32)
+    height, width = table[jax.random.randint(shape_key, (), 0, len(shapes))]
+    top = jax.random.randint(top_key, (), 0, rows - height + 1)
+    left = jax.random.randint(left_key, (), 0, cols - width + 1)
+    row, col = jnp.arange(rows)[:, None], jnp.arange(cols)[None, :]
+    block = (row >= top) & (row < top + height) & (col >= left) & (col < left + width)
+    return block.reshape(-1)
+
+
+def multiblock_masks(
+    key: jax.Array,
+    grid: tuple[int, int],
+    num_targets: int = 4,
+    target_scale: tuple[float, float] = (0.15, 0.2),
+    target_aspect: tuple[float, float] = (0.75, 1.5),
+    context_scale: tuple[float, float] = (0.85, 1.0),
+    min_keep: int = 10,
+    context_aspect: tuple[float, float] = (1.0, 1.0),
+    tries: int = 8,
+) -> tuple[jax.Array, jax.Array]:
+    """I-JEPA's multi-block masks of one image (Assran et al. 2023, section 3 and figure 4), with static counts.
+
+    On the (H, W) token grid (row-major, as `patchify` and the ViT tokens): `num_targets` target blocks, each
+    of a shape (h, w) drawn uniformly among those of area h w / (H W) in `target_scale` and aspect h / w in
+    `target_aspect`, placed uniformly (targets may overlap each other); one context block drawn the same way
+    from `context_scale` and `context_aspect`, less every target block, so that the targets are disjoint from
+    the context. A draw that leaves fewer than `min_keep` context tokens is redrawn, up to `tries` times;
+    after that every target takes the last draw's first block, which leaves at least `min_keep` (checked by
+    `check_multiblock`).
+
+    Counts are static, so the masks gather into fixed shapes: the context keeps exactly `min_keep` tokens, a
+    uniformly drawn subset of what the draw leaves (I-JEPA's collator cuts every context of a batch to the
+    batch's smallest; here the count is fixed for the run), and each target keeps its block's first
+    `target_tokens` (the smallest target area) in row-major order, so a larger block loses its last rows'
+    tokens from the prediction (they stay out of the context). Returns (context (H W,) bool with min_keep
+    ones, targets (num_targets, H W) bool with target_tokens ones each); vmap it over keys for a batch.
+    """
+    rows, cols = grid
+    sizes = check_multiblock(
+        grid, num_targets, target_scale, target_aspect, context_scale, context_aspect, min_keep
+    )
+
+    def draw(attempt_key):
+        target_key, context_key = jax.random.split(attempt_key)
+        targets = jax.vmap(lambda k: _random_block(k, grid, sizes.target_shapes))(
+            jax.random.split(target_key, num_targets)
+        )
+        return targets, _random_block(context_key, grid, sizes.context_shapes)
+
+    draws_key, keep_key = jax.random.split(key)
+    targets, contexts = jax.vmap(draw)(jax.random.split(draws_key, tries))  # (R, T, L), (R, L)
+    free = contexts & ~jnp.any(targets, axis=1)
+    enough = jnp.sum(free, axis=1) >= min_keep
+    first = jnp.argmax(enough)
+    fallback = jnp.broadcast_to(targets[-1, :1], targets.shape[1:])
+    targets = jnp.where(enough[first], targets[first], fallback)
+    free = jnp.where(enough[first], free[first], contexts[-1] & ~targets[0])
+    priority = jnp.where(free, jax.random.uniform(keep_key, free.shape), -1.0)
+    kept = jax.lax.top_k(priority, min_keep)[1]
+    context = jnp.zeros((rows * cols,), bool).at[kept].set(True)
+    targets = targets & (jnp.cumsum(targets, axis=1) <= sizes.target_tokens)
+    return context, targets
+
+
+def mask_indices(mask: jax.Array, count: int) -> jax.Array:
+    """int32 (..., count): the positions of the `count` ones of each boolean row of `mask` (..., L), in
+    increasing order: the static-size gather indices of a mask with exactly `count` ones."""
+    return jnp.argsort(~mask, axis=-1, stable=True)[..., :count].astype(jnp.int32)

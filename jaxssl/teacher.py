@@ -7,6 +7,11 @@ The teacher's predictions are computed once, when the student starts, and kept i
 directory (DIR/pseudo_labels.npz, float16, with the teacher's directory and step) once they give the student
 rows, so a resumed student reads the same targets even if the teacher trained on since (and says so); the
 teacher's directory is only read.
+
+A distilled student (SimCLR v2, methods/distill.py) learns from every training example once
+(config.teacher.balance False, threshold 0), and its teacher may also be a fine-tuned classifier's
+predictions: the DIR/finetuned/*.npz file that --protocol=finetune keeps (evaluation/trained.py
+keep_predictions), in the format of pseudo_labels.npz with the dataset it was made on.
 """
 
 import dataclasses
@@ -28,6 +33,15 @@ from jaxssl.rundir import checkpoint, files
 from jaxssl.state import evaluated_weights
 
 TEACHER_HINT = ": train the teacher first (launch/noisy_student.py runs the rounds in order)"
+PREDICTIONS_HINT = (
+    "--mode=evaluate --protocol=finetune with config.eval.finetune_predictions=True keeps a fine-tuned "
+    "classifier's predictions in DIR/finetuned/"
+)
+
+
+def is_predictions_file(teacher: str) -> bool:
+    """Whether config.teacher.workdir names a file of kept predictions (.npz) rather than a run directory."""
+    return teacher.endswith(".npz")
 
 
 def teacher_config(teacher_dir: str) -> ml_collections.ConfigDict:
@@ -41,6 +55,9 @@ def check_teacher(exp, config, workdir: str) -> None:
     data, `exp`'s); read before anything is compiled or written."""
     stored = os.path.join(workdir, files.PSEUDO_LABELS)
     if not config.get("teacher", {}).get("workdir") or os.path.exists(stored):
+        return
+    if is_predictions_file(config.teacher.workdir):
+        check_predictions_file(config.teacher.workdir, config, exp)
         return
     found = teacher_config(config.teacher.workdir)
     for key in ("dataset", "image_size"):
@@ -58,13 +75,39 @@ def check_classifier(teacher_exp, teacher_dir: str) -> None:
     if not has_classifier(teacher_exp.method.network):
         raise ValueError(
             f"the teacher in {teacher_dir} ({teacher_exp.method.name}) has no classifier of its own to "
-            "pseudo-label with: a teacher is a run of a method that trains one (supervised, fixmatch, ...)"
+            "pseudo-label with: a teacher is a run of a method that trains one (supervised, fixmatch, ...), or "
+            f"the predictions of a fine-tuned one ({PREDICTIONS_HINT})"
+        )
+
+
+def check_predictions_file(path: str, config, exp) -> None:
+    """ValueError unless `path` holds kept predictions (keep_predictions' format) on the student's dataset,
+    one row per example of its training split and one column per class."""
+    if not os.path.isfile(path):
+        raise ValueError(f"config.teacher.workdir={path!r} is not a file of predictions ({PREDICTIONS_HINT})")
+    with np.load(path) as stored:
+        dataset = str(stored["dataset"]) if "dataset" in stored else "an unnamed dataset"
+        shape = stored["probabilities"].shape
+    if dataset != config.data.dataset:
+        raise ValueError(
+            f"the teacher's predictions in {path} were made on {dataset}'s training split, the student trains "
+            f"on {config.data.dataset!r}: a teacher labels the student's own training examples"
+        )
+    expected = (len(exp.train_source.labels), exp.info.num_classes)
+    if tuple(shape) != expected:
+        raise ValueError(
+            f"the teacher's predictions in {path} have shape {tuple(shape)}; this run's training split needs "
+            f"{expected}"
         )
 
 
 def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
     """(float32 (N, classes) softmax of the teacher network's own classifier on every training example, in
-    stored order, on its evaluated weights; the step of the checkpoint read)."""
+    stored order, on its evaluated weights; the step of the checkpoint read), or those kept in a predictions
+    file and the step of the checkpoint they were made from."""
+    if is_predictions_file(teacher_dir):
+        with np.load(teacher_dir) as stored:
+            return stored["probabilities"].astype(np.float32), int(stored["teacher_step"])
     config = teacher_config(teacher_dir)
     exp = experiment_lib.prepare(config)
     check_classifier(exp, teacher_dir)
@@ -118,11 +161,12 @@ def no_confident_example_message(threshold: float, probabilities: np.ndarray, pa
 
 
 def with_pseudo_labels(exp, config, workdir: str):
-    """`exp` whose unlabelled part draws from the teacher's confident, class-balanced rows, each carrying the
-    teacher's distribution (config.teacher.soft) or its one-hot argmax as its soft label; `exp` itself for a
-    run without a teacher. The teacher's predictions are read from DIR/pseudo_labels.npz, or computed and
-    kept there once they give the student rows (rounded to float16 either way, so that a resumed run sees
-    the same targets): a refused student keeps none for its rerun."""
+    """`exp` whose unlabelled part draws from the teacher's confident, class-balanced rows (each confident row
+    once with config.teacher.balance False), each carrying the teacher's distribution (config.teacher.soft) or
+    its one-hot argmax as its soft label; `exp` itself for a run without a teacher. The teacher's
+    predictions are read from DIR/pseudo_labels.npz, or computed and kept there once they give the student
+    rows (rounded to float16 either way, so that a resumed run sees the same targets): a refused student keeps
+    none for its rerun."""
     if not config.get("teacher", {}).get("workdir"):
         return exp
     path = os.path.join(workdir, files.PSEUDO_LABELS)
@@ -137,9 +181,14 @@ def with_pseudo_labels(exp, config, workdir: str):
             f"the teacher's predictions in {path} have shape {probabilities.shape}; this run's training split "
             f"needs ({len(exp.train_source.labels)}, {classes})"
         )
-    per_class = config.teacher.per_class or len(probabilities) // classes
     threshold = config.teacher.threshold
-    rows = confident_balanced_rows(probabilities, threshold=threshold, per_class=per_class, seed=config.seed)
+    if config.teacher.get("balance", True):
+        per_class = config.teacher.per_class or len(probabilities) // classes
+        rows = confident_balanced_rows(
+            probabilities, threshold=threshold, per_class=per_class, seed=config.seed
+        )
+    else:
+        rows = np.flatnonzero(probabilities.max(axis=1) >= threshold)
     if not len(rows):
         raise ValueError(no_confident_example_message(threshold, probabilities, path, reused))
     if not reused:

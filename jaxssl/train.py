@@ -220,7 +220,9 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
             step_lib.make_pair_embed_fn(exp.method.network, exp.view_specs), exp.mesh
         ),
     }
-    bank_source = sources.subset(exp.train_source, num_examples=config.eval.bank_examples, seed=exp.seed)
+    bank_source = sources.subset(
+        exp.whole_train_source, num_examples=config.eval.bank_examples, seed=exp.seed
+    )
     health_source = subsets.first(exp.eval_source, config.eval.health_examples)
     batches = batch_streams.train_batches(
         exp, start_step=start_step, num_steps=exp.total_steps, prefetch=config.data.prefetch
@@ -255,7 +257,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
                 progress.set_postfix(loss=f"{summary['loss']:.4f}", refresh=False)
             if eval_now:
                 online_metrics = online.online_eval(
-                    exp, compiled, state, bank_source, health_source, config.eval
+                    exp, compiled, state, bank_source, health_source, config.eval, config.get("fewshot")
                 )
                 with write_errors.writing(workdir, files.METRICS, done, last_saved):
                     writer.write(done, "eval", online_metrics)

@@ -15,7 +15,7 @@ from jaxssl import augment, catalog, config_args, models, optim, schedules
 from jaxssl.augment import crops
 from jaxssl.data import sources, subsets
 from jaxssl.methods import METHODS
-from jaxssl.probes import finetune
+from jaxssl.probes import fewshot, finetune
 
 
 def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
@@ -65,11 +65,13 @@ def check_config(config) -> None:
     check_peak_learning_rate(config)
     check_name(config.data.dataset, sources.DATASETS, "dataset")
     check_crop(config)
+    check_data_classes(config)
     check_mesh(config)
     check_semisup(config)
     check_teacher_block(config)
     check_init(config)
     check_eval_config(config)
+    check_fewshot_block(config)
     for block, name in (
         ("eval", "every_steps"),
         ("checkpoint", "every_steps"),
@@ -115,6 +117,23 @@ def check_crop(config) -> None:
         )
 
 
+def check_data_classes(config) -> None:
+    """config.data.classes, where set: distinct ints, each a class of the dataset (the named datasets' class
+    counts; an image folder's classes are checked when it is loaded, jaxssl/data/subsets.py class_indices)."""
+    classes = tuple(config.data.get("classes", ()))
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        raise ValueError(f"config.data.classes must be class numbers (ints), got {classes}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"config.data.classes repeats a class: {classes}")
+    num_classes = catalog.PUBLISHED_DATASETS.get(config.data.dataset, {}).get("num_classes", math.inf)
+    outside = [c for c in classes if not 0 <= c < num_classes]
+    if outside:
+        raise ValueError(
+            f"config.data.classes lists class {outside[0]}, not a class of {config.data.dataset} "
+            f"(0 .. {num_classes - 1})"
+        )
+
+
 def check_mesh(config) -> None:
     """config.mesh, where present, holds only min_split_weight_bytes, an int >= 0 (0: every weight the devices
     divide is split)."""
@@ -128,16 +147,28 @@ def check_mesh(config) -> None:
 
 def check_semisup(config) -> None:
     """config.semisup, where present: only the keys subsets.semisupervised_parts takes, one way to choose the
-    labelled subset (an int labels_per_class > 0 with label_fraction 0, or a label_fraction in (0, 1] with
-    labels_per_class 0), an int mu >= 0 that splits the batch (0: labelled rows only)."""
+    labelled subset (an int labels_per_class > 0, a label_fraction in (0, 1], or a file of row indices
+    labelled_indices, the other two 0 or empty), an int mu >= 0 that splits the batch (0: labelled rows only).
+    The file itself is read when the data is (subsets.indices_file)."""
     if "semisup" not in config:
         return
     block = dict(config.semisup)
     check_kwargs(subsets.semisupervised_parts, block, "semisup", provided=("labels", "global_batch"))
     per_class, fraction = block.get("labels_per_class", 0), block.get("label_fraction", 0.0)
+    listed = block.get("labelled_indices", "")
+    if not isinstance(listed, str):
+        raise ValueError(
+            f"config.semisup.labelled_indices is the path of a file of row indices, got {listed!r}"
+        )
+    if listed and (per_class != 0 or fraction != 0.0):
+        raise ValueError(
+            f"config.semisup.labelled_indices={listed!r} chooses the labelled subset, so labels_per_class and "
+            "label_fraction must be 0 (--config.semisup.labels_per_class=0 --config.semisup.label_fraction=0); "
+            f"got labels_per_class={per_class}, label_fraction={fraction}"
+        )
     by_count = isinstance(per_class, int) and per_class > 0 and fraction == 0.0
     by_fraction = per_class == 0 and 0.0 < fraction <= 1.0
-    if not (by_count or by_fraction):
+    if not (listed or by_count or by_fraction):
         raise ValueError(
             "config.semisup chooses the labelled subset by an int labels_per_class > 0 or by a label_fraction "
             "in (0, 1], exactly one of them (the other 0: --config.semisup.labels_per_class=0 or "
@@ -162,28 +193,36 @@ def check_init(config) -> None:
 
 
 TEACHER_KEYS = ("workdir", "threshold", "per_class", "soft")
+# Absent: True. False (a distilled student): every row at the threshold once, no per-class balancing.
+OPTIONAL_TEACHER_KEYS = ("balance",)
 
 
 def check_teacher_block(config) -> None:
-    """config.teacher, where present (Noisy Student's rounds): its keys, a confidence threshold in [0, 1),
-    per_class >= 0, and a teacher exactly when the batch has unlabelled rows for its pseudo-labels (mu >= 1).
+    """config.teacher, where present (Noisy Student's rounds, a distilled student): its keys, a confidence
+    threshold in [0, 1), per_class >= 0, a bool balance, and a teacher exactly when the batch has unlabelled
+    rows for its pseudo-labels (mu >= 1).
     Whether the teacher's directory holds a run of this dataset is checked when training starts
     (jaxssl/teacher.py check_teacher)."""
     if "teacher" not in config:
         return
     block = dict(config.teacher)
-    unknown = sorted(set(block) - set(TEACHER_KEYS))
+    unknown = sorted(set(block) - set(TEACHER_KEYS) - set(OPTIONAL_TEACHER_KEYS))
     missing = sorted(set(TEACHER_KEYS) - set(block))
     if unknown or missing:
-        raise ValueError(f"config.teacher takes {list(TEACHER_KEYS)}; unknown {unknown}, missing {missing}")
+        raise ValueError(
+            f"config.teacher takes {list(TEACHER_KEYS)} and optionally {list(OPTIONAL_TEACHER_KEYS)}; unknown "
+            f"{unknown}, missing {missing}"
+        )
     if (
         not 0.0 <= block["threshold"] < 1.0
         or not isinstance(block["per_class"], int)
         or block["per_class"] < 0
+        or not isinstance(block.get("balance", True), bool)
     ):
         raise ValueError(
-            "config.teacher needs a threshold in [0, 1) and an int per_class >= 0 (0: the training split's "
-            f"size / classes); got threshold={block['threshold']!r}, per_class={block['per_class']!r}"
+            "config.teacher needs a threshold in [0, 1), an int per_class >= 0 (0: the training split's "
+            f"size / classes) and a bool balance; got threshold={block['threshold']!r}, per_class="
+            f"{block['per_class']!r}, balance={block.get('balance', True)!r}"
         )
     mu = config.get("semisup", {}).get("mu", 0)
     if bool(block["workdir"]) != (mu >= 1):
@@ -248,6 +287,51 @@ def check_eval_config(config) -> None:
     for name in ("health_examples", "tsne_examples"):
         if config.eval[name] < 2:
             raise ValueError(f"config.eval.{name} must be at least 2, got {config.eval[name]}")
+
+
+FEWSHOT_COUNTS = ("ways", "queries", "episodes", "finetune_episodes", "finetune_steps", "finetune_parallel")
+FEWSHOT_SHOTS = ("shots", "episode_shots", "online_shots", "finetune_shots")
+FEWSHOT_KEYS = (*FEWSHOT_COUNTS, *FEWSHOT_SHOTS, "seeds", "probe", "l2_reg", "novel_classes", "finetune_lr")
+
+
+def check_fewshot_block(config) -> None:
+    """config.fewshot, where present (a config from before the few-shot protocols has none): its keys, positive
+    counts, a known probe, novel classes that are distinct classes of the dataset and none of the classes the
+    run trains on (config.data.classes), no more ways than novel classes. An empty novel list, and counts the
+    splits cannot give, are refused when the episodes are asked (jaxssl/evaluation/fewshot.py)."""
+    if "fewshot" not in config:
+        return
+    block = config.fewshot
+    unknown = sorted(set(block) - set(FEWSHOT_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in config.fewshot; allowed: {sorted(FEWSHOT_KEYS)}")
+    check_name(block.probe, fewshot.PROBES, "few-shot probe")
+    for name in (*FEWSHOT_SHOTS, *FEWSHOT_COUNTS):
+        values = block[name] if isinstance(block[name], tuple | list) else (block[name],)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            raise ValueError(f"config.fewshot.{name} must be positive ints, got {block[name]}")
+    if not block.shots or not block.seeds or not block.l2_reg > 0:
+        raise ValueError(
+            f"config.fewshot needs shot counts, seeds and l2_reg > 0; got shots={block.shots}, "
+            f"seeds={block.seeds}, l2_reg={block.l2_reg}"
+        )
+    novel = tuple(block.novel_classes)
+    num_classes = catalog.PUBLISHED_DATASETS.get(config.data.dataset, {}).get("num_classes", math.inf)
+    if len(set(novel)) != len(novel) or not all(isinstance(c, int) and 0 <= c < num_classes for c in novel):
+        raise ValueError(
+            f"config.fewshot.novel_classes must be distinct classes of {config.data.dataset}, got {novel}"
+        )
+    base = sorted(set(novel) & set(config.data.get("classes", ())))
+    if base:
+        raise ValueError(
+            f"config.fewshot.novel_classes lists class {base[0]}, which the run trains on (config.data.classes="
+            f"{tuple(config.data.classes)}): a novel class must be one pretraining never saw"
+        )
+    if novel and block.ways > len(novel):
+        raise ValueError(
+            f"{block.ways}-way episodes need {block.ways} novel classes; config.fewshot.novel_classes has "
+            f"{len(novel)}: {novel}"
+        )
 
 
 def numbers_of(block, prefix: str = "config"):

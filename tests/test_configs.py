@@ -22,6 +22,8 @@ from jaxssl.probes import finetune
 
 CONFIG_MODULES = (
     "simclr",
+    "simclr_v2",
+    "simclr_v2_distill",
     "byol",
     "moco_v2",
     "moco_v3",
@@ -30,11 +32,16 @@ CONFIG_MODULES = (
     "vicreg",
     "swav",
     "dino",
+    "ibot",
+    "dinov2",
     "nnclr",
     "deepcluster_v2",
     "instdisc",
+    "pirl",
     "mae",
     "simmim",
+    "ijepa",
+    "msn",
     "rotnet",
     "jigsaw",
     "relative_patch",
@@ -49,7 +56,12 @@ CONFIG_MODULES = (
     "noisy_student",
     "co_training",
     "deep_co_training",
+    "vat",
+    "uda",
+    "s4l",
     "supervised",
+    "protonet",
+    "maml",
 )
 NOT_METHOD_CONFIGS = ("__init__", "common", "quickstart", "semisup")
 DATASETS = tuple(name for name in common.DATASETS if name != "folder")

@@ -18,8 +18,8 @@ from jaxssl.rundir import checkpoint
 from jaxssl.rundir.checkpoint import Checkpointer
 from tests.helpers import executables_of_a_run, tiny_config
 
-STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
-STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
+STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "ibot", "deepcluster_v2", "instdisc", "pirl"]
+STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2", "protonet", "maml", "ijepa", "msn", "vat", "uda", "s4l"]
 # Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
 # tests/test_train.py, MAE's masked step, RotNet's labels made inside the loss and CPC v2's patch grid on a
 # LayerNorm ResNet here): their own tests are
@@ -29,8 +29,10 @@ STATELESS = ["moco_v3", "mae", "rotnet", "cpc_v2"]
 # co-training, deep co-training and the supervised baseline run on the same mechanism (their loss wiring is
 # tested there).
 # Noisy Student's round (a teacher, then a student of its pseudo-labels, resumed) runs end to end in
-# tests/test_noisy_student.py.
+# tests/test_noisy_student.py, SimCLR v2's distillation (a fine-tuned teacher's kept predictions, then a
+# student, resumed) in tests/test_simclr_v2.py.
 LOSS_ONLY = [
+    "distill",
     "co_training",
     "deep_co_training",
     "supervised",
@@ -52,7 +54,7 @@ LOSS_ONLY = [
 # The backbone of a method's end-to-end row when it is not the config's default: MoCo v3 trains a ViT (drop
 # path on, the patch projection frozen), so a joint-embedding method on a network without BatchNorm resumes
 # bit-exactly with its dropout stream.
-OPTIONS = {"moco_v3": "backbone=vit_small"}
+OPTIONS = {"moco_v3": "backbone=vit_small", "uda": "tsa=log"}
 
 
 def assert_same_tree(a, b):
@@ -142,6 +144,7 @@ MEMORIES = {  # method: {array of state.extra: the spec it is split with on 8 de
     "moco_v2": {"queue": P("data", None), "pointer": P()},
     "nnclr": {"queue": P("data", None), "pointer": P()},
     "instdisc": {"bank": P("data", None), "log_z": P()},
+    "pirl": {"bank": P("data", None), "log_z": P()},
     "swav": {"queue": P(None, "data", None)},
     "deepcluster_v2": {
         "memory": P(None, "data", None),

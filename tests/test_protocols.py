@@ -334,7 +334,7 @@ def test_a_second_figure_never_overwrites_the_first(trained_run, fashion_dir):
 
 def test_every_protocol_is_described_and_keyed_apart():
     assert list(registry.PROTOCOLS) == [
-        "knn", "linear_lbfgs", "health", "classifier", "tsne", "layers",
+        "knn", "linear_lbfgs", "health", "classifier", "tsne", "fewshot", "episodes", "layers",
         "linear_sgd", "finetune", "gallery", "reconstruction", "crops",
     ]  # fmt: skip
     for name, protocol in registry.PROTOCOLS.items():
@@ -344,7 +344,7 @@ def test_every_protocol_is_described_and_keyed_apart():
     salts = [p.key_salt for p in registry.PROTOCOLS.values() if p.key_salt is not None]
     assert len(set(salts)) == len(salts)  # no two protocols draw from one branch of the seed
     assert registry.DEFAULT_PROTOCOLS == ("knn", "linear_lbfgs", "health")
-    assert registry.PIXEL_PROTOCOLS == ("knn", "linear_lbfgs", "health", "tsne")
+    assert registry.PIXEL_PROTOCOLS == ("knn", "linear_lbfgs", "health", "tsne", "fewshot", "episodes")
 
 
 def test_the_command_line_offers_exactly_the_registry():

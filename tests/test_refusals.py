@@ -15,7 +15,7 @@ from configs import fixmatch as fixmatch_config
 from configs import noisy_student as noisy_student_config
 from configs import quickstart as quickstart_config
 from configs import simclr as simclr_config
-from jaxssl import catalog, models, train, validate
+from jaxssl import catalog, models, teacher, train, validate
 from jaxssl.cli import refusals
 from jaxssl.rundir import jsonl
 from jaxssl.weights import export, load
@@ -59,7 +59,9 @@ def test_tiny_refuses_the_semisupervised_options_it_cannot_honour(options, messa
 
 def test_tiny_applies_the_labelled_subset_it_is_given():
     default = fixmatch_config.get_config(f"{FASHION},tiny=1")
-    assert dict(default.semisup) == dict(mu=3, labels_per_class=2, label_fraction=0.0, label_seed=0)
+    assert dict(default.semisup) == dict(
+        mu=3, labels_per_class=2, label_fraction=0.0, label_seed=0, labelled_indices=""
+    )
     counted = fixmatch_config.get_config(f"{FASHION},tiny=1,labels=100")
     assert (counted.semisup.labels_per_class, counted.semisup.label_fraction) == (10, 0.0)
     fraction = fixmatch_config.get_config(f"{FASHION},tiny=1,label_fraction=0.1")
@@ -238,6 +240,7 @@ def test_a_starting_point_that_does_not_fit_is_refused_before_the_lock_or_any_di
         train.run(student, str(workdir))
     assert str(raised.value) == (
         f"the teacher in {source} (simclr) has no classifier of its own to pseudo-label with: a teacher is a "
-        "run of a method that trains one (supervised, fixmatch, ...)"
+        "run of a method that trains one (supervised, fixmatch, ...), or the predictions of a fine-tuned one "
+        f"({teacher.PREDICTIONS_HINT})"
     )
     assert not workdir.exists()

@@ -2,12 +2,15 @@
 in that epoch's permutation. A batch of parts: blocks of consecutive rows, each drawn from its own rows of the
 source in its own epochs, showing the source's labels or its own (-1 where a run may not use one). One part
 over the whole source is the batch every run had before parts existed; a semi-supervised batch is a labelled
-and an unlabelled part (subsets.semisupervised_parts)."""
+and an unlabelled part (subsets.semisupervised_parts). A batch of episodes (`Episodes`): N-way K-shot episodes
+of the source's classes, drawn anew for each step, for the methods trained on them."""
 
 import dataclasses
 import functools
 
 import numpy as np
+
+from jaxssl.data import episodes as episodes_lib
 
 
 @functools.lru_cache(maxsize=8)
@@ -130,3 +133,56 @@ def check_parts(parts: tuple[Part, ...], global_batch: int, num_examples: int) -
                 f"part {number} carries soft labels of shape {np.shape(part.soft_labels)} for "
                 f"{part.size(num_examples)} rows of {classes} classes"
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class Episodes:
+    """Every global batch as `count` N-way K-shot episodes of `classes`, one after another: episode b of step
+    t is episodes.sample_episode((seed, t, b), ...), its ways x shots support rows then its ways x queries
+    query rows, each class by class, in rows [b R, (b + 1) R), R = ways x (shots + queries): the layout of
+    jaxssl/methods/episodic.py, which the methods read. The rows show the source's labels."""
+
+    count: int
+    ways: int
+    shots: int
+    queries: int
+    classes: tuple[int, ...]
+
+    @property
+    def batch(self) -> int:
+        """Rows of a global batch: count x ways x (shots + queries)."""
+        return self.count * self.ways * (self.shots + self.queries)
+
+
+def episode_rows(
+    step: int, *, episodes: Episodes, labels: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(source indices, shown labels), each (episodes.batch,), of the global batch of `step`: a pure function
+    of (seed, step), as batch_rows is."""
+    support, query = episodes_lib.step_episodes(
+        seed,
+        step,
+        episodes.count,
+        labels,
+        episodes.classes,
+        episodes.ways,
+        episodes.shots,
+        episodes.queries,
+    )
+    indices = np.concatenate([support, query], axis=1).reshape(-1)
+    return indices, np.asarray(labels)[indices].astype(np.int32)
+
+
+def episodes_of_split(labels: np.ndarray, *, count: int, ways: int, shots: int, queries: int) -> Episodes:
+    """The Episodes of a split's `labels`, drawn from every class it labels (a run's base classes: the
+    training split filtered to config.data.classes); ValueError, in one line, when the split has no labelled
+    example, fewer classes than ways, or a class with fewer than shots + queries examples
+    (episodes.check_episode)."""
+    labels = np.asarray(labels)
+    classes = tuple(int(label) for label in np.unique(labels[labels >= 0]))
+    if not classes:
+        raise ValueError(
+            "episodes are drawn from labelled classes; this training split has no labelled example"
+        )
+    episodes_lib.check_episode(labels, classes, ways, shots, queries)
+    return Episodes(count=count, ways=ways, shots=shots, queries=queries, classes=classes)

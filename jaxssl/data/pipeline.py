@@ -10,7 +10,15 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from jaxssl.data.parts import Part, batch_rows, batch_soft_labels, check_parts, soft_label_classes
+from jaxssl.data.parts import (
+    Episodes,
+    Part,
+    batch_rows,
+    batch_soft_labels,
+    check_parts,
+    episode_rows,
+    soft_label_classes,
+)
 from jaxssl.data.records import ArraySource, FileSource
 
 _MAX_CROP_ATTEMPTS = 100
@@ -105,8 +113,16 @@ def _checked_scales(crop_scales) -> tuple[tuple[float, float], ...]:
     return scales
 
 
-def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...], seed: int, rows: range):
-    """step -> this process's rows of the batch of `step`: labels, positions and images (or file paths)."""
+def _step_gatherer(
+    source: ArraySource | FileSource,
+    *,
+    parts: tuple[Part, ...],
+    seed: int,
+    rows: range,
+    episodes: Episodes | None = None,
+):
+    """step -> this process's rows of the batch of `step` (of its parts, or of its episodes when given):
+    labels, positions and images (or file paths)."""
     positions = tf.constant(np.asarray(rows, np.int64))
     source_labels = np.asarray(source.labels)
     hides_labels = any(part.labels is not None for part in parts)
@@ -117,7 +133,10 @@ def _step_gatherer(source: ArraySource | FileSource, *, parts: tuple[Part, ...],
 
     def rows_of(step):
         """This process's (indices, labels[, soft labels]) of the batch of `step`, in one host call."""
-        held = batch_rows(step, parts=parts, labels=source_labels, seed=seed)
+        if episodes is None:
+            held = batch_rows(step, parts=parts, labels=source_labels, seed=seed)
+        else:
+            held = episode_rows(step, episodes=episodes, labels=source_labels, seed=seed)
         if classes:
             soft = batch_soft_labels(
                 step, parts=parts, num_examples=len(source_labels), num_classes=classes, seed=seed
@@ -161,6 +180,7 @@ def train_dataset(
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
     prefetch: int = 2,
     parts: tuple[Part, ...] | None = None,
+    episodes: Episodes | None = None,
 ) -> tf.data.Dataset:
     """Batches of steps start_step .. num_steps - 1: {"image": uint8 (B_local, V, H, W, C), "label": int32,
     "index": int32 position of each example in `source`} (and "true_label", the source's labels, where a
@@ -171,9 +191,15 @@ def train_dataset(
     only; crop_scales unused). host_crop S: V == len(crop_scales) random resized crops per example, view v of
     area fraction in crop_scales[v], all sharing crop_ratio. Every view is cropped to S x S, small multi-crop
     views too, since the batch is one array: the device resizes each view to its own size. parts: the blocks
-    of each global batch (`Part`); None is one part of the whole source, with its own labels.
+    of each global batch (`Part`); None is one part of the whole source, with its own labels. episodes: every
+    global batch as N-way K-shot episodes of the source's classes instead (`Episodes`; no parts then).
     """
     rows = _checked_rows(rows, global_batch)
+    if episodes is not None and (parts is not None or episodes.batch != global_batch):
+        raise ValueError(
+            f"a batch of episodes is the whole global batch, without parts: got episodes of {episodes.batch} "
+            f"rows for a batch of {global_batch}" + (" and parts" if parts is not None else "")
+        )
     parts = (Part(global_batch),) if parts is None else tuple(parts)
     check_parts(parts, global_batch, len(source.labels))
     if host_crop is None and isinstance(source, FileSource):
@@ -185,7 +211,7 @@ def train_dataset(
             f"need 0 <= start_step <= num_steps, got start_step={start_step}, num_steps={num_steps}"
         )
     scales = _checked_scales(crop_scales)
-    gather = _step_gatherer(source, parts=parts, seed=seed, rows=rows)
+    gather = _step_gatherer(source, parts=parts, seed=seed, rows=rows, episodes=episodes)
     steps = tf.data.Dataset.range(start_step, num_steps)
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
     if host_crop is None:

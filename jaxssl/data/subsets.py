@@ -8,6 +8,7 @@ downloads.
 """
 
 import os
+import warnings
 
 import numpy as np
 
@@ -51,6 +52,49 @@ def per_class_indices(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
             raise ValueError(f"{count} labels per class asked, but class {label} has {len(ranked)} examples")
         chosen.append(ranked[:count])
     return _sorted(chosen)
+
+
+def class_indices(labels: np.ndarray, classes) -> np.ndarray:
+    """Sorted indices of the examples whose label is one of `classes` (config.data.classes: a method trained
+    on the base classes only never sees a novel-class image). Labels keep their numbers: the test split, the
+    probes' heads and the supervised head all count every class. Every listed class must have an example."""
+    labels = np.asarray(labels)
+    classes = np.asarray([int(c) for c in classes], np.int64)
+    absent = [int(c) for c in classes if not np.any(labels == c)]
+    if absent:
+        raise ValueError(
+            f"config.data.classes lists class {absent[0]}, which has no labelled example in the training split"
+        )
+    return np.flatnonzero(np.isin(labels, classes))
+
+
+def indices_file(path: str, labels: np.ndarray) -> np.ndarray:
+    """Sorted rows of the training split listed in the text file `path`: one row index per line, lines
+    starting with # ignored (the files an active-learning loop writes, jaxssl/active/loop.py). ValueError
+    naming the file for a missing file, a line that is not an int, no row, a row outside the split, a row
+    listed twice or a row without a label."""
+    where = f"config.semisup.labelled_indices={path!r}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # an empty file: refused below
+            rows = np.loadtxt(path, dtype=np.int64, comments="#", ndmin=1)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{where} cannot be read as row indices ({error})") from None
+    labels = np.asarray(labels)
+    if not len(rows):
+        raise ValueError(f"{where} lists no row")
+    outside = rows[(rows < 0) | (rows >= len(labels))]
+    if len(outside):
+        raise ValueError(
+            f"{where} lists row {outside[0]}, outside the training split's rows 0..{len(labels) - 1}"
+        )
+    values, counts = np.unique(rows, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(f"{where} lists row {values[counts > 1][0]} more than once")
+    unlabelled = rows[labels[rows] < 0]
+    if len(unlabelled):
+        raise ValueError(f"{where} lists row {unlabelled[0]}, which has no label")
+    return values
 
 
 def listed_indices(paths, list_path: str) -> np.ndarray:
@@ -129,13 +173,14 @@ def semisupervised_parts(
     labels_per_class: int,
     label_fraction: float,
     label_seed: int,
+    labelled_indices: str = "",
 ) -> tuple[Part, ...]:
     """The parts of a semi-supervised batch (Sohn et al. 2020, section 2): B_l = global_batch / (1 + mu)
     rows of the labelled subset, showing their labels, then mu B_l rows of the whole training split (labelled
     examples included, as the papers use it) showing -1; mu = 0 is the labelled part alone (Noisy Student's
-    first teacher). The subset is `labels_per_class` examples of every class when > 0, else the
-    class-balanced `label_fraction` of the labels, both nested by `label_seed` with the evaluation protocols'
-    subsets."""
+    first teacher). The subset is the rows listed in the file `labelled_indices` when given (indices_file),
+    else `labels_per_class` examples of every class when > 0, else the class-balanced `label_fraction` of the
+    labels, both nested by `label_seed` with the evaluation protocols' subsets."""
     if not isinstance(mu, int) or mu < 0:
         raise ValueError(
             f"config.semisup.mu must be an int >= 0 (unlabelled rows per labelled row), got {mu!r}"
@@ -148,7 +193,9 @@ def semisupervised_parts(
     labels = np.asarray(labels)
     if not np.any(labels >= 0):
         raise ValueError("a semi-supervised run needs a labelled training split; this one has no labels")
-    if labels_per_class > 0:
+    if labelled_indices:
+        labelled = indices_file(labelled_indices, labels)
+    elif labels_per_class > 0:
         labelled = per_class_indices(labels, labels_per_class, label_seed)
     else:
         labelled = balanced_indices(labels, label_fraction, label_seed)

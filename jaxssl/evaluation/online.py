@@ -7,16 +7,18 @@ import numpy as np
 
 from jaxssl import batch_streams, sharding
 from jaxssl import experiment as experiment_lib
+from jaxssl.evaluation import fewshot
 from jaxssl.probes import embed, health, knn
 from jaxssl.state import evaluated_weights
 
 
-def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -> dict:
-    """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, and
-    the health of the eval embedding (spread, effective rank, uniformity, and the alignment of two augmented
-    views of the first eval_config.health_examples eval examples); warns when it collapses. All of it on the
-    weights the method evaluates (the EMA for FixMatch), except the online probe: it learns on the online
-    network's features, so it is tested on them."""
+def online_eval(exp, compiled, state, bank_source, health_source, eval_config, fewshot_config=None) -> dict:
+    """kNN top-1 (bank: a fixed subset of the train split), the online probe's top-1 on the eval split, the
+    ridge few-shot probe's top-1 at fewshot_config.online_shots examples per class of the bank (where the
+    config has a fewshot block), and the health of the eval embedding (spread, effective rank, uniformity,
+    and the alignment of two augmented views of the first eval_config.health_examples eval examples); warns
+    when it collapses. All of it on the weights the method evaluates (the EMA for FixMatch), except the
+    online probe: it learns on the online network's features, so it is tested on them."""
     args = evaluated_weights(state, exp.method.eval_weights)
 
     def embed_source(source, weights=args):
@@ -30,6 +32,7 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
     pair_batches = batch_streams.eval_batches(exp, health_source, eval_config.batch_size)
     key = experiment_lib.health_key(exp, int(state.step))
     pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
+    classes = max(exp.info.num_classes, 1)
     logits = exp.probe.apply({"params": sharding.host_copy(state.params["probe"])}, probed["features"])
     spread = health.health(
         held_out["features"][: eval_config.health_examples], pairs["view_a"], pairs["view_b"]
@@ -43,11 +46,12 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config) -
             bank["label"],
             held_out["features"],
             held_out["label"],
-            num_classes=max(exp.info.num_classes, 1),
+            num_classes=classes,
             k=eval_config.knn_k,
             temperature=eval_config.knn_temperature,
         ),
         "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == held_out["label"])),
+        **({} if fewshot_config is None else fewshot.online_fewshot(bank, held_out, fewshot_config, classes)),
         **spread,
         **({"classifier_top1": embed.classifier_top1(held_out)} if "logits" in held_out else {}),
     }

@@ -13,7 +13,7 @@ run one by one in the order asked.
 import dataclasses
 from collections.abc import Callable
 
-from jaxssl.evaluation import figures, frozen, trained
+from jaxssl.evaluation import fewshot, figures, frozen, trained
 from jaxssl.models.network import has_classifier
 from jaxssl.probes import layers
 
@@ -29,7 +29,8 @@ class Protocol:
     a frozen one, (context, embeddings) -> results with frozen.embeddings' shared pass. frozen: it reads that
     shared pass. pixels: it also runs on raw pixels (--eval_features=pixels). reads_network: it needs the
     network's state (the newest checkpoint, or the untrained network). requires(exp): a one-line ValueError
-    naming what the run lacks for it; None where every run will do. key_salt: its PRNG key is
+    naming what the run lacks for it; None where every run will do. check(config, exp, labelled): a one-line
+    ValueError where the config asks what the loaded splits cannot give. key_salt: its PRNG key is
     fold_in(key(seed), key_salt); None where it draws nothing. default: run when no protocol is named.
     """
 
@@ -39,6 +40,7 @@ class Protocol:
     pixels: bool = False
     reads_network: bool = True
     requires: Callable[[object], None] | None = None
+    check: Callable[[object, object, object], None] | None = None
     key_salt: int | None = None
     default: bool = False
 
@@ -106,6 +108,20 @@ PROTOCOLS = {
         frozen=True,
         pixels=True,
     ),
+    "fewshot": Protocol(
+        "N-shot probes: logistic or ridge regression on N frozen train features per class, mean over seeds",
+        fewshot.fewshot_record,
+        frozen=True,
+        pixels=True,
+        check=fewshot.check_fewshot,
+    ),
+    "episodes": Protocol(
+        "N-way K-shot episodes of the eval split's novel classes: prototypes, logistic regression, fine-tuning",
+        fewshot.episodes_record,
+        frozen=True,
+        pixels=True,
+        check=fewshot.check_episodes,
+    ),
     "layers": Protocol(
         "per-layer linear probes: L-BFGS on each backbone feature map, average-pooled to a fixed size",
         frozen.layer_probes_record,
@@ -114,11 +130,13 @@ PROTOCOLS = {
     "linear_sgd": Protocol(
         "papers' linear probe: SGD+Nesterov, cosine, crop+flip, frozen backbone, centre-crop test",
         trained.linear_sgd_record,
+        check=trained.head_layers_check("linear_sgd"),
         key_salt=11,
     ),
     "finetune": Protocol(
         "fine-tuning of the whole network: SGD+Nesterov, LARS or AdamW, cosine, crop+flip, centre-crop test",
         trained.finetune_record,
+        check=trained.head_layers_check("finetune"),
         key_salt=12,
     ),
     "gallery": Protocol(
@@ -162,8 +180,11 @@ def check_request(names, features: str, init: str, label_fraction: float) -> Non
         )
 
 
-def check_requirements(names, exp) -> None:
-    """ValueError, from the first protocol of `names` that the prepared experiment cannot serve."""
+def check_requirements(names, exp, config, labelled) -> None:
+    """ValueError, from the first protocol of `names` that the prepared experiment (its config, its labelled
+    training examples) cannot serve."""
     for name in names:
         if PROTOCOLS[name].requires is not None:
             PROTOCOLS[name].requires(exp)
+        if PROTOCOLS[name].check is not None:
+            PROTOCOLS[name].check(config, exp, labelled)

@@ -68,13 +68,13 @@ def evaluate(
     registry.check_request(names, features, init, label_fraction)
     exp = experiment_lib.prepare(config)
     labelled = subsets.labelled_subset(
-        exp.train_source,
+        exp.whole_train_source,
         dataset=config.data.dataset,
         fraction=label_fraction,
         seed=config.eval.label_seed,
         manual_dir=config.data.manual_dir or None,
     )
-    registry.check_requirements(names, exp)
+    registry.check_requirements(names, exp, config, labelled)
     reads_network = features == "network" and any(registry.PROTOCOLS[name].reads_network for name in names)
     state = network_state(exp, workdir, init) if reads_network else None
     if jax.process_index() == 0:
@@ -119,14 +119,21 @@ def run_protocols(names, context: Context) -> list[dict]:
     start = time.time()
     group = {name: p for name, p in registry.PROTOCOLS.items() if p.frozen and name in names}
     results = frozen.frozen_records(group, context) if group else {}
-    records = [protocol_record(name, context.header, results[name], start) for name in results]
+    records = [
+        protocol_record(name, context.header, one, start) for name in results for one in listed(results[name])
+    ]
     for name in names:
         protocol = registry.PROTOCOLS[name]
         if not protocol.frozen:
             start = time.time()
             results = protocol.record(context.keyed(protocol.key_salt))
-            records.append(protocol_record(name, context.header, results, start))
+            records.extend(protocol_record(name, context.header, one, start) for one in listed(results))
     return records
+
+
+def listed(results: dict | list) -> list[dict]:
+    """A protocol's results as a list: one record each (the few-shot protocols make one per shot count)."""
+    return results if isinstance(results, list) else [results]
 
 
 def protocol_record(name: str, common: dict, results: dict, start: float) -> dict:
@@ -144,10 +151,19 @@ def summary_of(record: dict) -> str:
     """A protocol's headline numbers in one line: its top-1, or the health of the backbone's features, and
     where its figure went."""
     parts = [f"  {record['protocol']}:"]
+    if "shots" in record:
+        parts.append(("" if "ways" not in record else f"{record['ways']}-way ") + f"{record['shots']}-shot")
     if "top1" in record:
         parts.append(f"top-1 {100 * record['top1']:.2f} %")
     if "layers" in record:
         parts.append(", ".join(f"{name} {100 * top1:.2f} %" for name, top1 in record["layers"].items()))
+    if "classifiers" in record:
+        parts.append(
+            ", ".join(
+                f"{name} {100 * r['top1']:.2f} ± {100 * r['ci95']:.2f} %"
+                for name, r in record["classifiers"].items()
+            )
+        )
     if record["protocol"] == "knn":
         best = max(record["grid"]["backbone"].items(), key=lambda item: item[1])[0]
         parts.append(f"(best k/T {best})")

@@ -1,50 +1,106 @@
 """Pure loss functions on global arrays; each docstring gives the formula and the paper."""
 
-from jaxssl.losses.classification import hard_label_cross_entropy, rebalanced_cross_entropy
-from jaxssl.losses.clustering import deepcluster_v2, sinkhorn, spherical_kmeans, swav
-from jaxssl.losses.contrastive import cpc_info_nce, info_nce, l2_normalize, nearest_neighbours, nt_xent
+from jaxssl.losses.classification import (
+    hard_label_cross_entropy,
+    prototype_logits,
+    prototypical,
+    rebalanced_cross_entropy,
+)
+from jaxssl.losses.clustering import deepcluster_v2, msn, msn_targets, sinkhorn, spherical_kmeans, swav
+from jaxssl.losses.contrastive import (
+    batch_hard_triplet,
+    cpc_info_nce,
+    info_nce,
+    l2_normalize,
+    nearest_neighbours,
+    nt_xent,
+)
 from jaxssl.losses.decorrelation import barlow_twins, vicreg
-from jaxssl.losses.distillation import dino, dino_center, teacher_temperature
-from jaxssl.losses.instdisc import instdisc_nce, instdisc_softmax, memory_update, nce_log_normalizer
+from jaxssl.losses.distillation import (
+    centered_softmax,
+    dino,
+    dino_center,
+    ibot_patch,
+    knowledge_distillation,
+    koleo,
+    masked_self_distillation,
+    self_distillation,
+    teacher_temperature,
+)
+from jaxssl.losses.instdisc import (
+    instdisc_nce,
+    instdisc_softmax,
+    memory_update,
+    nce_log_normalizer,
+    pirl_nce,
+)
+from jaxssl.losses.jepa import feature_layer_norm, ijepa
 from jaxssl.losses.reconstruction import adversarial_terms, mae_loss, region_l2, simmim_loss
 from jaxssl.losses.regression import byol_loss, simsiam_loss
 from jaxssl.losses.semisup import (
+    TSA_SCHEDULES,
+    annealed_cross_entropy,
     confident_pseudo_labels,
     consistency_mse,
     fixmatch_unlabelled,
     jensen_shannon,
+    kl_to_target,
     mix_rows,
     mixup,
+    prediction_entropy,
     sharpen,
     soft_cross_entropy,
+    tsa_threshold,
+    uda_unlabelled,
+    unit_rows,
+    virtual_adversarial_loss,
+    virtual_adversarial_perturbation,
 )
 
 __all__ = [
+    "TSA_SCHEDULES",
     "adversarial_terms",
+    "annealed_cross_entropy",
     "barlow_twins",
+    "batch_hard_triplet",
     "byol_loss",
+    "centered_softmax",
     "confident_pseudo_labels",
     "consistency_mse",
     "cpc_info_nce",
     "deepcluster_v2",
     "dino",
     "dino_center",
+    "feature_layer_norm",
     "fixmatch_unlabelled",
     "hard_label_cross_entropy",
+    "ibot_patch",
+    "ijepa",
     "info_nce",
     "instdisc_nce",
     "instdisc_softmax",
     "jensen_shannon",
+    "kl_to_target",
+    "knowledge_distillation",
+    "koleo",
     "l2_normalize",
     "mae_loss",
+    "masked_self_distillation",
     "memory_update",
     "mix_rows",
     "mixup",
+    "msn",
+    "msn_targets",
     "nce_log_normalizer",
     "nearest_neighbours",
     "nt_xent",
+    "pirl_nce",
+    "prediction_entropy",
+    "prototype_logits",
+    "prototypical",
     "rebalanced_cross_entropy",
     "region_l2",
+    "self_distillation",
     "sharpen",
     "simmim_loss",
     "simsiam_loss",
@@ -53,5 +109,10 @@ __all__ = [
     "spherical_kmeans",
     "swav",
     "teacher_temperature",
+    "tsa_threshold",
+    "uda_unlabelled",
+    "unit_rows",
     "vicreg",
+    "virtual_adversarial_loss",
+    "virtual_adversarial_perturbation",
 ]

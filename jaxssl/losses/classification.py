@@ -1,5 +1,5 @@
 """Classification losses: hard labels (the pretext tasks' made labels, the labelled rows of a semi-supervised
-batch) and colorization's class-rebalanced soft targets."""
+batch), colorization's class-rebalanced soft targets and Prototypical Networks' episodes."""
 
 import jax
 import jax.numpy as jnp
@@ -30,3 +30,34 @@ def rebalanced_cross_entropy(logits: jax.Array, targets: jax.Array, weights: jax
     log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     per_position = -jnp.sum(targets * log_probs, axis=-1)
     return jnp.mean(weights[jnp.argmax(targets, axis=-1)] * per_position)
+
+
+def prototype_logits(support: jax.Array, support_labels: jax.Array, query: jax.Array, ways: int) -> jax.Array:
+    r"""Negative squared Euclidean distances (Q, ways) from each query row to each class prototype, the mean
+    of the class's support rows (Snell, Swersky and Zemel 2017, "Prototypical Networks for Few-shot
+    Learning", eq. 1):
+
+        c_k = 1 / |S_k| sum_{i: y_i = k} f(x_i),    logits_{q,k} = -||f(x_q) - c_k||^2.
+
+    support (S, D) and query (Q, D) embeddings, support_labels (S,) ints in [0, ways), each class present."""
+    support, query = support.astype(jnp.float32), query.astype(jnp.float32)
+    sums = jax.ops.segment_sum(support, support_labels, num_segments=ways)
+    counts = jax.ops.segment_sum(
+        jnp.ones_like(support_labels, jnp.float32), support_labels, num_segments=ways
+    )
+    prototypes = sums / counts[:, None]
+    return -jnp.sum(jnp.square(query[:, None, :] - prototypes[None, :, :]), axis=-1)
+
+
+def prototypical(
+    support: jax.Array, support_labels: jax.Array, query: jax.Array, query_labels: jax.Array, ways: int
+) -> jax.Array:
+    r"""Prototypical Networks' episode loss (Snell, Swersky and Zemel 2017, eq. 2 and algorithm 1): the mean
+    over the query rows of -log p(y = y_q | x_q), where
+
+        p(y = k | x) = exp(-d(f(x), c_k)) / sum_k' exp(-d(f(x), c_k')),    d(z, z') = ||z - z'||^2,
+
+    and c_k is class k's prototype (prototype_logits). support (S, D), support_labels (S,) and query_labels
+    (Q,) ints in [0, ways), query (Q, D)."""
+    logits = prototype_logits(support, support_labels, query, ways)
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, query_labels))

@@ -1,4 +1,5 @@
-"""Clustering losses: SwAV's swapped prediction of Sinkhorn codes and DeepCluster-v2's k-means targets."""
+"""Clustering losses: SwAV's swapped prediction of Sinkhorn codes, DeepCluster-v2's k-means targets and MSN's
+prototype assignments of masked views."""
 
 import jax
 import jax.numpy as jnp
@@ -110,3 +111,48 @@ def deepcluster_v2(
             per_crop.append(jnp.sum(jnp.where(assigned, nll, 0.0)) / count)
         per_head.append(sum(per_crop) / len(per_crop))
     return sum(per_head) / len(per_head)
+
+
+def msn_targets(
+    target_scores: jax.Array, temperature: float = 0.025, sinkhorn_iterations: int = 0
+) -> jax.Array:
+    r"""MSN's target assignments: the target view's prototype scores, sharpened, optionally balanced.
+
+    Assran et al. 2022, "Masked Siamese Networks for Label-Efficient Learning", section 3: p+ =
+    softmax(z+ . q / tau+) with a target temperature tau+ below the anchors' (0.025 against 0.1), so the
+    targets are sharper than the predictions. With sinkhorn_iterations > 0 the same exp(z+ . q / tau+) is
+    balanced over the global batch by Sinkhorn-Knopp (`sinkhorn` with epsilon = tau+), each prototype then
+    receiving about B / K of the mass.
+
+    target_scores: (B, K) cosine similarities of the target views' projections to the K prototypes. Returns
+    the (B, K) targets, rows summing to 1, under stop_gradient.
+    """
+    scores = target_scores.astype(jnp.float32)
+    if sinkhorn_iterations:
+        return sinkhorn(scores, temperature, sinkhorn_iterations)
+    return jax.lax.stop_gradient(jax.nn.softmax(scores / temperature, axis=-1))
+
+
+def msn(
+    anchor_scores: list[jax.Array], targets: jax.Array, temperature: float = 0.1, me_max_weight: float = 1.0
+) -> jax.Array:
+    r"""MSN's loss: cross-entropy from the targets to every anchor view, minus the mean-entropy regulariser.
+
+    Assran et al. 2022, section 3 (the objective and its me-max regulariser): for B images, M anchor views
+    each (the masked view and the focal views), p_{i,m} = softmax(z_{i,m} . q / tau) and the targets p+_i
+    (`msn_targets`),
+
+        L = 1/(M B) sum_i sum_m H(p+_i, p_{i,m}) - lambda H(p_bar),   p_bar = 1/(M B) sum_i sum_m p_{i,m},
+
+    with H(p, q) = -sum_k p_k log q_k and H(p) = H(p, p). Maximising the entropy of the mean prediction
+    (me-max) spreads the anchors over the prototypes; the cross-entropy makes each confident.
+
+    anchor_scores: M arrays (B, K) of cosine similarities of the anchor views' projections to the prototypes;
+    targets: (B, K), held under stop_gradient; me_max_weight: lambda.
+    """
+    targets = jax.lax.stop_gradient(targets.astype(jnp.float32))
+    log_probs = [jax.nn.log_softmax(s.astype(jnp.float32) / temperature, axis=-1) for s in anchor_scores]
+    cross_entropy = sum(-jnp.mean(jnp.sum(targets * lp, axis=-1)) for lp in log_probs) / len(log_probs)
+    mean_prediction = jnp.mean(jnp.concatenate([jnp.exp(lp) for lp in log_probs]), axis=0)
+    mean_entropy = -jnp.sum(mean_prediction * jnp.log(mean_prediction))
+    return cross_entropy - me_max_weight * mean_entropy

@@ -100,3 +100,33 @@ def cpc_info_nce(predictions: jax.Array, patch_vectors: jax.Array) -> jax.Array:
         log_probs = jax.nn.log_softmax(queries @ candidates.T, axis=-1)
         terms.append(-jnp.take_along_axis(log_probs, targets[:, None], axis=-1)[:, 0])
     return jnp.mean(jnp.concatenate(terms))
+
+
+def batch_hard_triplet(embeddings: jax.Array, margin: float = 0.0, soft: bool = True) -> jax.Array:
+    r"""The triplet loss over augmented copies of each image: S4L-Exemplar's self-supervised loss
+    (Zhai et al. 2019, "S4L: Self-Supervised Semi-Supervised Learning", section 3.2), the "batch hard" loss of
+    Hermans, Beyer and Leibe 2017, "In Defense of the Triplet Loss for Person Re-Identification", with each
+    image its own identity.
+
+    embeddings: (N, K, D), K copies of each of N images, L2-normalised here (as S4L's released code does). Every
+    copy a of the N K is an anchor, scored by its farthest copy of the same image and its nearest copy of any
+    other image of the global batch, in Euclidean distance d:
+
+        d+_a = max_{p != a, same image} d(a, p),    d-_a = min_{n of another image} d(a, n),
+        l_a = softplus(margin + d+_a - d-_a)  (soft, the soft margin S4L uses with margin 0),
+        l_a = max(0, margin + d+_a - d-_a)    (the hinge),
+
+    loss = mean_a l_a. d = sqrt(max(|a|^2 + |b|^2 - 2 a.b, 1e-12)), so that no gradient is infinite at 0.
+    """
+    num_images, copies, _ = embeddings.shape
+    flat = l2_normalize(embeddings.astype(jnp.float32)).reshape(num_images * copies, -1)
+    squared_norms = jnp.sum(jnp.square(flat), axis=-1)
+    squared = squared_norms[:, None] + squared_norms[None, :] - 2.0 * flat @ flat.T
+    distances = jnp.sqrt(jnp.maximum(squared, 1e-12))
+    image = jnp.repeat(jnp.arange(num_images), copies)
+    same_image = image[:, None] == image[None, :]
+    positives = same_image & ~jnp.eye(num_images * copies, dtype=bool)
+    hardest_positive = jnp.max(jnp.where(positives, distances, -jnp.inf), axis=-1)
+    hardest_negative = jnp.min(jnp.where(same_image, jnp.inf, distances), axis=-1)
+    violation = margin + hardest_positive - hardest_negative
+    return jnp.mean(jax.nn.softplus(violation) if soft else jax.nn.relu(violation))

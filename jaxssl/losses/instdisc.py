@@ -2,7 +2,8 @@
 
 Wu et al. 2018, "Unsupervised Feature Learning via Non-Parametric Instance Discrimination". The memory bank
 (N, D) holds one unit-norm feature per training image; a batch of features v (B, D) is scored against it.
-The bank is treated as a constant (stop_gradient) and is refreshed by `memory_update` after each step.
+The bank is treated as a constant (stop_gradient) and is refreshed by `memory_update` after each step. PIRL
+(Misra and van der Maaten 2020) scores an image's two representations against the same bank (`pirl_nce`).
 """
 
 import math
@@ -71,6 +72,36 @@ def instdisc_nce(
     log_h_positive = positive_log_p - jnp.logaddexp(positive_log_p, log_noise)
     log_one_minus_h_negatives = log_noise - jnp.logaddexp(negative_log_p, log_noise)
     return -jnp.mean(log_h_positive + jnp.sum(log_one_minus_h_negatives, axis=-1))
+
+
+def pirl_nce(
+    image_v: jax.Array,
+    tile_v: jax.Array,
+    bank: jax.Array,
+    indices: jax.Array,
+    negative_indices: jax.Array,
+    temperature: float,
+    log_normalizer: jax.Array | float,
+    mix: float = 0.5,
+    num_examples: int | None = None,
+) -> jax.Array:
+    r"""PIRL's loss (Misra and van der Maaten 2020, "Self-Supervised Learning of Pretext-Invariant
+    Representations", eq. 5-6): the memory row m_I of each image against the representation g(v_{I^t}) of its
+    jigsaw-transformed version and against its own f(v_I), with the same negatives m_{I'} from the bank,
+
+        L_NCE(m_I, q) = -log h(m_I, q) - sum_{I' in D_N} log(1 - h(q, m_{I'})),                 (eq. 5)
+        L = mix L_NCE(m_I, g(v_{I^t})) + (1 - mix) L_NCE(m_I, f(v_I)),   mix = lambda = 0.5,   (eq. 6)
+
+    h the noise-contrastive posterior of `instdisc_nce` (InstDisc, whose bank PIRL uses): h = P / (P + m / N),
+    P = exp(s / T) / Z with s the cosine similarity, m = |D_N| noise rows of the N, Z = exp(log_normalizer).
+    Mean over the batch. image_v: (B, D) f(v_I); tile_v: (B, D) g(v_{I^t}); both L2-normalised here; bank,
+    indices, negative_indices (B, m) and num_examples as in `instdisc_nce` (the bank is a constant).
+    """
+
+    def l_nce(v):
+        return instdisc_nce(v, bank, indices, negative_indices, temperature, log_normalizer, num_examples)
+
+    return mix * l_nce(tile_v) + (1.0 - mix) * l_nce(image_v)
 
 
 def nce_log_normalizer(

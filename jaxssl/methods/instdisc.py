@@ -1,10 +1,10 @@
 """InstDisc / NPID (Wu et al. 2018): every image is its own class, scored against a memory bank."""
 
 import jax
-import jax.numpy as jnp
 
-from jaxssl import losses, sharding
+from jaxssl import losses
 from jaxssl.methods.forward import forward_views
+from jaxssl.methods.memory import held_log_normalizer, random_bank
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.models.heads import MLP
 
@@ -38,7 +38,7 @@ def make(
         estimate = losses.nce_log_normalizer(
             jax.lax.stop_gradient(v), bank, negatives, temperature, num_examples
         )
-        log_z = jnp.where(jnp.isnan(extra["log_z"]), estimate, extra["log_z"])
+        log_z = held_log_normalizer(extra["log_z"], estimate)
         return losses.instdisc_nce(v, bank, indices, negatives, temperature, log_z, num_examples), log_z
 
     def loss(params, inputs: LossInputs):
@@ -54,9 +54,10 @@ def make(
             extra={"bank": bank, "log_z": jax.lax.stop_gradient(log_z)},
         )
 
-    def init_extra(key):
-        """A bank of random unit vectors (the paper initialises it randomly) and Z not yet estimated (NaN)."""
-        bank = losses.l2_normalize(jax.random.normal(key, (num_examples, projection_dim), jnp.float32))
-        return {"bank": sharding.pad_rows(bank, axis=0), "log_z": jnp.full((), jnp.nan, jnp.float32)}
-
-    return Method(name="instdisc", network=network, loss=loss, init_extra=init_extra, memories=(("bank", 0),))
+    return Method(
+        name="instdisc",
+        network=network,
+        loss=loss,
+        init_extra=lambda key: random_bank(key, num_examples, projection_dim),
+        memories=(("bank", 0),),
+    )

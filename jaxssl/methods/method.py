@@ -151,6 +151,9 @@ class Method:
     that axis (experiment.state_layout) rather than copied to every device.
     eval_weights: "online", or "target" where the paper evaluates the EMA of the weights (FixMatch, MixMatch,
     Mean Teacher): what the online and offline evaluations read (export chooses with --weights).
+    episodes: for a method trained on N-way K-shot episodes (Prototypical Networks, MAML), their layout in the
+    global batch (methods/episodic.py EpisodeLayout): every batch is then drawn as episodes of the training
+    split's classes instead of walking its epochs. None for other methods.
     """
 
     name: str
@@ -163,6 +166,7 @@ class Method:
     reconstruct: Callable[..., dict] | None = None
     memories: tuple[tuple[str, int], ...] = ()
     eval_weights: str = "online"
+    episodes: Any = None
 
     def __post_init__(self):
         if self.eval_weights not in ("online", "target"):

@@ -18,15 +18,25 @@ class Classifier(nn.Module):
     so features of any scale reach the classifier standardised (the probe of MoCo v3 and MAE, He et al.
     2022, appendix A.2). train_backbone True (fine-tuning, supervised training): everything trains,
     BatchNorm in training mode, dropout and drop path where the network has them.
+
+    head_layers > 0: the head reads the features through the first head_layers hidden layers of the
+    network's projector (SSLNetwork.head_features), which then belong to the network (their pretrained
+    weights load with it, and train or stay frozen with it): SimCLR v2 fine-tunes from the first layer of its
+    3-layer projection head (Chen et al. 2020b, section 2).
     """
 
     network: nn.Module
     num_classes: int
     train_backbone: bool
+    head_layers: int = 0
 
     @nn.compact
     def __call__(self, x, train: bool):
-        features = self.network.features(x, train=train and self.train_backbone)
+        network_train = train and self.train_backbone
+        if self.head_layers:
+            features = self.network.head_features(x, train=network_train, layers=self.head_layers)
+        else:
+            features = self.network.features(x, train=network_train)
         if not self.train_backbone:
             features = jax.lax.stop_gradient(features)
             features = nn.BatchNorm(

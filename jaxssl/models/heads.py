@@ -41,9 +41,15 @@ class MLP(nn.Module):
     bn_momentum: float = 0.9
 
     @nn.compact
-    def __call__(self, x, train: bool):
+    def __call__(self, x, train: bool, hidden_layers: int | None = None):
+        """The projection; with `hidden_layers`, the float32 output of the first `hidden_layers` hidden layers
+        alone (after their ReLU), the layers keeping their names: where SimCLR v2 fine-tunes from (Chen et al.
+        2020b, section 2, the first layer of a 3-layer head)."""
         x = jnp.asarray(x, self.dtype)
-        x = hidden_stack(x, train, self.hidden_dims, self.use_bn, nn.relu, self.dtype, self.bn_momentum)
+        hidden_dims = self.hidden_dims if hidden_layers is None else self.hidden_dims[:hidden_layers]
+        x = hidden_stack(x, train, hidden_dims, self.use_bn, nn.relu, self.dtype, self.bn_momentum)
+        if hidden_layers is not None:
+            return x.astype(jnp.float32)
         x = nn.Dense(
             self.out_dim, use_bias=not self.last_bn, dtype=self.dtype, param_dtype=jnp.float32, name="out"
         )(x)

@@ -52,6 +52,11 @@ class SSLNetwork(FeatureNetwork):
     projector: nn.Module
     predictor: nn.Module | None
 
+    def head_features(self, x, train: bool, layers: int):
+        """The features through the first `layers` hidden layers of the projector (an MLP), with its params:
+        what fine-tuning from a layer of the projection head trains on (SimCLR v2, Chen et al. 2020b)."""
+        return self.projector(self.features(x, train), train=train, hidden_layers=layers)
+
     def __call__(self, x, train: bool):
         features = self.features(x, train)
         projection = self.projector(features, train=train)
@@ -86,6 +91,24 @@ class ClassifierNetwork(FeatureNetwork):
     def __call__(self, x, train: bool):
         features = self.features(x, train)
         return {"features": features, "logits": self._head(features, train, "classifier")}
+
+
+class AuxiliaryHeadNetwork(ClassifierNetwork):
+    """The classifier network with a second linear head on the same features: x in [0, 1] -> {"features",
+    "logits", "auxiliary": Dense(auxiliary_dim)(features)}, S4L's self-supervised head beside its classifier
+    (Zhai et al. 2019, section 3: rotation logits, or exemplar embeddings)."""
+
+    auxiliary_dim: int = 4
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        features = self.features(x, train)
+        auxiliary = nn.Dense(self.auxiliary_dim, name="auxiliary")(jnp.asarray(features, jnp.float32))
+        return {
+            "features": features,
+            "logits": self._head(features, train, "classifier"),
+            "auxiliary": auxiliary,
+        }
 
 
 class CoTrainingNetwork(ClassifierNetwork):

@@ -21,6 +21,8 @@ import optax
 
 from jaxssl import augment, optim, schedules, sharding
 from jaxssl.models.classifier import Classifier
+from jaxssl.models.heads import MLP
+from jaxssl.probes import embed
 
 RECIPE_OPTIMIZERS = ("sgd", "lars", "adamw")
 DROPOUT_SALT = 1 << 20  # the dropout stream of step s: fold_in(fold_in(key, s), DROPOUT_SALT)
@@ -34,7 +36,10 @@ class Recipe:
     update rescaled to trust_coefficient x lr x its norm, biases and norm parameters plain SGD) or "adamw"
     (decoupled decay, betas b1, b2: MAE's fine-tuning, He et al. 2022, appendix A.3). layer_decay < 1:
     layer-wise lr decay (optim.layer_decay_scales; ViTs only). drop_path >= 0 rebuilds the backbone with
-    that stochastic-depth rate for the protocol (-1 keeps the pretraining network's)."""
+    that stochastic-depth rate for the protocol (-1 keeps the pretraining network's). head_layers > 0 keeps
+    the first head_layers hidden layers of the network's projector, with their pretrained weights, between
+    the backbone and the new linear classifier (SimCLR v2, Chen et al. 2020b, section 2: 1, the first layer of
+    a 3-layer head); 0 is the backbone alone."""
 
     epochs: float
     batch_size: int
@@ -50,6 +55,7 @@ class Recipe:
     b2: float = 0.999
     layer_decay: float = 1.0
     drop_path: float = -1.0
+    head_layers: int = 0
 
     def steps(self, examples: int) -> int:
         return max(1, math.ceil(self.epochs * examples / self.batch_size))
@@ -80,6 +86,29 @@ def with_drop_path(network, rate: float):
             "path (set drop_path=-1.0)"
         )
     return network.clone(backbone=network.backbone.clone(drop_path=rate))
+
+
+def check_head_layers(network, layers, where: str) -> None:
+    """ValueError unless `layers` (config.<where>.head_layers) is 0, or at most the hidden layers of the
+    network's MLP projector (its output layer, the contrastive embedding, is not a place to fine-tune from)."""
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 0:
+        raise ValueError(
+            f"config.{where}.head_layers must be an int >= 0 (0: the backbone alone), got {layers!r}"
+        )
+    if not layers:
+        return
+    projector = getattr(network, "projector", None)
+    if not isinstance(projector, MLP):
+        raise ValueError(
+            f"config.{where}.head_layers={layers} keeps layers of the projection head, but this network has no "
+            "MLP projector: set it to 0"
+        )
+    depth = len(projector.hidden_dims)
+    if layers > depth:
+        raise ValueError(
+            f"config.{where}.head_layers={layers}, but the projection head has {depth} hidden layer(s) before its "
+            f"output layer: choose 0 to {depth}"
+        )
 
 
 def optimizer_for(
@@ -147,13 +176,17 @@ def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_ke
 
 def pretrained_subtree(fresh, pretrained, where: str):
     """The subtrees of `pretrained` at the keys of `fresh` (what the classifier's features path created),
-    each checked to have fresh's structure and shapes."""
+    each checked to have fresh's structure and shapes; of the projector, the layers fresh holds (the first
+    ones, Classifier.head_layers)."""
     if not fresh:
         return fresh
     missing = sorted(set(fresh) - set(pretrained))
     if missing:
         raise ValueError(f"the pretrained network has no {missing} in its {where}; it is another network")
     chosen = {name: pretrained[name] for name in fresh}
+    if "projector" in chosen:
+        kept = set(fresh["projector"])
+        chosen["projector"] = {layer: value for layer, value in chosen["projector"].items() if layer in kept}
     shapes = lambda tree: jax.tree.map(jnp.shape, tree)  # noqa: E731
     if jax.tree.structure(chosen) != jax.tree.structure(fresh) or shapes(chosen) != shapes(fresh):
         raise ValueError(f"the pretrained {where} do not fit the classifier's network (another backbone?)")
@@ -193,22 +226,44 @@ def eval_top1(classifier: Classifier, variables, eval_batches, image_size: int, 
     return correct / max(total, 1)
 
 
-def train_and_test(
+def class_probabilities(classifier: Classifier, variables, batches, image_size: int, mesh) -> np.ndarray:
+    """float32 (N, classes): the classifier's softmax on the centre view of every real (unpadded) example of
+    the eval-style `batches`, in their order."""
+
+    def predict(variables, batch):
+        logits = classifier.apply(
+            variables, augment.center_view(batch["image"][:, 0], image_size), train=False
+        )
+        return {"probabilities": jax.nn.softmax(logits.astype(jnp.float32), axis=-1), "mask": batch["mask"]}
+
+    compiled = embed.compile_embed(predict, mesh)
+    return embed.embed_split(compiled, (variables,), batches, mesh)["probabilities"]
+
+
+def train_and_test(classifier: Classifier, *, eval_batches, **training) -> dict:
+    """Trains `classifier` (train_classifier's arguments), then tests it on `eval_batches`: its top-1 and how
+    it trained."""
+    variables, summary = train_classifier(classifier, **training)
+    top1 = eval_top1(classifier, variables, eval_batches, training["image_size"], training["mesh"])
+    return {"top1": top1, **summary}
+
+
+def train_classifier(
     classifier: Classifier,
     *,
     recipe: Recipe,
     examples: int,
     train_batches,
-    eval_batches,
     image_size: int,
     host_crop: bool,
     channels: int,
     mesh,
     key,
     pretrained=None,
-) -> dict:
+) -> tuple[dict, dict]:
     """Trains `classifier` for recipe.steps(examples) steps on `train_batches` (host batches of
-    recipe.batch_size labelled examples, at least that many), then tests it on `eval_batches`."""
+    recipe.batch_size labelled examples, at least that many): its trained {"params", "batch_stats"}, and the
+    steps, epochs, batch, peak learning rate and final training loss."""
     num_steps = recipe.steps(examples)
     learning_rate = recipe.learning_rate(examples)
     init_key, step_key = jax.random.split(key)
@@ -234,8 +289,7 @@ def train_and_test(
         losses.append(metrics["loss"])
     variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
     last = jax.device_get(losses[-max(1, num_steps // 10) :])
-    return {
-        "top1": eval_top1(classifier, variables, eval_batches, image_size, mesh),
+    return variables, {
         "steps": num_steps,
         "epochs": recipe.epochs,
         "batch_size": recipe.batch_size,

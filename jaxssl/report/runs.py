@@ -181,12 +181,22 @@ def legacy_records(record: dict) -> list[dict]:
     ]
 
 
+def result_name(record: dict) -> str:
+    """A record's protocol, with the setting of a few-shot one (one record per shot count): "fewshot 5-shot",
+    "episodes 5-way 1-shot"."""
+    if "shots" not in record:
+        return record["protocol"]
+    ways = f"{record['ways']}-way " if "ways" in record else ""
+    return f"{record['protocol']} {ways}{record['shots']}-shot"
+
+
 def newest_records(records: list[dict]) -> dict:
-    """{(representation kind, protocol, label fraction): the newest record} (later lines win)."""
+    """{(representation kind, protocol or few-shot setting, label fraction): the newest record} (later lines
+    win)."""
     newest = {}
     for record in (upgraded for line in records for upgraded in legacy_records(line)):
         kind = (record.get("features"), record.get("init"))
-        newest[(kind, record["protocol"], float(record.get("label_fraction", 1.0)))] = record
+        newest[(kind, result_name(record), float(record.get("label_fraction", 1.0)))] = record
     return newest
 
 
@@ -240,6 +250,9 @@ def entries_of(run_dir: str) -> list[Entry]:
         elif protocol == "layers":
             for layer, top1 in record["layers"].items():
                 target.values[(f"layer {layer}", fraction)] = 100.0 * top1
+        elif "classifiers" in record:  # episodes: each classifier's mean over the episodes
+            for classifier, result in record["classifiers"].items():
+                target.values[(f"{protocol} {classifier}", fraction)] = 100.0 * result["top1"]
         elif "top1" in record:
             target.values[(protocol, fraction)] = 100.0 * record["top1"]
             if "recipe" in record:

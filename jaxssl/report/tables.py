@@ -29,6 +29,7 @@ PROTOCOL_TITLES = {
     "knn": "kNN best",
     "finetune": "fine-tune",
 }
+FEWSHOT_TITLES = {"fewshot ": "{} probe", "episodes ": "{}"}  # "fewshot 5-shot": "5-shot probe"
 
 
 def mean_std(values) -> str:
@@ -59,19 +60,24 @@ def columns_of(groups) -> list[tuple[str, float]]:
     """(protocol, fraction) columns some row has: the whole label set first, then the fractions ascending."""
     present = {key for group in groups for entry in group for key in entry.values}
     fractions = sorted({fraction for _, fraction in present}, key=lambda f: (f != 1.0, f))
-    layers = list(
-        dict.fromkeys(p for group in groups for e in group for p, _ in e.values if p.startswith("layer "))
+    layers, fewshot = (
+        list(dict.fromkeys(p for group in groups for e in group for p, _ in e.values if p.startswith(prefix)))
+        for prefix in ("layer ", tuple(FEWSHOT_TITLES))
     )
     return [
         (protocol, f)
         for f in fractions
-        for protocol in (*PROTOCOL_TITLES, *layers)
+        for protocol in (*PROTOCOL_TITLES, *layers, *fewshot)
         if (protocol, f) in present
     ]
 
 
 def title_of(protocol: str) -> str:
-    """A column's title: the protocol's, or "linear <layer>" for a per-layer probe."""
+    """A column's title: the protocol's, "linear <layer>" for a per-layer probe, "5-shot probe" or "5-way
+    1-shot prototype_euclidean" for a few-shot setting."""
+    for prefix, title in FEWSHOT_TITLES.items():
+        if protocol.startswith(prefix):
+            return title.format(protocol.removeprefix(prefix))
     return PROTOCOL_TITLES.get(protocol, protocol.replace("layer ", "linear ", 1))
 
 

@@ -9,7 +9,9 @@
   DIR/checkpoints_unreadable/  checkpoints that could not be read, set aside
   DIR/lock                     held by the process that trains in DIR (rundir/lock.py)
   DIR/skipped_files.txt        the image folder's unreadable files, when the run skips them
-  DIR/pseudo_labels.npz        a Noisy Student's teacher predictions (teacher.py)
+  DIR/pseudo_labels.npz        a Noisy Student's or a distilled student's teacher predictions (teacher.py)
+  DIR/finetuned/               the finetune protocol's predictions on the training split, a distillation's
+                               teacher (evaluation/trained.py, config.eval.finetune_predictions)
   DIR/plots/                   the figures of offline evaluation
   DIR/export/                  exported weights (weights/export.py)
 """
@@ -32,6 +34,7 @@ UNREADABLE_CHECKPOINTS = "checkpoints_unreadable"
 LOCK = "lock"
 SKIPPED_FILES = "skipped_files.txt"
 PSEUDO_LABELS = "pseudo_labels.npz"
+FINETUNED = "finetuned"
 PLOTS = "plots"
 EXPORT = "export"
 

@@ -32,7 +32,6 @@ def cli(args, **kwargs):
 SLURM_PORTS = 61440  # jax's SLURM detection puts the coordinator on port 61440 + SLURM_JOB_ID % 4096
 
 
-
 def signalled_endless_run(method: str, fashion_dir, workdir: str, signum: int):
     """A tiny command-line run of `method` that would never end, checkpointing every 3 steps, sent `signum`
     once its step-3 checkpoint exists: (exit status, stderr). The child starts with Python's own SIGINT
@@ -58,6 +57,7 @@ def signalled_endless_run(method: str, fashion_dir, workdir: str, signum: int):
     _, stderr = process.communicate(timeout=120)
     return process.returncode, stderr
 
+
 def free_slurm_job_id() -> int:
     """A SLURM_JOB_ID whose coordinator port is free on this machine (tests may run side by side)."""
     for offset in random.sample(range(4096), 64):
@@ -74,14 +74,17 @@ def srun_shim(directory) -> str:
     """A directory for PATH with `srun` (runs its command, as srun does for each task) and `python` (this
     interpreter), so launch/slurm.sbatch runs here as a SLURM task would. `python` is a script that execs
     this interpreter by its own path: a symlink would lose a virtualenv, whose interpreter finds its
-    pyvenv.cfg next to the path it was started by."""
+    pyvenv.cfg next to the path it was started by. Each script is written beside and renamed into place: a
+    process of the same job may be executing it, and a file open for writing cannot be executed (the shell
+    would then go on down PATH to another python)."""
     os.makedirs(directory, exist_ok=True)
     scripts = {"srun": 'exec "$@"', "python": f'exec {shlex.quote(sys.executable)} "$@"'}
     for name, body in scripts.items():
         path = os.path.join(directory, name)
-        with open(path, "w") as f:
+        with open(path + ".new", "w") as f:
             f.write(f"#!/bin/sh\n{body}\n")
-        os.chmod(path, 0o755)
+        os.chmod(path + ".new", 0o755)
+        os.replace(path + ".new", path)
     return directory
 
 

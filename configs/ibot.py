@@ -132,8 +132,8 @@ def ibot_config(options, epochs: float, anchors: dict):
 
 def fashion_mnist_budget(config) -> None:
     """The ViT table's budget and protocols on Fashion-MNIST (docs/results/vit.md, configs/quickstart.py):
-    heads of 512 and schedules scaled to half an epoch, its online evaluation, SGD linear probe and AdamW
-    fine-tuning."""
+    heads of 512 and schedules scaled to half an epoch, and common.cpu_vit_recipe's evaluation, probes and
+    fine-tuning with a warm-up of a tenth of an epoch."""
     config.method.update(
         head_hidden_dims=(512, 512),
         bottleneck_dim=128,
@@ -143,21 +143,8 @@ def fashion_mnist_budget(config) -> None:
         base_momentum=0.99,
         freeze_last_layer_epochs=0.125,
     )
+    common.cpu_vit_recipe(config)
     config.train.warmup_epochs = 0.1
-    config.eval.update(every_steps=500, bank_examples=10000, layer_features=2048)
-    config.linear_sgd.update(epochs=10.0, min_crop_scale=0.2)
-    config.finetune.update(
-        epochs=3.0,
-        optimizer="adamw",
-        base_lr=1e-3,
-        weight_decay=0.05,
-        b2=0.999,
-        warmup_epochs=0.5,
-        layer_decay=1.0,
-        drop_path=0.1,
-        min_crop_scale=0.2,
-    )
-    config.checkpoint.every_steps = 500
 
 
 def get_config(arg=None):

@@ -85,6 +85,25 @@ def test_every_kept_record_folder_but_the_lineage_has_a_generated_table():
     assert set(os.listdir(os.path.join(ROOT, "results"))) - {"lineage", "active_learning"} <= shown
 
 
+def absolute_paths(value) -> list[str]:
+    """The strings of a record (nested dicts and lists) that are absolute paths."""
+    if isinstance(value, dict):
+        return [path for item in value.values() for path in absolute_paths(item)]
+    if isinstance(value, list):
+        return [path for item in value for path in absolute_paths(item)]
+    return [value] if isinstance(value, str) and os.path.isabs(value) and value != os.sep else []
+
+
+def test_no_kept_record_holds_an_absolute_path():
+    found = {}
+    for path in glob.glob(os.path.join(ROOT, "results", "**", "*.json*"), recursive=True):
+        with open(path) as f:
+            lines = [json.load(f)] if path.endswith(".json") else [json.loads(line) for line in f]
+        if paths := [p for line in lines for p in absolute_paths(line)]:
+            found[os.path.relpath(path, ROOT)] = sorted(set(paths))
+    assert not found, found
+
+
 # The lineage table's rows (by the start of their first cell) -> the folder of results/lineage/ with their
 # records: the AdamW run, and where there is one, the LARS run of the last column.
 LINEAGE_ROWS = {

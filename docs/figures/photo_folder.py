@@ -1,6 +1,6 @@
 """An RGB image folder from the colour photographs bundled with scikit-image, for colorization offline.
 
-  pip install scikit-image && python docs/figures/photo_folder.py /tmp/photos
+  pip install scikit-image && python docs/figures/photo_folder.py runs/photos
 
 Writes DIR/train/<photo>/<n>.png and DIR/val/<photo>/<n>.png: square crops of a random side between a quarter
 and a half of each photograph's shorter side, resized to 64 px, from the left 80 % of its width for train and

@@ -31,6 +31,7 @@ IGNORED_SETTINGS = (
     "anchor.",
     "linear_sgd.",
     "finetune.",
+    "fewshot.",
 )
 
 # Settings that name another run's directory (the backbone a run started from, Noisy Student's teacher): a

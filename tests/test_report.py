@@ -11,6 +11,7 @@ from scipy import stats
 
 from jaxssl import catalog
 from jaxssl.report import compare, plots
+from jaxssl.report import rows as report_rows
 from jaxssl.report import runs as runs_lib
 from jaxssl.report import tables as report
 
@@ -487,3 +488,18 @@ def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="the table has 1 rows"):
         report.report([str(tmp_path / "run")], output=str(output), pairs=((1, 3),))
     assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"semisup.labels_per_class": 10}, (100, "10 per class")),
+        ({"semisup.label_fraction": 0.01}, (600, "1 %")),
+        ({"semisup.label_fraction": 1.0, "data.classes": [0, 1, 2, 3, 4]}, (30000, "100 %")),
+        ({"semisup.labels_per_class": 4, "data.classes": [0, 2]}, (8, "4 per class")),
+        ({"semisup.labelled_indices": "runs/al/round2/labelled.npy"}, (None, "the rows of labelled.npy")),
+        ({}, (None, "")),
+    ],
+)
+def test_the_label_count_counts_the_kept_classes_and_names_a_file_of_rows(settings, expected):
+    assert report_rows.label_count({"data.dataset": "fashion_mnist", **settings}) == expected

@@ -13,6 +13,7 @@ method keep the order they were read in, except that they go up in label count.
 
 import collections
 import dataclasses
+import os
 from collections.abc import Callable
 
 from jaxssl import catalog
@@ -52,16 +53,22 @@ class Row:
 
 
 def label_count(settings: dict) -> tuple[int | None, str]:
-    """(labelled images, if known; the setting in words) of a semi-supervised run's label subset."""
+    """(labelled images, if known; the setting in words) of a semi-supervised run's label subset: of the
+    classes in data.classes when the run keeps some, named by its file when the rows were listed
+    (semisup.labelled_indices)."""
     per_class = settings.get("semisup.labels_per_class") or 0
     fraction = settings.get("semisup.label_fraction") or 0.0
+    listed = settings.get("semisup.labelled_indices") or ""
     facts = catalog.PUBLISHED_DATASETS.get(settings.get("data.dataset"), {})
-    classes = facts.get("num_classes")
+    classes = len(settings["data.classes"]) if settings.get("data.classes") else facts.get("num_classes")
+    if listed:
+        return None, f"the rows of {os.path.basename(listed)}"
     if per_class > 0:
         return (per_class * classes if classes else None), f"{per_class} per class"
     if fraction > 0:
         balanced = settings.get("data.dataset") in catalog.BALANCED_DATASETS
-        count = classes * round(fraction * facts["train_examples"] / classes) if balanced else None
+        per_class_examples = facts["train_examples"] / facts["num_classes"] if balanced else 0
+        count = classes * round(fraction * per_class_examples) if balanced else None
         return count, f"{fraction * 100:g} %"
     return None, ""
 

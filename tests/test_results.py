@@ -2,7 +2,8 @@
 (the run directories' config.json and logs, exported by `python -m jaxssl.report --export`): a table
 preceded by `<!-- report: python -m jaxssl.report ARGS -->` is that command's output, run from the
 repository root. The hand-written lineage table holds its records' numbers, the results pages link to
-files that exist, and the README's main command works as root and as a user."""
+files that exist, no kept record holds an absolute path, and the README's main command works as root and as
+a user."""
 
 import glob
 import json

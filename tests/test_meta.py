@@ -95,8 +95,9 @@ class LinearBackbone(nn.Module):
 LAYOUT = dict(ways=2, shots=2, queries=2)  # 2 episodes of 8 rows: a batch of 16
 
 
-def linear_method(name, **hyperparameters):
-    context = MethodContext(
+def linear_context(num_classes: int) -> MethodContext:
+    """The context of a method on LinearBackbone: 16 rows of 2 x 2 images per step, 64 training examples."""
+    return MethodContext(
         backbone=LinearBackbone(),
         image_mean=(MEAN,),
         image_std=(STD,),
@@ -104,8 +105,12 @@ def linear_method(name, **hyperparameters):
         num_examples=64,
         global_batch=16,
         image_size=2,
-        num_classes=10,
+        num_classes=num_classes,
     )
+
+
+def linear_method(name, **hyperparameters):
+    context = linear_context(num_classes=10)
     method = METHODS[name](context, **LAYOUT, **hyperparameters)
     images = jnp.asarray(np.random.default_rng(3).uniform(size=(16, 2, 2, 1)), jnp.float32)
     params = method.network.init(jax.random.key(0), images, train=True)["params"]
@@ -243,16 +248,7 @@ def test_episodes_that_cannot_be_drawn_are_refused_before_anything_compiles(
 def test_a_dataset_without_labels_has_no_episodes():
     with pytest.raises(ValueError, match="this training split has no labelled example"):
         parts.episodes_of_split(np.full(50, -1), count=1, ways=2, shots=1, queries=1)
-    context = MethodContext(
-        backbone=LinearBackbone(),
-        image_mean=(MEAN,),
-        image_std=(STD,),
-        dtype=jnp.float32,
-        num_examples=64,
-        global_batch=16,
-        image_size=2,
-        num_classes=0,
-    )
+    context = linear_context(num_classes=0)
     for name in ("protonet", "maml"):
         with pytest.raises(ValueError, match=f"{name} trains on episodes of labelled classes"):
             METHODS[name](context, **LAYOUT)

@@ -1,15 +1,13 @@
 """FixMatch (Sohn et al. 2020, "FixMatch: Simplifying Semi-Supervised Learning with Consistency and
 Confidence"): the weak view's confident predictions, as hard labels, supervise the strong view."""
 
-import jax.numpy as jnp
-
 from jaxssl import losses
-from jaxssl.methods.forward import dropout_rngs, forward
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
 from jaxssl.methods.semisup import (
     check_semisupervised,
     classifier_network,
     ema_decay,
+    weak_strong_forward,
     with_labelled_rows,
 )
 
@@ -34,16 +32,7 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):
-        weak, strong = inputs.views
-        rows = weak.shape[0]
-        images = jnp.concatenate([weak, strong[labelled:]], axis=0)
-        outputs, batch_stats = forward(
-            network,
-            {"params": params, "batch_stats": inputs.batch_stats},
-            images,
-            dropout_rngs(inputs.key, 0),
-        )
-        logits = outputs["logits"]
+        logits, outputs, batch_stats, rows = weak_strong_forward(network, params, inputs, labelled)
         supervised, labelled_top1 = losses.hard_label_cross_entropy(
             logits[:labelled], inputs.labels[:labelled]
         )

@@ -48,6 +48,21 @@ def one_view_forward(network, params, inputs: LossInputs, labelled: int):
     return outputs, batch_stats, supervised, top1
 
 
+def weak_strong_forward(network, params, inputs: LossInputs, labelled: int):
+    """(logits, outputs, batch_stats, rows) of the network in training mode, with the loss key's dropout
+    stream, on the weak views of every row followed by the strong views of the unlabelled ones (one BatchNorm
+    batch, as FixMatch's reference): logits[:labelled] are the labelled rows, [labelled:rows] the unlabelled
+    rows' weak views and [rows:] their strong views. The step of FixMatch and UDA."""
+    weak, strong = inputs.views
+    outputs, batch_stats = forward(
+        network,
+        {"params": params, "batch_stats": inputs.batch_stats},
+        jnp.concatenate([weak, strong[labelled:]], axis=0),
+        dropout_rngs(inputs.key, 0),
+    )
+    return outputs["logits"], outputs, batch_stats, weak.shape[0]
+
+
 def linear_ramp(step, start: int, end: int) -> jnp.ndarray:
     """0 before step `start`, rising linearly to 1 at `end`, 1 after (Lee 2013, eq. 16: alpha(t) of
     pseudo-label, with T1 = start and T2 = end; MixMatch's lambda_U ramp-up with start 0)."""

@@ -5,9 +5,14 @@ labelled rows."""
 import jax.numpy as jnp
 
 from jaxssl import losses
-from jaxssl.methods.forward import dropout_rngs, forward
 from jaxssl.methods.method import LossAux, LossInputs, Method, MethodContext
-from jaxssl.methods.semisup import check_semisupervised, classifier_network, ema_decay, with_labelled_rows
+from jaxssl.methods.semisup import (
+    check_semisupervised,
+    classifier_network,
+    ema_decay,
+    weak_strong_forward,
+    with_labelled_rows,
+)
 
 
 def make(
@@ -50,15 +55,7 @@ def make(
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):
-        weak, strong = inputs.views
-        rows = weak.shape[0]
-        outputs, batch_stats = forward(
-            network,
-            {"params": params, "batch_stats": inputs.batch_stats},
-            jnp.concatenate([weak, strong[labelled:]], axis=0),
-            dropout_rngs(inputs.key, 0),
-        )
-        logits = outputs["logits"]
+        logits, outputs, batch_stats, rows = weak_strong_forward(network, params, inputs, labelled)
         eta = losses.tsa_threshold(tsa_schedule, inputs.step, tsa_steps, context.num_classes)
         labels = inputs.labels[:labelled]
         supervised, tsa_kept = losses.annealed_cross_entropy(logits[:labelled], labels, eta)

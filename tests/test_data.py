@@ -3,8 +3,6 @@
 import gzip
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,7 +13,6 @@ import tensorflow_datasets as tfds
 from configs import simclr as simclr_config
 from jaxssl import data, train
 from jaxssl.data import files, sources
-from tests.helpers import REPO
 
 FAST_FAILURE_S = 5.0
 
@@ -47,16 +44,6 @@ def _write_image(path, image: np.ndarray):
 
 def _random_image(rng, height=20, width=24, channels=3) -> np.ndarray:
     return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
-
-
-def test_the_command_line_starts_without_keras_which_still_imports_afterwards():
-    check = (
-        "import sys, jaxssl.main; "
-        "assert not [m for m in sys.modules if m.split('.')[0] in ('keras', 'sklearn')], 'imported'; "
-        "import keras, tensorflow as tf; assert tf.keras.layers.Dense is keras.layers.Dense"
-    )
-    result = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -1,6 +1,8 @@
-"""I-JEPA's multi-block masks and loss, MSN's loss against numpy, their refusals, and what the export and the
-configs need of them. Both methods train and resume end to end in tests/test_methods.py."""
+"""I-JEPA's multi-block masks and loss, MSN's loss against numpy, both methods' losses wired to them, their
+refusals, and what the export and the configs need of them. Their mechanism (a ViT fed a subset of its tokens
+beside an EMA target) trains and resumes end to end with MAE and MoCo v3 in tests/test_methods.py."""
 
+import dataclasses
 import functools
 
 import jax
@@ -13,8 +15,10 @@ from configs import common
 from configs import ijepa as ijepa_config
 from configs import msn as msn_config
 from jaxssl import losses, masking, models, sharding
-from jaxssl.methods import METHODS, MethodContext
+from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.ijepa import CONTEXT_ASPECT
+from jaxssl.models.jepa import IJEPANetwork
+from jaxssl.models.msn import prototype_scores
 from jaxssl.models.vit import ViT
 
 PAPER_MASKS = dict(target_scale=(0.15, 0.2), target_aspect=(0.75, 1.5), context_scale=(0.85, 1.0))
@@ -228,3 +232,90 @@ def test_every_datasets_config_draws_masks_on_its_token_grid(dataset):
         config = msn_config.get_config(f"dataset={dataset},tiny={tiny}")
         masking.keep_count((config.data.image_size // config.model.patch_size) ** 2, config.method.mask_ratio)
         assert config.augment.small_size % config.model.patch_size == 0
+
+
+def micro_inputs(method, sizes, batch=8):
+    """Online params, an EMA target initialised apart from them (so a test sees which network a term reads),
+    and LossInputs of random images in [0, 1], one view per size in `sizes`."""
+    keys = jax.random.split(jax.random.key(0), len(sizes) + 2)
+    views = [jax.random.uniform(k, (batch, size, size, 1)) for k, size in zip(keys, sizes, strict=False)]
+    init = jax.jit(functools.partial(method.network.init, train=True))
+    online, target = init(keys[-2], views[0]), init(keys[-1], views[0])
+    inputs = LossInputs(
+        batch_stats=online.get("batch_stats", {}),
+        target={"params": target["params"], "batch_stats": target.get("batch_stats", {})},
+        extra={},
+        views=views,
+        indices=jnp.arange(batch, dtype=jnp.int32),
+        labels=jnp.full((batch,), -1, jnp.int32),
+        step=jnp.asarray(0, jnp.int32),
+        key=jax.random.key(3),
+    )
+    return online["params"], inputs
+
+
+MICRO_IJEPA = dict(num_targets=2, target_scale=(0.2, 0.3), min_keep=4)
+
+
+def test_ijepa_predicts_the_target_encoders_block_tokens_from_the_context_tokens_only():
+    method = METHODS["ijepa"](micro_context(), **MICRO_IJEPA, predictor_dim=16, predictor_depth=1)
+    params, inputs = micro_inputs(method, (16,))
+    images = inputs.views[0]
+    # The masks as the method draws them: one key per image from the step's key.
+    keys = jax.random.split(jax.random.fold_in(inputs.key, 1), len(images))
+    context, targets = draw((4, 4), keys, **MICRO_IJEPA)
+    assert len({row.tobytes() for row in context}) > 1, "each image draws its own masks"
+    sizes = masking.check_multiblock((4, 4), 2, (0.2, 0.3), (0.75, 1.5), (0.85, 1.0), CONTEXT_ASPECT, 4)
+    ids = dict(
+        context_ids=masking.mask_indices(jnp.asarray(context), 4),
+        target_ids=masking.mask_indices(jnp.asarray(targets), sizes.target_tokens),
+    )
+    predict = jax.jit(functools.partial(method.network.apply, train=True))
+    outputs = predict({"params": params}, images, **ids)
+    tokens = method.network.apply(inputs.target, images, train=False, method=IJEPANetwork.target_tokens)
+    loss = jax.jit(method.loss)
+    value, aux = loss(params, inputs)
+    np.testing.assert_allclose(
+        value, losses.ijepa(outputs["pred"], tokens, ids["target_ids"], "smooth_l1"), rtol=1e-6
+    )
+    np.testing.assert_allclose(aux.features, outputs["features"], rtol=1e-6)
+    # Noise outside each image's context block leaves the prediction as it was; the loss moves only because
+    # the target encoder sees the whole image.
+    outside = np.repeat(np.repeat(~context.reshape(-1, 4, 4), 4, axis=1), 4, axis=2)[..., None]
+    noisy = jnp.where(outside, jax.random.uniform(jax.random.key(7), images.shape), images)
+    np.testing.assert_allclose(predict({"params": params}, noisy, **ids)["pred"], outputs["pred"], rtol=1e-6)
+    assert float(loss(params, dataclasses.replace(inputs, views=[noisy]))[0]) != pytest.approx(float(value))
+
+
+def test_msn_scores_the_masked_anchor_and_the_focal_views_against_the_target_views_assignment():
+    method = METHODS["msn"](
+        micro_context(),
+        mask_ratio=0.5,
+        head_hidden_dims=(16,),
+        projection_dim=8,
+        num_prototypes=12,
+        use_bn_in_head=False,
+    )
+    params, inputs = micro_inputs(method, (16, 16, 8, 8))
+    anchor_view, target_view, *focal_views = inputs.views
+    # Half of the anchor's 16 patches, dropped as the method drops them; without BatchNorm each row is its own.
+    ids_keep = masking.random_masking(jax.random.fold_in(inputs.key, 1), 8, 16, 8)[0]
+    apply = jax.jit(functools.partial(method.network.apply, train=True))
+    anchors = [apply({"params": params}, anchor_view, ids_keep=ids_keep)]
+    anchors += [apply({"params": params}, view) for view in focal_views]
+    # The target view through the EMA network, scored against the online prototypes.
+    target_scores = prototype_scores(apply(inputs.target, target_view)["projection"], params["prototypes"])
+    (value, aux), gradient = jax.jit(jax.value_and_grad(method.loss, has_aux=True))(params, inputs)
+    expected = numpy_msn([a["scores"] for a in anchors], target_scores, 0.1, 0.025, 1.0)
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    np.testing.assert_allclose(aux.features, anchors[0]["features"], rtol=1e-6)
+    # The prototypes learn from the anchors' side only: the target's assignment is a constant of the loss.
+    targets = losses.msn_targets(target_scores, 0.025)
+
+    def anchors_side(prototypes):
+        scores = [prototype_scores(a["projection"], prototypes) for a in anchors]
+        return losses.msn(scores, targets, 0.1, 1.0)
+
+    np.testing.assert_allclose(
+        gradient["prototypes"], jax.grad(anchors_side)(params["prototypes"]), rtol=1e-4, atol=1e-7
+    )

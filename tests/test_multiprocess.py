@@ -224,13 +224,8 @@ def test_offline_evaluation_in_two_processes_gives_one_process_numbers_and_one_s
     shutil.copytree(one, two)
     protocols = ("knn", "linear_lbfgs", "health", "finetune", "tsne", "gallery")
     runner.evaluate(config, one, protocols=protocols)
-    runner.evaluate(config, one, protocols=("knn", "linear_lbfgs"), features="pixels")
     run_pod(
         ["--mode=evaluate", f"--workdir={two}", f"--protocol={','.join(protocols)}"], str(tmp_path / "logs")
-    )
-    run_pod(
-        ["--mode=evaluate", f"--workdir={two}", "--protocol=knn,linear_lbfgs", "--eval_features=pixels"],
-        str(tmp_path / "logs_pixels"),
     )
     assert_close_records(two, one)  # process 0 alone wrote them, and the figures
     assert sorted(os.listdir(os.path.join(two, "plots"))) == sorted(os.listdir(os.path.join(one, "plots")))

@@ -155,10 +155,16 @@ def test_absl_log_lines_below_the_level_are_removed_with_absl_preamble():
     assert tensorflow_import.below_level_removed(text, 2) == "a line of the program\n"
 
 
-def test_a_tf_cpp_min_log_level_of_the_user_is_kept():
-    code = "import os, jaxssl.data; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+def test_the_command_line_keeps_the_users_tf_log_level_and_starts_without_keras_which_imports_afterwards():
+    code = """
+    import os, sys, jaxssl.main
+    assert not [m for m in sys.modules if m.split('.')[0] in ('keras', 'sklearn')], 'imported'
+    print(os.environ['TF_CPP_MIN_LOG_LEVEL'])
+    import keras, tensorflow as tf
+    assert tf.keras.layers.Dense is keras.layers.Dense
+    """
     imported = run_python(code, REPO, REPO, TF_CPP_MIN_LOG_LEVEL="0")
-    assert imported.returncode == 0, imported.stderr
+    assert imported.returncode == 0, imported.stderr[-3000:]
     assert imported.stdout.split() == ["0"]
 
 

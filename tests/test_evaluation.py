@@ -1,8 +1,9 @@
-"""kNN and the linear probe on features whose answers are known."""
+"""kNN, the linear probe and top-k accuracy on inputs whose answers are known."""
 
 import numpy as np
+import pytest
 
-from jaxssl.probes import knn, linear
+from jaxssl.probes import accuracy, knn, linear
 
 
 def clusters(seed, per_class=30, dim=8, classes=3, spread=0.05):
@@ -99,3 +100,15 @@ def test_logistic_regression_reaches_the_stationary_point():
     onehot = np.eye(3)[train_y]
     grad_w = train_x.T @ (probs - onehot) / len(train_y) + 2 * 1e-2 * np.asarray(params["w"])
     assert np.abs(grad_w).max() < 1e-3
+
+
+def test_top_k_accuracy_matches_numpy_and_reports_top5_only_beyond_five_classes():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 10)).astype(np.float32)
+    logits[:5] = 0.0  # ties go to the lower class, as argmax breaks them
+    labels = rng.integers(0, 10, 200)
+    order = np.argsort(-logits, axis=1, kind="stable")
+    expected = {f"top{k}": np.mean([labels[i] in order[i, :k] for i in range(200)]) for k in (1, 5)}
+    assert accuracy.accuracies(logits, labels) == pytest.approx(expected)
+    assert expected["top1"] == np.mean(np.argmax(logits, axis=1) == labels)
+    assert set(accuracy.accuracies(logits[:, :5], np.minimum(labels, 4))) == {"top1"}

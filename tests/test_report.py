@@ -292,6 +292,16 @@ def test_seeds_fine_tuned_with_different_recipes_are_marked(tmp_path):
     assert "mixed" not in report.report([str(tmp_path / "pretrained_seed[12]")])
 
 
+def test_a_top5_beside_a_top1_is_its_own_column_after_it(tmp_path):
+    for seed in (0, 1):
+        records = [record("finetune", 0.8, fraction=0.01, seed=seed, top5=0.97 + seed / 100)]
+        write_run(tmp_path / f"simclr_seed{seed}", records=records)
+    (row,) = table_cells(report.report([str(tmp_path / "simclr_seed*")]))
+    titles = list(row)
+    assert titles.index("fine-tune top-5 1 %") == titles.index("fine-tune 1 %") + 1
+    assert row["fine-tune top-5 1 %"] == "97.50 ± 0.71"
+
+
 def test_a_cell_that_not_every_seed_measured_says_how_many_did(tmp_path):
     for seed in (0, 1, 2):
         grid = {"20/0.07": 0.7 + seed / 100}

@@ -289,6 +289,8 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
     assert not np.allclose(held_out["logits"], online["logits"])
     (offline,) = runner.evaluate(config, uninterrupted, protocols=("classifier",))
     assert offline["top1"] == pytest.approx(eval_line["classifier_top1"]) and offline["step"] == 4
+    top5 = np.argsort(-held_out["logits"], axis=1, kind="stable")[:, :5] == held_out["label"][:, None]
+    assert offline["top5"] == pytest.approx(np.mean(top5.any(axis=1)))  # ten classes: top-5 is recorded
     os.makedirs(os.path.join(resumed, "checkpoints"))
     shutil.copytree(
         os.path.join(uninterrupted, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2")

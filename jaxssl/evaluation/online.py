@@ -8,8 +8,14 @@ import numpy as np
 from jaxssl import batch_streams, sharding
 from jaxssl import experiment as experiment_lib
 from jaxssl.evaluation import fewshot
-from jaxssl.probes import embed, health, knn
+from jaxssl.probes import accuracy, embed, health, knn
 from jaxssl.state import evaluated_weights
+
+
+def classifier_top1(outputs: dict) -> float:
+    """Top-1 of the network's own class logits in an embedding's outputs ({"logits", "label"}, padding already
+    dropped)."""
+    return accuracy.accuracies(outputs["logits"], outputs["label"])["top1"]
 
 
 def online_eval(exp, compiled, state, bank_source, health_source, eval_config, fewshot_config=None) -> dict:
@@ -53,5 +59,5 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config, f
         "linear_top1": float(np.mean(np.argmax(np.asarray(logits), -1) == held_out["label"])),
         **({} if fewshot_config is None else fewshot.online_fewshot(bank, held_out, fewshot_config, classes)),
         **spread,
-        **({"classifier_top1": embed.classifier_top1(held_out)} if "logits" in held_out else {}),
+        **({"classifier_top1": classifier_top1(held_out)} if "logits" in held_out else {}),
     }

@@ -155,6 +155,8 @@ def summary_of(record: dict) -> str:
         parts.append(("" if "ways" not in record else f"{record['ways']}-way ") + f"{record['shots']}-shot")
     if "top1" in record:
         parts.append(f"top-1 {100 * record['top1']:.2f} %")
+    if "top5" in record:
+        parts.append(f"top-5 {100 * record['top5']:.2f} %")
     if "layers" in record:
         parts.append(", ".join(f"{name} {100 * top1:.2f} %" for name, top1 in record["layers"].items()))
     if "classifiers" in record:

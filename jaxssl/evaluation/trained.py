@@ -74,7 +74,7 @@ def trained_record(context, block_name: str) -> dict:
         pretrained=dict(params=params, batch_stats=batch_stats),
     )
     eval_batches = batch_streams.eval_batches(exp, exp.eval_source, config.eval.batch_size)
-    record = {"top1": finetune.eval_top1(classifier, variables, eval_batches, exp.image_size, exp.mesh)}
+    record = finetune.eval_accuracy(classifier, variables, eval_batches, exp.image_size, exp.mesh)
     if block_name == "finetune" and config.eval.get("finetune_predictions", False):
         record["predictions"] = keep_predictions(context, classifier, variables, record["top1"])
     return {**record, **summary, "recipe": dict(block)}

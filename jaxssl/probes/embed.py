@@ -24,8 +24,3 @@ def embed_split(compiled_embed, args: tuple, batches, mesh, key=None) -> dict[st
         for name in names
     }
 
-
-def classifier_top1(outputs: dict) -> float:
-    """Top-1 of the network's own class logits in an embedding's outputs ({"logits", "label"}, padding
-    already dropped)."""
-    return float(np.mean(np.argmax(outputs["logits"], axis=-1) == outputs["label"]))

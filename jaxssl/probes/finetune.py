@@ -22,7 +22,7 @@ import optax
 from jaxssl import augment, optim, schedules, sharding
 from jaxssl.models.classifier import Classifier
 from jaxssl.models.heads import MLP
-from jaxssl.probes import embed
+from jaxssl.probes import accuracy, embed
 
 RECIPE_OPTIMIZERS = ("sgd", "lars", "adamw")
 DROPOUT_SALT = 1 << 20  # the dropout stream of step s: fold_in(fold_in(key, s), DROPOUT_SALT)
@@ -208,22 +208,24 @@ def initial_variables(classifier: Classifier, sample, key, pretrained=None) -> d
     return {"params": params, "batch_stats": batch_stats}
 
 
-def eval_top1(classifier: Classifier, variables, eval_batches, image_size: int, mesh) -> float:
-    """Top-1 of the classifier on the centre view of every real (unpadded) eval example."""
+def eval_accuracy(classifier: Classifier, variables, eval_batches, image_size: int, mesh) -> dict[str, float]:
+    """Top-1 (and top-5 beyond five classes, `accuracy.ks_of`) of the classifier on the centre view of every
+    real (unpadded) eval example."""
+    ks = accuracy.ks_of(classifier.num_classes)
 
     @jax.jit
-    def correct_and_count(variables, batch):
+    def hits_and_count(variables, batch):
         logits = classifier.apply(
             variables, augment.center_view(batch["image"][:, 0], image_size), train=False
         )
-        hits = (jnp.argmax(logits, -1) == batch["label"]) & batch["mask"]
-        return jnp.sum(hits), jnp.sum(batch["mask"])
+        hits = [jnp.sum(accuracy.top_k_hits(logits, batch["label"], k) & batch["mask"]) for k in ks]
+        return hits, jnp.sum(batch["mask"])
 
-    correct = total = 0
+    correct, total = [0] * len(ks), 0
     for host_batch in eval_batches:
-        hits, count = correct_and_count(variables, sharding.to_global(host_batch, mesh))
-        correct, total = correct + int(hits), total + int(count)
-    return correct / max(total, 1)
+        hits, count = hits_and_count(variables, sharding.to_global(host_batch, mesh))
+        correct, total = [c + int(h) for c, h in zip(correct, hits, strict=True)], total + int(count)
+    return {f"top{k}": c / max(total, 1) for k, c in zip(ks, correct, strict=True)}
 
 
 def class_probabilities(classifier: Classifier, variables, batches, image_size: int, mesh) -> np.ndarray:
@@ -241,11 +243,11 @@ def class_probabilities(classifier: Classifier, variables, batches, image_size: 
 
 
 def train_and_test(classifier: Classifier, *, eval_batches, **training) -> dict:
-    """Trains `classifier` (train_classifier's arguments), then tests it on `eval_batches`: its top-1 and how
-    it trained."""
+    """Trains `classifier` (train_classifier's arguments), then tests it on `eval_batches`: its accuracy
+    (eval_accuracy) and how it trained."""
     variables, summary = train_classifier(classifier, **training)
-    top1 = eval_top1(classifier, variables, eval_batches, training["image_size"], training["mesh"])
-    return {"top1": top1, **summary}
+    tested = eval_accuracy(classifier, variables, eval_batches, training["image_size"], training["mesh"])
+    return {**tested, **summary}
 
 
 def train_classifier(

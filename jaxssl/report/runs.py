@@ -256,6 +256,8 @@ def entries_of(run_dir: str) -> list[Entry]:
                 target.values[(f"{protocol} {classifier}", fraction)] = 100.0 * result["top1"]
         elif "top1" in record:
             target.values[(protocol, fraction)] = 100.0 * record["top1"]
+            if "top5" in record:
+                target.values[(f"{protocol} top-5", fraction)] = 100.0 * record["top5"]
             if "recipe" in record:
                 target.recipes[(protocol, fraction)] = json.dumps(record["recipe"], sort_keys=True)
             if protocol == "knn":

@@ -23,11 +23,14 @@ from jaxssl.rundir import jsonl
 
 PROTOCOL_TITLES = {
     "classifier": "own classifier",
+    "classifier top-5": "own classifier top-5",
     "online_probe": "online probe",
     "linear_sgd": "linear (SGD)",
+    "linear_sgd top-5": "linear (SGD) top-5",
     "linear_lbfgs": "linear (L-BFGS)",
     "knn": "kNN best",
     "finetune": "fine-tune",
+    "finetune top-5": "fine-tune top-5",
 }
 FEWSHOT_TITLES = {"fewshot ": "{} probe", "episodes ": "{}"}  # "fewshot 5-shot": "5-shot probe"
 

@@ -14,6 +14,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jaxssl import experiment, losses, sharding
 from jaxssl.data import parts
+from jaxssl.evaluation import fewshot, runner
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.episodic import EpisodeLayout
 from tests.helpers import tiny_config
@@ -259,3 +260,33 @@ def test_tiny_sets_its_own_episodes():
     assert dict(config.method) == {"name": "protonet", "ways": 2, "shots": 1, "queries": 3}
     with pytest.raises(ValueError, match=r"tiny=true sets its own episodes .* drop \['shots'\]"):
         tiny_config("maml", "unused", options="shots=2")
+
+
+def test_maml_adapts_an_episode_of_any_shot_count_as_its_inner_loop():
+    method, params, _, _ = linear_method("maml", **INNER)
+    rng = np.random.default_rng(5)
+    support, query = rng.uniform(size=(6, 2, 2, 1)), rng.uniform(size=(4, 2, 2, 1))  # 3 shots, trained on 2
+    weights = numpy_weights(params)
+    labels = np.repeat(np.arange(LAYOUT["ways"]), 3)
+    flat_support, flat_query = (((x - MEAN) / STD).reshape(len(x), -1) for x in (support, query))
+    for _ in range(INNER["inner_steps"]):
+        _, grads = numpy_cross_entropy(weights, flat_support, labels)
+        weights = [w - INNER["inner_lr"] * g for w, g in zip(weights, grads, strict=True)]
+    w1, b1, w2, b2 = weights
+    logits = method.adapt_episode(
+        {"params": params, "batch_stats": {}}, jnp.asarray(support), jnp.asarray(query), jax.random.key(0)
+    )
+    np.testing.assert_allclose(logits, (flat_query @ w1 + b1) @ w2 + b2, rtol=1e-5, atol=1e-6)
+    assert METHODS["protonet"](linear_context(num_classes=10), **LAYOUT).adapt_episode is None
+
+
+def test_the_episodes_protocol_records_maml_adapting_to_each_episode(fashion_dir, tmp_path, caplog):
+    config = tiny_config("maml", fashion_dir)
+    # 2-way episodes as the head has, of what the miniature eval split holds; no fine-tuning classifier
+    config.fewshot.update(ways=config.method.ways, episode_shots=(1,), queries=2, episodes=6, finetune_shots=())
+    (record,) = runner.evaluate(config, str(tmp_path / "run"), protocols=("episodes",), init="random")
+    adapted = record["classifiers"]["adapted"]
+    assert adapted["episodes"] == record["episodes"] and 0.0 <= adapted["top1"] <= 1.0
+    method = experiment.prepare(config).method
+    assert fewshot.adapts_to(method, config.method.ways) and not fewshot.adapts_to(method, 3)
+    assert "maml adapts a 2-way head, the protocol draws 3-way episodes" in caplog.text

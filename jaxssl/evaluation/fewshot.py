@@ -11,13 +11,18 @@ of the eval split, episode e of K shots a pure function of (config.eval.label_se
 classified from the support set by nearest prototype (Snell et al. 2017; Euclidean and cosine), by a logistic
 regression fitted on the support features, and (networks only, K in config.fewshot.finetune_shots) by
 fine-tuning the network on the support set (probes/episode_finetune.py, on the first finetune_episodes
-episodes). One record per K: each classifier's mean accuracy and 95 % confidence interval over the episodes.
+episodes), and (a method with its own episode classifier, Method.adapt_episode: MAML's inner loop) by that
+classifier on every episode. One record per K: each classifier's mean accuracy and 95 % confidence interval
+over the episodes.
 """
 
+import logging
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxssl import batch_streams
+from jaxssl import augment, batch_streams
 from jaxssl.data import episodes, subsets
 from jaxssl.data.episodes import sample_episode
 from jaxssl.probes import episode_finetune, linear
@@ -137,13 +142,22 @@ def draw_episodes(labels, block, shots: int, seed: int, count: int) -> tuple[np.
     return np.stack([s for s, _ in drawn]), np.stack([q for _, q in drawn])
 
 
+def episode_images(exp, support, query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images (N, H, W, C) uint8 of every eval row the episodes use, once each; the support and query rows
+    as indices into them, shaped as `support` and `query`)."""
+    rows, inverse = np.unique(np.concatenate([support.ravel(), query.ravel()]), return_inverse=True)
+    images = batch_streams.whole_batch(exp, subsets.take(exp.eval_source, rows))["image"][:, 0]
+    return (
+        images,
+        inverse[: support.size].reshape(support.shape),
+        inverse[support.size :].reshape(query.shape),
+    )
+
+
 def finetuned(context, block, support, query) -> dict:
     """The fine-tuned network's accuracy on the episodes (support, query), rows of the eval split."""
     exp = context.exp
-    rows, inverse = np.unique(np.concatenate([support.ravel(), query.ravel()]), return_inverse=True)
-    images = batch_streams.whole_batch(exp, subsets.take(exp.eval_source, rows))["image"][:, 0]
-    support_at = inverse[: support.size].reshape(support.shape)
-    query_at = inverse[support.size :].reshape(query.shape)
+    images, support_at, query_at = episode_images(exp, support, query)
     predictions = episode_finetune.finetune_predictions(
         exp.method.network,
         evaluated_weights(context.state, exp.method.eval_weights),
@@ -158,6 +172,45 @@ def finetuned(context, block, support, query) -> dict:
     )
     result = kernels.mean_ci95(predictions, episodes.episode_labels(block.ways, block.queries))
     return {**result, "steps": block.finetune_steps, "lr": block.finetune_lr}
+
+
+def adapted(context, block, support, query) -> dict:
+    """The accuracy of the method's own episode classifier (Method.adapt_episode: MAML's inner loop from its
+    learnt initialisation) on the episodes (support, query), rows of the eval split, episode e keyed by
+    fold_in(context.key, e), one episode per call."""
+    exp = context.exp
+    images, support_at, query_at = episode_images(exp, support, query)
+    params, batch_stats = evaluated_weights(context.state, exp.method.eval_weights)
+    variables = {"params": params, "batch_stats": batch_stats}
+
+    @jax.jit
+    def classify(variables, support_images, query_images, key):
+        views = (augment.center_view(x, exp.image_size) for x in (support_images, query_images))
+        return jnp.argmax(exp.method.adapt_episode(variables, *views, key), axis=-1)
+
+    predictions = np.stack(
+        [
+            jax.device_get(classify(variables, images[s], images[q], jax.random.fold_in(context.key, e)))
+            for e, (s, q) in enumerate(zip(support_at, query_at, strict=True))
+        ]
+    )
+    return kernels.mean_ci95(predictions, episodes.episode_labels(block.ways, block.queries))
+
+
+def adapts_to(method, ways: int) -> bool:
+    """Whether the method has its own episode classifier for `ways`-way episodes; says in the log when its
+    head has another number of ways, so that the record's missing "adapted" entry is explained."""
+    if method.adapt_episode is None:
+        return False
+    if method.episodes.ways != ways:
+        logging.warning(
+            "episodes: %s adapts a %d-way head, the protocol draws %d-way episodes: no adapted classifier",
+            method.name,
+            method.episodes.ways,
+            ways,
+        )
+        return False
+    return True
 
 
 def episodes_record(context, found: dict) -> list[dict]:
@@ -187,6 +240,8 @@ def episodes_record(context, found: dict) -> list[dict]:
         if context.state is not None and shots in block.finetune_shots:
             count = min(block.finetune_episodes, block.episodes)
             classifiers["finetune"] = finetuned(context, block, support[:count], query[:count])
+        if context.state is not None and adapts_to(context.exp.method, block.ways):
+            classifiers["adapted"] = adapted(context, block, support, query)
         results.append(
             {
                 "ways": int(block.ways),

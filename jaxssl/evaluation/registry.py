@@ -116,11 +116,13 @@ PROTOCOLS = {
         check=fewshot.check_fewshot,
     ),
     "episodes": Protocol(
-        "N-way K-shot episodes of the eval split's novel classes: prototypes, logistic regression, fine-tuning",
+        "N-way K-shot episodes of the eval split's novel classes: prototypes, logistic regression, fine-tuning"
+        " (and a meta-learner's own adaptation)",
         fewshot.episodes_record,
         frozen=True,
         pixels=True,
         check=fewshot.check_episodes,
+        key_salt=17,
     ),
     "layers": Protocol(
         "per-layer linear probes: L-BFGS on each backbone feature map, average-pooled to a fixed size",

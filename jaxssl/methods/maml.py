@@ -68,14 +68,14 @@ def make(
         outputs, _ = forward(network, variables, images, dropout_rngs(key, 0))
         return losses.hard_label_cross_entropy(outputs["projection"], labels)
 
-    def support_loss(weights, batch_stats, support, key):
-        return class_loss(weights, batch_stats, support, support_labels, key)[0]
+    def support_loss(weights, batch_stats, support, labels, key):
+        return class_loss(weights, batch_stats, support, labels, key)[0]
 
-    def adapted(params, batch_stats, support, key):
-        """theta'_K of one episode's support set."""
+    def adapted(params, batch_stats, support, labels, key):
+        """theta'_K of one episode's support set and its episode labels."""
         weights = params
         for step_key in jax.random.split(key, inner_steps):
-            grads = jax.grad(support_loss)(weights, batch_stats, support, step_key)
+            grads = jax.grad(support_loss)(weights, batch_stats, support, labels, step_key)
             if first_order:
                 grads = jax.lax.stop_gradient(grads)
             weights = jax.tree.map(lambda w, g: w - inner_lr * g, weights, grads)
@@ -84,8 +84,17 @@ def make(
     def episode_terms(params, batch_stats, support, query, key):
         """(query cross-entropy, query top-1) of one episode after the inner loop."""
         inner_key, query_key = jax.random.split(key)
-        weights = adapted(params, batch_stats, support, inner_key)
+        weights = adapted(params, batch_stats, support, support_labels, inner_key)
         return class_loss(weights, batch_stats, query, query_labels, query_key)
+
+    def adapt_episode(variables, support, query, key):
+        """The query logits after the inner loop on an episode of any shot count (the training's
+        inner_steps and inner_lr, BatchNorm on each batch's own statistics as in training)."""
+        labels = jnp.repeat(jnp.arange(ways, dtype=jnp.int32), support.shape[0] // ways)
+        inner_key, query_key = jax.random.split(key)
+        weights = adapted(variables["params"], variables["batch_stats"], support, labels, inner_key)
+        query_variables = {"params": weights, "batch_stats": variables["batch_stats"]}
+        return forward(network, query_variables, query, dropout_rngs(query_key, 0))[0]["projection"]
 
     def loss(params, inputs: LossInputs):
         (view,) = inputs.views
@@ -105,4 +114,4 @@ def make(
             features=outputs["features"],
         )
 
-    return Method(name="maml", network=network, loss=loss, episodes=layout)
+    return Method(name="maml", network=network, loss=loss, episodes=layout, adapt_episode=adapt_episode)

@@ -154,6 +154,11 @@ class Method:
     episodes: for a method trained on N-way K-shot episodes (Prototypical Networks, MAML), their layout in the
     global batch (methods/episodic.py EpisodeLayout): every batch is then drawn as episodes of the training
     split's classes instead of walking its epochs. None for other methods.
+    adapt_episode(variables, support, query, key) -> (Q, ways) query logits: the method's own classifier of
+    a few-shot episode, for a method that learns how to adapt (MAML: its inner loop from the learnt
+    initialisation). support (S, H, W, C) and query (Q, H, W, C) are images in [0, 1], the support rows
+    class by class (S / ways of each); variables: {"params", "batch_stats"}. The episodes protocol records it
+    as the "adapted" classifier. None for other methods.
     """
 
     name: str
@@ -167,6 +172,7 @@ class Method:
     memories: tuple[tuple[str, int], ...] = ()
     eval_weights: str = "online"
     episodes: Any = None
+    adapt_episode: Callable[..., jax.Array] | None = None
 
     def __post_init__(self):
         if self.eval_weights not in ("online", "target"):

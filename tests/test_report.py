@@ -302,6 +302,18 @@ def test_a_top5_beside_a_top1_is_its_own_column_after_it(tmp_path):
     assert row["fine-tune top-5 1 %"] == "97.50 ± 0.71"
 
 
+def test_few_shot_columns_go_by_setting_whichever_row_names_a_classifier_first(tmp_path):
+    def episodes(shots, *names):
+        classifiers = {name: {"top1": 0.5, "ci95": 0.01, "episodes": 10} for name in names}
+        return record("episodes", 0.5, ways=5, shots=shots, classifiers=classifiers)
+
+    write_run(tmp_path / "a", records=[episodes(1, "logistic"), episodes(5, "logistic")])
+    write_run(tmp_path / "b", records=[episodes(1, "logistic", "adapted"), record("fewshot", 0.4, shots=2)])
+    titles = [title for title in table_cells(report.report([str(tmp_path / "a"), str(tmp_path / "b")]))[0]]
+    shots = [title for title in titles if "shot" in title]
+    assert shots == ["2-shot probe", "5-way 1-shot logistic", "5-way 1-shot adapted", "5-way 5-shot logistic"]
+
+
 def test_a_cell_that_not_every_seed_measured_says_how_many_did(tmp_path):
     for seed in (0, 1, 2):
         grid = {"20/0.07": 0.7 + seed / 100}

@@ -13,6 +13,7 @@ paired t and its two-sided p), as a matrix of label count by comparison where th
 """
 
 import os
+import re
 
 import numpy as np
 
@@ -59,14 +60,24 @@ def fraction_title(fraction: float) -> str:
     return "" if fraction == 1.0 else f" {fraction * 100:g} %"
 
 
+def fewshot_setting(protocol: str) -> tuple[int, int, int]:
+    """The sort key of a few-shot column: the probes before the episodes, then by ways and shots
+    ("episodes 5-way 1-shot logistic" -> (1, 5, 1))."""
+    kind = 0 if protocol.startswith("fewshot ") else 1
+    numbers = dict((unit, int(n)) for n, unit in re.findall(r"(\d+)-(way|shot)\b", protocol))
+    return kind, numbers.get("way", 0), numbers.get("shot", 0)
+
+
 def columns_of(groups) -> list[tuple[str, float]]:
-    """(protocol, fraction) columns some row has: the whole label set first, then the fractions ascending."""
+    """(protocol, fraction) columns some row has: the whole label set first, then the fractions ascending;
+    few-shot columns by setting, the classifiers of one setting in the order the rows first name them."""
     present = {key for group in groups for entry in group for key in entry.values}
     fractions = sorted({fraction for _, fraction in present}, key=lambda f: (f != 1.0, f))
     layers, fewshot = (
         list(dict.fromkeys(p for group in groups for e in group for p, _ in e.values if p.startswith(prefix)))
         for prefix in ("layer ", tuple(FEWSHOT_TITLES))
     )
+    fewshot.sort(key=fewshot_setting)
     return [
         (protocol, f)
         for f in fractions

@@ -2,6 +2,7 @@
 manifest of torchvision itself and a forward pass written in torchvision's layout; timm's names for the ViTs,
 checked the same way; native npz; refusals; the restore of a run's newest checkpoint for reading."""
 
+import functools
 import json
 import os
 import subprocess
@@ -213,24 +214,36 @@ def test_an_export_without_a_counterpart_is_one_clear_error_before_anything_is_w
     assert not os.path.exists(tmp_path / "export")
 
 
-@pytest.mark.parametrize("naming", ["torchvision", "native"])
+def micro_config(fashion_dir, width_multiplier=1.0):
+    config = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
+    config.data.manual_dir = fashion_dir
+    config.model.width_multiplier = width_multiplier
+    return config
+
+
+# torchvision's names need a torchvision network (ResNet-18); the native names fit any, so the micro one.
+EXPORTED_AND_MISFIT = {
+    "torchvision": (resnet18_config, micro_config),
+    "native": (micro_config, functools.partial(micro_config, width_multiplier=2.0)),
+}
+
+
+@pytest.mark.parametrize("naming", sorted(EXPORTED_AND_MISFIT))
 def test_a_run_starts_from_an_exported_file_and_refuses_one_that_does_not_fit(naming, fashion_dir, tmp_path):
-    config = resnet18_config(fashion_dir)
-    exp, state = saved_run(config, str(tmp_path / "source"))
-    path = export.export(config, str(tmp_path / "source"), naming=naming)
-    other = experiment.prepare(config)
+    exported, misfit = (make(fashion_dir) for make in EXPORTED_AND_MISFIT[naming])
+    exp, state = saved_run(exported, str(tmp_path / "source"))
+    path = export.export(exported, str(tmp_path / "source"), naming=naming)
+    other = experiment.prepare(exported)
     layout = experiment.state_layout(other)
     fresh = experiment.create_state(other, layout)  # the random initialisation the saved run was moved from
     started = load.with_backbone(fresh, load.backbone_from_file(path, layout), layout)
     assert_same_backbone(started, state)
-    micro = simclr_config.get_config("dataset=fashion_mnist,tiny=1")
-    micro.data.manual_dir = fashion_dir
-    micro.init.weights = path
+    misfit.init.weights = path
     with pytest.raises(
         load.InitWeightsError, match="does not fit this run's backbone .* Nothing was written"
     ):
-        train.run(micro, str(tmp_path / "micro"))
-    assert not os.path.exists(tmp_path / "micro")  # refused before its lock or any directory
+        train.run(misfit, str(tmp_path / "misfit"))
+    assert not os.path.exists(tmp_path / "misfit")  # refused before its lock or any directory
 
 
 def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_path):

@@ -19,7 +19,7 @@ from jaxssl.rundir.checkpoint import Checkpointer
 from tests.helpers import executables_of_a_run, tiny_config
 
 STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
-STATELESS = ["moco_v3", "mae", "cpc_v2", "protonet"]
+STATELESS = ["moco_v3", "mae", "cpc_v2", "protonet", "maml"]
 # Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
 # tests/test_train.py, MAE's masked step and CPC v2's patch grid on a LayerNorm ResNet here): their own
 # tests are at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py,
@@ -29,8 +29,7 @@ STATELESS = ["moco_v3", "mae", "cpc_v2", "protonet"]
 # (their loss wiring is tested there). RotNet's labels, made inside its loss, are checked through the method
 # in tests/test_pretext.py. VAT, UDA and S4L run on FixMatch's mechanism too (their losses through the
 # method in tests/test_semisup_consistency.py and tests/test_s4l_pirl.py); PIRL keeps InstDisc's memory bank
-# (tests/test_s4l_pirl.py); iBOT keeps DINO's centre, one more of them (tests/test_ibot.py); MAML trains on
-# Prototypical Networks' episodes (its inner loop against a hand-written one in tests/test_meta.py). I-JEPA and
+# (tests/test_s4l_pirl.py); iBOT keeps DINO's centre, one more of them (tests/test_ibot.py). I-JEPA and
 # MSN feed a ViT a subset of its tokens beside an EMA target, as MAE's masked step and MoCo v3's ViT do here
 # (their wiring against the papers' objectives in tests/test_ijepa_msn.py). Noisy Student's round (a teacher,
 # then a student of its pseudo-labels, resumed) runs end to end in tests/test_noisy_student.py, SimCLR v2's
@@ -42,7 +41,6 @@ LOSS_ONLY = [
     "s4l",
     "pirl",
     "ibot",
-    "maml",
     "ijepa",
     "msn",
     "distill",

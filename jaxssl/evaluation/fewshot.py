@@ -219,6 +219,7 @@ def episodes_record(context, found: dict) -> list[dict]:
     block, eval_config = context.config.fewshot, context.config.eval
     held_out = found["eval"]
     query_labels = episodes.episode_labels(block.ways, block.queries)
+    adapts = context.state is not None and adapts_to(context.exp.method, block.ways)
     results = []
     for shots in block.episode_shots:
         support, query = draw_episodes(
@@ -240,7 +241,7 @@ def episodes_record(context, found: dict) -> list[dict]:
         if context.state is not None and shots in block.finetune_shots:
             count = min(block.finetune_episodes, block.episodes)
             classifiers["finetune"] = finetuned(context, block, support[:count], query[:count])
-        if context.state is not None and adapts_to(context.exp.method, block.ways):
+        if adapts:
             classifiers["adapted"] = adapted(context, block, support, query)
         results.append(
             {

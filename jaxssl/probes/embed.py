@@ -23,4 +23,3 @@ def embed_split(compiled_embed, args: tuple, batches, mesh, key=None) -> dict[st
         name: np.concatenate([np.asarray(out[name])[np.asarray(out["mask"])] for out in outputs])
         for name in names
     }
-

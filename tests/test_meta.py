@@ -173,15 +173,21 @@ def numpy_cross_entropy(weights, x, labels):
     return value, [x.T @ g_features, g_features.sum(0), features.T @ g_logits, g_logits.sum(0)]
 
 
+def numpy_adapted(weights, xs, ys, inner_steps, inner_lr):
+    """The weights after `inner_steps` hand-written gradient steps of rate `inner_lr` on (xs, ys)."""
+    adapted = list(weights)
+    for _ in range(inner_steps):
+        _, grads = numpy_cross_entropy(adapted, xs, ys)
+        adapted = [w - inner_lr * g for w, g in zip(adapted, grads, strict=True)]
+    return adapted
+
+
 def numpy_maml(weights, flat, inner_steps, inner_lr):
     """(MAML's loss, its first-order gradient): per episode, `inner_steps` hand-written gradient steps on the
     support set, then the query cross-entropy at the adapted weights and its gradient there."""
     values, gradients = [], []
     for xs, ys, xq, yq in numpy_episodes(flat):
-        adapted = list(weights)
-        for _ in range(inner_steps):
-            _, grads = numpy_cross_entropy(adapted, xs, ys)
-            adapted = [w - inner_lr * g for w, g in zip(adapted, grads, strict=True)]
+        adapted = numpy_adapted(weights, xs, ys, inner_steps, inner_lr)
         value, grads = numpy_cross_entropy(adapted, xq, yq)
         values.append(value)
         gradients.append(grads)
@@ -266,13 +272,9 @@ def test_maml_adapts_an_episode_of_any_shot_count_as_its_inner_loop():
     method, params, _, _ = linear_method("maml", **INNER)
     rng = np.random.default_rng(5)
     support, query = rng.uniform(size=(6, 2, 2, 1)), rng.uniform(size=(4, 2, 2, 1))  # 3 shots, trained on 2
-    weights = numpy_weights(params)
     labels = np.repeat(np.arange(LAYOUT["ways"]), 3)
     flat_support, flat_query = (((x - MEAN) / STD).reshape(len(x), -1) for x in (support, query))
-    for _ in range(INNER["inner_steps"]):
-        _, grads = numpy_cross_entropy(weights, flat_support, labels)
-        weights = [w - INNER["inner_lr"] * g for w, g in zip(weights, grads, strict=True)]
-    w1, b1, w2, b2 = weights
+    w1, b1, w2, b2 = numpy_adapted(numpy_weights(params), flat_support, labels, **INNER)
     logits = method.adapt_episode(
         {"params": params, "batch_stats": {}}, jnp.asarray(support), jnp.asarray(query), jax.random.key(0)
     )
@@ -283,7 +285,9 @@ def test_maml_adapts_an_episode_of_any_shot_count_as_its_inner_loop():
 def test_the_episodes_protocol_records_maml_adapting_to_each_episode(fashion_dir, tmp_path, caplog):
     config = tiny_config("maml", fashion_dir)
     # 2-way episodes as the head has, of what the miniature eval split holds; no fine-tuning classifier
-    config.fewshot.update(ways=config.method.ways, episode_shots=(1,), queries=2, episodes=6, finetune_shots=())
+    config.fewshot.update(
+        ways=config.method.ways, episode_shots=(1,), queries=2, episodes=6, finetune_shots=()
+    )
     (record,) = runner.evaluate(config, str(tmp_path / "run"), protocols=("episodes",), init="random")
     adapted = record["classifiers"]["adapted"]
     assert adapted["episodes"] == record["episodes"] and 0.0 <= adapted["top1"] <= 1.0

@@ -32,7 +32,8 @@ def make(context: MethodContext, *, threshold=0.95, unlabelled_weight=1.0, ema=0
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):
-        logits, outputs, batch_stats, rows = weak_strong_forward(network, params, inputs, labelled)
+        outputs, batch_stats, rows = weak_strong_forward(network, params, inputs, labelled)
+        logits = outputs["logits"]
         supervised, labelled_top1 = losses.hard_label_cross_entropy(
             logits[:labelled], inputs.labels[:labelled]
         )

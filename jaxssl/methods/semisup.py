@@ -49,9 +49,9 @@ def one_view_forward(network, params, inputs: LossInputs, labelled: int):
 
 
 def weak_strong_forward(network, params, inputs: LossInputs, labelled: int):
-    """(logits, outputs, batch_stats, rows) of the network in training mode, with the loss key's dropout
-    stream, on the weak views of every row followed by the strong views of the unlabelled ones (one BatchNorm
-    batch, as FixMatch's reference): logits[:labelled] are the labelled rows, [labelled:rows] the unlabelled
+    """(outputs, batch_stats, rows) of the network in training mode, with the loss key's dropout stream, on
+    the weak views of every row followed by the strong views of the unlabelled ones (one BatchNorm batch, as
+    FixMatch's reference): outputs' rows [:labelled] are the labelled rows, [labelled:rows] the unlabelled
     rows' weak views and [rows:] their strong views. The step of FixMatch and UDA."""
     weak, strong = inputs.views
     outputs, batch_stats = forward(
@@ -60,7 +60,7 @@ def weak_strong_forward(network, params, inputs: LossInputs, labelled: int):
         jnp.concatenate([weak, strong[labelled:]], axis=0),
         dropout_rngs(inputs.key, 0),
     )
-    return outputs["logits"], outputs, batch_stats, weak.shape[0]
+    return outputs, batch_stats, weak.shape[0]
 
 
 def linear_ramp(step, start: int, end: int) -> jnp.ndarray:

@@ -55,7 +55,8 @@ def make(
     labelled = context.labelled_batch
 
     def loss(params, inputs: LossInputs):
-        logits, outputs, batch_stats, rows = weak_strong_forward(network, params, inputs, labelled)
+        outputs, batch_stats, rows = weak_strong_forward(network, params, inputs, labelled)
+        logits = outputs["logits"]
         eta = losses.tsa_threshold(tsa_schedule, inputs.step, tsa_steps, context.num_classes)
         labels = inputs.labels[:labelled]
         supervised, tsa_kept = losses.annealed_cross_entropy(logits[:labelled], labels, eta)

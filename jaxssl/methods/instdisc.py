@@ -24,40 +24,42 @@ def make(
 
     num_negatives > 0: NCE with that many uniformly sampled negatives per example (eq. 3-6), the constant Z
     estimated on the first step and then held fixed (stored in state.extra, as the paper does).
-    num_negatives = 0: the exact non-parametric softmax over the whole bank (eq. 2), affordable on small data.
+    num_negatives = 0: the exact non-parametric softmax over the whole bank (eq. 2), affordable on small data;
+    state.extra then holds the bank alone.
     """
     network = context.network(MLP(hidden_dims=(), out_dim=projection_dim, dtype=context.dtype))
     num_examples = context.num_examples
 
     def objective(v, extra, indices, key):
-        """(loss, the log normaliser to keep) for features v against the bank."""
+        """(loss, the method's memory besides the bank: the NCE normaliser to keep) for features v."""
         bank = extra["bank"]
         if not num_negatives:
-            return losses.instdisc_softmax(v, bank, indices, temperature, num_examples), extra["log_z"]
+            return losses.instdisc_softmax(v, bank, indices, temperature, num_examples), {}
         negatives = jax.random.randint(key, (v.shape[0], num_negatives), 0, num_examples)
         estimate = losses.nce_log_normalizer(
             jax.lax.stop_gradient(v), bank, negatives, temperature, num_examples
         )
         log_z = held_log_normalizer(extra["log_z"], estimate)
-        return losses.instdisc_nce(v, bank, indices, negatives, temperature, log_z, num_examples), log_z
+        value = losses.instdisc_nce(v, bank, indices, negatives, temperature, log_z, num_examples)
+        return value, {"log_z": jax.lax.stop_gradient(log_z)}
 
     def loss(params, inputs: LossInputs):
         (out,), batch_stats = forward_views(
             network, params, inputs.batch_stats, inputs.views[:1], key=inputs.key
         )
-        value, log_z = objective(out["projection"], inputs.extra, inputs.indices, inputs.key)
+        value, normalizer = objective(out["projection"], inputs.extra, inputs.indices, inputs.key)
         bank = losses.memory_update(inputs.extra["bank"], inputs.indices, out["projection"], memory_momentum)
         return value, LossAux(
             batch_stats=batch_stats,
             metrics={"instdisc": value},
             features=out["features"],
-            extra={"bank": bank, "log_z": jax.lax.stop_gradient(log_z)},
+            extra={"bank": bank, **normalizer},
         )
 
     return Method(
         name="instdisc",
         network=network,
         loss=loss,
-        init_extra=lambda key: random_bank(key, num_examples, projection_dim),
+        init_extra=lambda key: random_bank(key, num_examples, projection_dim, nce=num_negatives > 0),
         memories=(("bank", 0),),
     )

@@ -42,12 +42,13 @@ def check_bank_size(num_examples: int, global_batch: int, what: str) -> None:
         )
 
 
-def random_bank(key, num_examples: int, dim: int) -> dict:
+def random_bank(key, num_examples: int, dim: int, nce: bool = True) -> dict:
     """A bank of one random unit vector per training example (InstDisc initialises it randomly), its rows padded
-    past them to sharding.padded_rows so that it splits over the devices (nothing reads the padding), and the NCE
-    normaliser log Z not yet estimated (NaN)."""
+    past them to sharding.padded_rows so that it splits over the devices (nothing reads the padding), and, for
+    NCE, its normaliser log Z not yet estimated (NaN until the first step; the exact softmax keeps none)."""
     bank = losses.l2_normalize(jax.random.normal(key, (num_examples, dim), jnp.float32))
-    return {"bank": sharding.pad_rows(bank, axis=0), "log_z": jnp.full((), jnp.nan, jnp.float32)}
+    memory = {"bank": sharding.pad_rows(bank, axis=0)}
+    return {**memory, "log_z": jnp.full((), jnp.nan, jnp.float32)} if nce else memory
 
 
 def held_log_normalizer(log_z, estimate):

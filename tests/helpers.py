@@ -29,6 +29,7 @@ def cli(args, **kwargs):
     return [sys.executable, "-m", "jaxssl.main", CACHE_FLAG, *args], dict(cwd=REPO, env=env, **kwargs)
 
 
+LAST_STEP_ONLY = 10**9  # an eval.every_steps no test run reaches: it evaluates when it finishes
 SLURM_PORTS = 61440  # jax's SLURM detection puts the coordinator on port 61440 + SLURM_JOB_ID % 4096
 
 
@@ -162,11 +163,13 @@ def wait_all(started, timeout: float = 300) -> list[int]:
 
 def tiny_config(method, fashion_dir, steps=None, options="", **train_overrides):
     """configs/<method>.py's tiny run on the miniature Fashion-MNIST (drop path on a ViT) for `steps` steps, or
-    the tiny preset's when None; `train_overrides` set more keys of config.train."""
+    the tiny preset's when None; `train_overrides` set more keys of config.train. The online evaluation runs
+    at the run's last step only (the tiny preset's every 2 steps: tests/test_train.py's command line)."""
     config = importlib.import_module(f"configs.{method}").get_config(
         ",".join(filter(None, ("dataset=fashion_mnist,tiny=1", options)))
     )
     config.data.manual_dir = fashion_dir
+    config.eval.every_steps = LAST_STEP_ONLY
     if steps is not None:
         config.train.steps = steps
     config.train.update(train_overrides)

@@ -14,7 +14,7 @@ from configs import byol, quickstart, simclr
 from jaxssl import augment, experiment, train
 from jaxssl.augment import crops, spatial
 from jaxssl.evaluation import runner
-from tests.helpers import executables_of_a_run
+from tests.helpers import LAST_STEP_ONLY, executables_of_a_run
 from tests.test_methods import assert_same_tree, read_lines
 
 
@@ -159,6 +159,7 @@ def test_a_run_with_contrastive_crops_refreshes_its_boxes_and_resumes_exactly(fa
     config.data.manual_dir = fashion_dir
     config.train.steps = 10
     config.checkpoint.every_steps = 6
+    config.eval.every_steps = LAST_STEP_ONLY
     uninterrupted, resumed = str(tmp_path / "a"), str(tmp_path / "b")
     final = train.run(config, uninterrupted)
     crop = jax.device_get(final.crop)

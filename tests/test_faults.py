@@ -50,7 +50,7 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
         random.Random(os.environ.get("JAXSSL_FAULT_SEED", 0)),
     )
     killed, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
-    overrides = ["--config.train.steps=30", "--config.eval.every_steps=10"]
+    overrides = ["--config.train.steps=20", "--config.eval.every_steps=10"]
     args = [
         "--config=configs/simclr.py:dataset=fashion_mnist,tiny=1",
         f"--workdir={killed}",
@@ -72,8 +72,8 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
             break  # it finished before the kill
         newest = record_files_parse(killed)
     assert subprocess.run(command, **options).returncode == 0
-    assert record_files_parse(killed) == 30
-    config = tiny_config("simclr", fashion_dir, steps=30)
+    assert record_files_parse(killed) == 20
+    config = tiny_config("simclr", fashion_dir, steps=20)
     config.eval.every_steps = 10
     final = train.run(config, reference)
     restored = experiment.prepare(config)
@@ -81,7 +81,7 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
     checkpointer = Checkpointer(killed, keep=3, identity=restored.identity)
     state = checkpointer.restore_latest(layout)
     checkpointer.close()
-    assert int(state.step) == 30
+    assert int(state.step) == 20
     assert_same_tree(state.params, final.params)
     assert_same_tree(state.opt_state, final.opt_state)
 

@@ -11,30 +11,34 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from jaxssl import augment, experiment, losses, masking, models, optim, sharding, train
+from jaxssl import augment, experiment, finite, losses, masking, models, optim, sharding, train
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
 from jaxssl.rundir import checkpoint
 from jaxssl.rundir.checkpoint import Checkpointer
 from tests.helpers import executables_of_a_run, tiny_config
+from tests.test_losses_zoo import normalized, numpy_info_nce, numpy_nearest_neighbours
 
-STATEFUL = ["moco_v2", "nnclr", "swav", "dino", "deepcluster_v2", "instdisc"]
+STATEFUL = ["moco_v2", "swav", "dino", "instdisc"]
 STATELESS = ["moco_v3", "mae", "cpc_v2", "protonet", "maml"]
+# DeepCluster-v2's run, resumed across the epoch where it first clusters its memory, is its own test below.
 # Methods whose mechanism an end-to-end row already runs (SimCLR's and BYOL's stateless two-view step in
-# tests/test_train.py, MAE's masked step and CPC v2's patch grid on a LayerNorm ResNet here): their own
-# tests are at the loss level (the formulas against numpy and on 1 vs 8 devices in tests/test_losses_zoo.py,
-# the wiring below, the tile tasks and colorization in tests/test_pretext.py). FixMatch's end-to-end run,
-# with its resume and its evaluation on the EMA weights, is in tests/test_semisup.py; pseudo-label, Mean
-# Teacher, MixMatch, co-training, deep co-training and the supervised baseline run on the same mechanism
-# (their loss wiring is tested there). RotNet's labels, made inside its loss, are checked through the method
-# in tests/test_pretext.py. VAT, UDA and S4L run on FixMatch's mechanism too (their losses through the
-# method in tests/test_semisup_consistency.py and tests/test_s4l_pirl.py); PIRL keeps InstDisc's memory bank
-# (tests/test_s4l_pirl.py); iBOT keeps DINO's centre, one more of them (tests/test_ibot.py). I-JEPA and
-# MSN feed a ViT a subset of its tokens beside an EMA target, as MAE's masked step and MoCo v3's ViT do here
-# (their wiring against the papers' objectives in tests/test_ijepa_msn.py). Noisy Student's round (a teacher,
-# then a student of its pseudo-labels, resumed) runs end to end in tests/test_noisy_student.py, SimCLR v2's
-# distillation (a fine-tuned teacher's kept predictions, then a student, resumed) in tests/test_simclr_v2.py.
+# tests/test_train.py, MAE's masked step and CPC v2's patch grid on a LayerNorm ResNet here, NNCLR's support
+# set in MoCo v2's FIFO queue): their own tests are at the loss level (the formulas against numpy and on 1 vs
+# 8 devices in tests/test_losses_zoo.py, the wiring below, the tile tasks and colorization in
+# tests/test_pretext.py). FixMatch's end-to-end run, with its resume and its evaluation on the EMA weights, is
+# in tests/test_semisup.py; pseudo-label, Mean Teacher, MixMatch, co-training, deep co-training and the
+# supervised baseline run on the same mechanism (their loss wiring is tested there). RotNet's labels, made
+# inside its loss, are checked through the method in tests/test_pretext.py. VAT, UDA and S4L run on
+# FixMatch's mechanism too (their losses through the method in tests/test_semisup_consistency.py and
+# tests/test_s4l_pirl.py); PIRL keeps InstDisc's memory bank (tests/test_s4l_pirl.py); iBOT keeps DINO's
+# centre, one more of them (tests/test_ibot.py). I-JEPA and MSN feed a ViT a subset of its tokens beside an
+# EMA target, as MAE's masked step and MoCo v3's ViT do here (their wiring against the papers' objectives in
+# tests/test_ijepa_msn.py). Noisy Student's round (a teacher, then a student of its pseudo-labels, resumed)
+# runs end to end in tests/test_noisy_student.py, SimCLR v2's distillation (a fine-tuned teacher's kept
+# predictions, then a student, resumed) in tests/test_simclr_v2.py.
 LOSS_ONLY = [
+    "nnclr",
     "rotnet",
     "vat",
     "uda",
@@ -74,7 +78,7 @@ def assert_same_tree(a, b):
 
 
 def test_every_registered_method_is_covered_here():
-    assert set(STATEFUL + STATELESS + LOSS_ONLY) | {"simclr", "byol"} == set(METHODS)
+    assert set(STATEFUL + STATELESS + LOSS_ONLY) | {"simclr", "byol", "deepcluster_v2"} == set(METHODS)
 
 
 def read_lines(workdir):
@@ -275,6 +279,30 @@ def test_moco_v2_enqueues_the_unshuffled_keys_of_the_momentum_encoder():
     assert int(aux.extra["pointer"]) == 8
 
 
+def test_nnclr_contrasts_each_views_support_neighbour_with_the_other_views_prediction_and_enqueues_view_1():
+    # Dwibedi et al. 2021, eq. (1)-(2) symmetrised, on the network's own training-mode outputs (the two views
+    # are one BatchNorm batch, as forward_views runs them).
+    method = micro_method(
+        "nnclr", projector_hidden_dims=(16,), projection_dim=8, predictor_hidden_dims=(16,), queue_size=16
+    )
+    variables, inputs = micro_inputs(method, augment.simclr_views(16))
+    value, aux = method.loss(variables["params"], inputs)
+    both, _ = method.network.apply(
+        variables, jnp.concatenate(inputs.views[:2]), train=True, mutable=["batch_stats"]
+    )
+    z1, z2 = np.split(np.asarray(both["projection"]), 2)
+    p1, p2 = np.split(np.asarray(both["prediction"]), 2)
+    support = np.asarray(inputs.extra["queue"])
+    expected = (
+        numpy_info_nce(numpy_nearest_neighbours(z1, support), p2, None, 0.1)
+        + numpy_info_nce(numpy_nearest_neighbours(z2, support), p1, None, 0.1)
+    ) / 2
+    np.testing.assert_allclose(value, expected, rtol=1e-4)
+    np.testing.assert_allclose(aux.extra["queue"][:8], normalized(z1), atol=1e-5)
+    np.testing.assert_array_equal(aux.extra["queue"][8:], support[8:])
+    assert int(aux.extra["pointer"]) == 8
+
+
 def test_instdisc_moves_the_batch_rows_of_the_memory_bank_with_momentum():
     method = micro_method("instdisc", projection_dim=8, num_negatives=0, memory_momentum=0.5)
     variables, inputs = micro_inputs(method, augment.instdisc_views(16))
@@ -285,6 +313,8 @@ def test_instdisc_moves_the_batch_rows_of_the_memory_bank_with_momentum():
     np.testing.assert_allclose(aux.extra["bank"][inputs.indices], expected, atol=1e-5)
     untouched = np.setdiff1d(np.arange(32), np.asarray(inputs.indices))
     np.testing.assert_array_equal(aux.extra["bank"][untouched], inputs.extra["bank"][untouched])
+    # The exact softmax has no normaliser to estimate: its state is finite from the start, so it is saved.
+    assert set(aux.extra) == set(inputs.extra) == {"bank"} and bool(finite.all_finite(inputs.extra))
 
 
 def test_instdisc_nce_estimates_its_normaliser_once():
@@ -339,15 +369,25 @@ def test_frozen_layer_is_not_updated_in_the_first_epoch_only(name, path):
         assert any(np.any(np.asarray(leaf) != 0) for leaf in jax.tree.leaves(updates["backbone"]))
 
 
-def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts(fashion_dir, tmp_path):
+def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts_and_resumes_across_it(
+    fashion_dir, tmp_path
+):
     # 64 examples, batch 16: epoch 1 starts at step 4; before it nothing is assigned and the loss is zero.
-    # One run of 5 steps (one compile); the state before step 5 is its step-4 checkpoint.
-    workdir, at_step_4 = str(tmp_path / "dc"), str(tmp_path / "dc4")
+    # One run of 5 steps; the state before step 5 is its step-4 checkpoint. A run resumed from its step-2
+    # checkpoint (what a SIGKILL after it leaves) clusters at the same step and ends on the same state.
+    workdir, at_step_4, resumed = str(tmp_path / "dc"), str(tmp_path / "dc4"), str(tmp_path / "resumed")
     config = tiny_config("deepcluster_v2", fashion_dir, steps=5)
     exp = experiment.prepare(config)
     layout = experiment.state_layout(exp)
     initial = experiment.create_state(exp, layout)
     after = train.run(config, workdir)
+    shutil.copytree(os.path.join(workdir, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2"))
+    again = train.run(config, resumed)
+    runs = [(line["start_step"], line["step"]) for line in read_lines(resumed) if line["split"] == "run"]
+    assert runs == [(2, 5)]
+    assert_same_tree(
+        (again.params, again.batch_stats, again.extra), (after.params, after.batch_stats, after.extra)
+    )
     shutil.copytree(os.path.join(workdir, "checkpoints", "4"), os.path.join(at_step_4, "checkpoints", "4"))
     checkpointer = Checkpointer(at_step_4, keep=None, identity=exp.identity)
     before = checkpointer.restore_latest(layout)

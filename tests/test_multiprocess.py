@@ -2,6 +2,7 @@
 initialisation (SLURM's environment variables, explicit process flags, launch/slurm.sbatch), checked against
 1 process x 8 devices (the suite's own process)."""
 
+import copy
 import json
 import os
 import re
@@ -79,6 +80,19 @@ def assert_close_trees(a, b):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
 
 
+def exported_initialisation(config, workdir) -> str:
+    """The native export of `config`'s network initialised from the next seed: a start that differs from the
+    run's own initialisation."""
+    other = copy.deepcopy(config)
+    other.seed = config.seed + 1
+    exp = experiment.prepare(other)
+    writer = Checkpointer(workdir, keep=None, identity=exp.identity)
+    writer.save(1, experiment.create_state(exp, experiment.state_layout(exp)))
+    writer.close()
+    train.write_config(other, workdir)
+    return export.export(other, workdir, naming="native")
+
+
 def copy_without_newest_checkpoint(source, destination):
     shutil.copytree(source, destination)
     shutil.rmtree(os.path.join(destination, "checkpoints", str(STEPS)))
@@ -116,42 +130,31 @@ def test_a_global_batch_the_processes_do_not_divide_is_refused(monkeypatch):
 
 def test_process_flags_reach_jax_distributed_initialize():
     assert distributed.distributed_options(False, None, None, None) is None
-    assert distributed.distributed_options(True, None, None, None) == {}  # detected: SLURM, TPU pods, Open MPI
+    assert (
+        distributed.distributed_options(True, None, None, None) == {}
+    )  # detected: SLURM, TPU pods, Open MPI
     assert distributed.distributed_options(True, "host:1", 4, 3) == dict(
         coordinator_address="host:1", num_processes=4, process_id=3
     )
 
 
-def test_two_processes_train_as_one_and_resume_one_process_run_past_its_corrupt_checkpoint(
+def test_two_processes_resume_a_one_process_run_past_its_corrupt_checkpoint_and_train_as_it_did(
     fashion_dir, tmp_path
 ):
-    # 2 x 4 (SLURM's environment) against 1 x 8, both starting from exported weights (init.weights: each
-    # process places its devices' parts): the same loss at every step and the same parameters. One process's
-    # run resumes in 2 (explicit process flags) with its latest checkpoint corrupt: set aside once, both
-    # processes fall back to step 3. (2 processes to 1: the stateful test below.)
-    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    # A 1 x 8 run resumes in 2 x 4 (explicit process flags) with its newest checkpoint corrupt: each process
+    # reports it, it is set aside once, both fall back to step 3 and train steps 4..6 as the one process did:
+    # the same loss at every step and the same parameters. (SLURM's environment and 2 processes to 1: the
+    # stateful test below.)
+    one, one_to_two = str(tmp_path / "one"), str(tmp_path / "one_to_two")
     config = pod_config("simclr", fashion_dir)
-    saved_run(config, str(tmp_path / "pretrained"))
-    config.init.weights = export.export(config, str(tmp_path / "pretrained"), naming="native")
     reference = train.run(config, one)
-    started_from = [f"--config.init.weights={config.init.weights}"]
-    logs = run_pod(pod_flags("simclr", fashion_dir, two) + started_from, str(tmp_path / "logs_two"))
-    assert logs.count("backbone initialised from") == 2
-    assert_close_losses(train_losses(two), train_losses(one))
-    assert_close_trees(newest_state(config, two).params, reference.params)
-
-    one_to_two = str(tmp_path / "one_to_two")
     shutil.copytree(one, one_to_two)
     newest = os.path.join(one_to_two, "checkpoints", str(STEPS), "state")
     for root, _, files in os.walk(newest):
         for name in files:
             with open(os.path.join(root, name), "r+b") as f:
                 f.truncate(max(os.path.getsize(f.name) // 2, 1))
-    logs = run_pod(
-        pod_flags("simclr", fashion_dir, one_to_two) + started_from,
-        str(tmp_path / "logs_one_to_two"),
-        init="flags",
-    )
+    logs = run_pod(pod_flags("simclr", fashion_dir, one_to_two), str(tmp_path / "logs"), init="flags")
     assert logs.count(f"checkpoint at step {STEPS} is unreadable") == 2  # each process reports it
     assert len(os.listdir(os.path.join(one_to_two, "checkpoints_unreadable"))) == 1  # moved once
     assert_close_losses(train_losses(one_to_two)[STEPS:], train_losses(one)[3:])
@@ -161,16 +164,20 @@ def test_two_processes_train_as_one_and_resume_one_process_run_past_its_corrupt_
 def test_a_stateful_method_through_launch_slurm_sbatch_trains_as_one_process(fashion_dir, tmp_path):
     # MoCo v2: the key queue (split over the devices) and the momentum encoder live in the state; its shuffled
     # BatchNorm is per device. The pod splits its weights too, as a large model's (each process holds only its
-    # devices' parts: the online probe's logits gather them), and the one-process resume holds them whole.
+    # devices' parts: the online probe's logits gather them, and each process places its parts of the
+    # exported weights both runs start from), and the one-process resume holds them whole.
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     config = pod_config("moco_v2", fashion_dir)
+    config.init.weights = exported_initialisation(config, str(tmp_path / "pretrained"))
     reference = train.run(config, one)
     flags = pod_flags("moco_v2", fashion_dir, two)
     logs = run_pod(
-        flags[2:] + ["--config.mesh.min_split_weight_bytes=2048"],
+        flags[2:]
+        + ["--config.mesh.min_split_weight_bytes=2048", f"--config.init.weights={config.init.weights}"],
         str(tmp_path / "logs"),
         sbatch=(flags[0].split("=", 1)[1], two),
     )
+    assert logs.count("backbone initialised from") == 2
     split = [int(count) for count in re.findall(r"(\d+) arrays split over the devices", logs)]
     assert len(split) == 2 and min(split) > 1, logs[-3000:]  # the queue and weights, in each process
     assert_close_losses(train_losses(two), train_losses(one))

@@ -130,9 +130,7 @@ def test_a_global_batch_the_processes_do_not_divide_is_refused(monkeypatch):
 
 def test_process_flags_reach_jax_distributed_initialize():
     assert distributed.distributed_options(False, None, None, None) is None
-    assert (
-        distributed.distributed_options(True, None, None, None) == {}
-    )  # detected: SLURM, TPU pods, Open MPI
+    assert distributed.distributed_options(True, None, None, None) == {}  # detected: SLURM, TPU pods, Open MPI
     assert distributed.distributed_options(True, "host:1", 4, 3) == dict(
         coordinator_address="host:1", num_processes=4, process_id=3
     )

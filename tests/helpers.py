@@ -205,9 +205,10 @@ def executables_of_a_run(exp, num_steps: int) -> int:
     return train_step._cache_size()
 
 
-def saved_run(config, workdir):
+def saved_run(config, workdir, far_from_init: bool = True):
     """A checkpoint of the config's network whose BatchNorm statistics and scales are far from their initial values
-    (so that a wrong layout or a dropped statistic changes the features), without training."""
+    (so that a wrong layout or a dropped statistic changes the features), without training; far_from_init=False
+    saves its initialisation as it is."""
     exp = experiment.prepare(config)
     state = experiment.create_state(exp, experiment.state_layout(exp))
     rng = np.random.default_rng(0)
@@ -221,10 +222,11 @@ def saved_run(config, workdir):
             return jnp.asarray(rng.uniform(0.5, 1.5, x.shape), x.dtype)
         return x + jnp.asarray(rng.normal(0, 0.02, x.shape), x.dtype)
 
-    state = state.replace(
-        batch_stats=jax.tree_util.tree_map_with_path(statistic, state.batch_stats),
-        params=jax.tree_util.tree_map_with_path(moved, state.params),
-    )
+    if far_from_init:
+        state = state.replace(
+            batch_stats=jax.tree_util.tree_map_with_path(statistic, state.batch_stats),
+            params=jax.tree_util.tree_map_with_path(moved, state.params),
+        )
     checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
     checkpointer.save(1, state)
     checkpointer.close()

@@ -85,11 +85,7 @@ def exported_initialisation(config, workdir) -> str:
     run's own initialisation."""
     other = copy.deepcopy(config)
     other.seed = config.seed + 1
-    exp = experiment.prepare(other)
-    writer = Checkpointer(workdir, keep=None, identity=exp.identity)
-    writer.save(1, experiment.create_state(exp, experiment.state_layout(exp)))
-    writer.close()
-    train.write_config(other, workdir)
+    saved_run(other, workdir, far_from_init=False)
     return export.export(other, workdir, naming="native")
 
 

@@ -1,5 +1,6 @@
 """From config blocks to the arguments of what they configure: the run's wiring (jaxssl/experiment.py) and its
-checks (jaxssl/validate.py) read the same arguments from the same block."""
+checks (jaxssl/validate.py, jaxssl/validate_eval.py) read the same arguments from the same block, and a block's
+keys are checked against the signature of the function they feed."""
 
 import inspect
 
@@ -8,6 +9,19 @@ import jax.numpy as jnp
 from jaxssl import models, sharding
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}  # config.train.dtype: the compute dtype
+
+
+def check_kwargs(fn, kwargs: dict, where: str, provided=()) -> None:
+    """ValueError when `kwargs` holds a key that `fn` does not take (or one the run provides itself)."""
+    accepted = set(inspect.signature(fn).parameters) - set(provided)
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in config.{where}; allowed: {sorted(accepted)}")
+
+
+def check_name(name: str, allowed, what: str) -> None:
+    if name not in allowed:
+        raise ValueError(f"unknown {what} {name!r}; choose from {sorted(allowed)}")
 
 
 def without(block, key: str) -> dict:

@@ -15,7 +15,18 @@ import ml_collections
 import pytest
 
 from configs import common, semisup
-from jaxssl import augment, catalog, config_args, experiment, models, optim, schedules, sharding, validate
+from jaxssl import (
+    augment,
+    catalog,
+    config_args,
+    experiment,
+    models,
+    optim,
+    schedules,
+    sharding,
+    validate,
+    validate_eval,
+)
 from jaxssl.data import sources
 from jaxssl.methods import METHODS
 from jaxssl.probes import finetune
@@ -126,7 +137,7 @@ def test_method_keys_are_make_keywords(module_name, options):
     config = load(module_name, options)
     method = dict(config.method)
     make = registered_make(method.pop("name"))
-    validate.check_kwargs(make, method, "method", provided=("context",))
+    config_args.check_kwargs(make, method, "method", provided=("context",))
 
 
 @pytest.mark.parametrize("module_name, options", CASES)
@@ -175,7 +186,7 @@ def test_augment_keys_build_the_views(module_name, options):
     config = load(module_name, options)
     kwargs = dict(config.augment)
     preset = augment.VIEW_PRESETS[kwargs.pop("preset")]
-    validate.check_kwargs(preset, kwargs, "augment", provided=("size",))
+    config_args.check_kwargs(preset, kwargs, "augment", provided=("size",))
     specs = preset(config.data.image_size, **kwargs)
     assert len(specs) >= 1
     assert all(spec.size <= config.data.image_size for spec in specs)
@@ -188,7 +199,7 @@ def test_optimizer_keys_and_learning_rate(module_name, options):
     assert ("trust_coefficient" in config.optim) == (config.optim.name == "lars")
     assert config.optim.probe_lr == 1e-3
     kwargs = config_args.optimizer_kwargs(config)
-    validate.check_kwargs(optim.make_optimizer, kwargs, "optim", provided=("name", "learning_rate"))
+    config_args.check_kwargs(optim.make_optimizer, kwargs, "optim", provided=("name", "learning_rate"))
     peak = schedules.scaled_learning_rate(
         config.optim.base_lr, config.train.batch_size, config.optim.lr_scaling
     )
@@ -230,7 +241,7 @@ def _integers(tree):
 @pytest.mark.parametrize("module_name, options", CASES)
 def test_evaluation_blocks_are_recipes_and_the_anchor_is_quoted_in_the_docstring(module_name, options):
     config = load(module_name, options)
-    validate.check_eval_config(config)
+    validate_eval.check_eval_config(config)
     for block in ("linear_sgd", "finetune"):
         assert finetune.Recipe(**config[block]).steps(config.train.batch_size) >= 1
     anchor = config.anchor

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from jaxssl.data import host_crops
 from jaxssl.data.parts import (
     Episodes,
     Part,
@@ -21,9 +22,6 @@ from jaxssl.data.parts import (
 )
 from jaxssl.data.records import ArraySource, FileSource
 
-_MAX_CROP_ATTEMPTS = 100
-_EVAL_CENTRAL_FRACTION = 0.875
-
 
 def _checked_rows(rows: range | None, global_batch: int) -> range:
     """The rows of each global batch that this process feeds (all of them when None)."""
@@ -34,83 +32,6 @@ def _checked_rows(rows: range | None, global_batch: int) -> range:
             f"rows {rows} must be a non-empty contiguous range inside the global batch {global_batch}"
         )
     return rows
-
-
-def _to_uint8(image: tf.Tensor) -> tf.Tensor:
-    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
-
-def _crop_window(
-    image_shape: tf.Tensor, key: tf.Tensor, scale: tuple[float, float], ratio: tuple[float, float]
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """(begin, size) of a random resized crop (Szegedy et al. 2015, "Going deeper with convolutions"): area a
-    fraction in `scale` of the image, aspect ratio in `ratio`; the whole image when no draw fits."""
-    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        image_shape,
-        bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
-        seed=key,
-        min_object_covered=0.0,
-        aspect_ratio_range=ratio,
-        area_range=scale,
-        max_attempts=_MAX_CROP_ATTEMPTS,
-        use_image_if_no_bounding_boxes=True,
-    )
-    return begin, size
-
-
-def _crop_encoded(
-    raw: tf.Tensor, key: tf.Tensor, *, channels: int, scale: tuple[float, float], ratio: tuple[float, float]
-) -> tf.Tensor:
-    """A random crop of an encoded image; a JPEG decodes only the crop."""
-
-    def jpeg_crop():
-        begin, size = _crop_window(tf.image.extract_jpeg_shape(raw), key, scale, ratio)
-        window = tf.stack([begin[0], begin[1], size[0], size[1]])
-        return tf.image.decode_and_crop_jpeg(raw, window, channels=channels)
-
-    def png_crop():
-        image = tf.io.decode_png(raw, channels=channels)
-        return tf.slice(image, *_crop_window(tf.shape(image), key, scale, ratio))
-
-    return tf.cond(tf.io.is_jpeg(raw), jpeg_crop, png_crop)
-
-
-def _crop_views(
-    example: dict,
-    *,
-    seed: int,
-    size: int,
-    scales: tuple[tuple[float, float], ...],
-    ratio: tuple[float, float],
-    channels: int,
-) -> dict:
-    """One random resized crop (size x size) per entry of `scales` (its area range) of one example; view v is
-    keyed by (seed, step, position, v), so its crop does not depend on the other views' scales."""
-    example_key = tf.random.experimental.stateless_fold_in(
-        tf.stack([tf.constant(seed, tf.int64), example["step"]]), example["position"]
-    )
-    raw = tf.io.read_file(example["path"]) if "path" in example else None
-    views = []
-    for view, scale in enumerate(scales):
-        key = tf.random.experimental.stateless_fold_in(example_key, view)
-        if raw is not None:
-            crop = _crop_encoded(raw, key, channels=channels, scale=scale, ratio=ratio)
-        else:
-            crop = tf.slice(example["image"], *_crop_window(tf.shape(example["image"]), key, scale, ratio))
-        views.append(tf.image.resize(crop, (size, size), method="bicubic", antialias=True))
-    images = tf.ensure_shape(_to_uint8(tf.stack(views)), (len(scales), size, size, channels))
-    return {"image": images, **_labels_and_index(example)}
-
-
-def _checked_scales(crop_scales) -> tuple[tuple[float, float], ...]:
-    """crop_scales as a tuple of float pairs (lo, hi) with 0 < lo <= hi <= 1, at least one."""
-    scales = tuple(tuple(float(bound) for bound in scale) for scale in crop_scales)
-    if not scales or any(len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0 for scale in scales):
-        raise ValueError(
-            f"crop_scales must hold one area range (lo, hi) with 0 < lo <= hi <= 1 per view, at least one; "
-            f"got {crop_scales!r}"
-        )
-    return scales
 
 
 def _step_gatherer(
@@ -210,21 +131,25 @@ def train_dataset(
         raise ValueError(
             f"need 0 <= start_step <= num_steps, got start_step={start_step}, num_steps={num_steps}"
         )
-    scales = _checked_scales(crop_scales)
+    scales = host_crops.checked_scales(crop_scales)
     gather = _step_gatherer(source, parts=parts, seed=seed, rows=rows, episodes=episodes)
     steps = tf.data.Dataset.range(start_step, num_steps)
     parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
     if host_crop is None:
         batches = steps.map(lambda step: _single_view(gather(step)), **parallel)
     else:
-        crop = functools.partial(
-            _crop_views,
+        crop_views = functools.partial(
+            host_crops.crop_views,
             seed=seed,
             size=host_crop,
             scales=scales,
             ratio=crop_ratio,
             channels=_channels(source),
         )
+
+        def crop(example):
+            return {"image": crop_views(example), **_labels_and_index(example)}
+
         examples = steps.map(gather, **parallel).unbatch().map(crop, **parallel)
         batches = examples.batch(len(rows), drop_remainder=True)
     return batches.prefetch(prefetch)
@@ -243,17 +168,6 @@ def _labels_and_index(example: dict) -> dict:
 
 def _channels(source: ArraySource | FileSource) -> int:
     return source.channels if isinstance(source, FileSource) else source.images.shape[-1]
-
-
-def _central_crop(image: tf.Tensor, size: int) -> tf.Tensor:
-    """Standard evaluation crop: resize the shorter side to size / 0.875, then take the central size x size."""
-    height, width = tf.shape(image)[-3], tf.shape(image)[-2]
-    scale = size / _EVAL_CENTRAL_FRACTION / tf.cast(tf.minimum(height, width), tf.float64)
-    resized_hw = tf.cast(tf.round(tf.cast(tf.stack([height, width]), tf.float64) * scale), tf.int32)
-    resized_hw = tf.maximum(resized_hw, size)
-    resized = tf.image.resize(image, resized_hw, method="bicubic", antialias=True)
-    top, left = (resized_hw[0] - size) // 2, (resized_hw[1] - size) // 2
-    return _to_uint8(resized[..., top : top + size, left : left + size, :])
 
 
 def eval_dataset(
@@ -303,7 +217,7 @@ def _eval_loader(source: ArraySource | FileSource, *, host_resize: int | None, l
             image = tf.io.decode_image(
                 tf.io.read_file(paths[index]), channels=source.channels, expand_animations=False
             )
-            return _central_crop(image, host_resize)
+            return host_crops.central_crop(image, host_resize)
 
         return lambda indices: tf.ensure_shape(
             tf.map_fn(load_one, indices, fn_output_signature=tf.uint8),
@@ -317,7 +231,7 @@ def _eval_loader(source: ArraySource | FileSource, *, host_resize: int | None, l
     if host_resize is None:
         return gather
     return lambda indices: tf.ensure_shape(
-        _central_crop(gather(indices), host_resize),
+        host_crops.central_crop(gather(indices), host_resize),
         (local_batch, host_resize, host_resize, source.images.shape[-1]),
     )
 

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from benchmarks.common import emit, load_config, synthetic_data
-from jaxssl import batch_streams, experiment, sharding
+from jaxssl import batch_streams, experiment, run_state, sharding
 from jaxssl.data import sources
 from jaxssl.data.tensorflow_import import tf
 
@@ -117,10 +117,10 @@ def run_case(name: str, case: Case, size: str, steps: int, jpeg_dir: str, batch_
     if size == "full":
         config.train.batch_size = (batch_per_device or case.batch_per_device) * jax.device_count()
     exp = experiment.prepare(config, data=synthetic_data(config.data.dataset))
-    layout = experiment.state_layout(exp)
-    state = experiment.create_state(exp, layout)
+    layout = run_state.state_layout(exp)
+    state = run_state.create_state(exp, layout)
     batch = sharding.to_global(host_batch(exp, np.random.default_rng(0)), exp.mesh)
-    train_step = experiment.compile_train_step(exp, layout).lower(state, batch).compile()
+    train_step = run_state.compile_train_step(exp, layout).lower(state, batch).compile()
     flops = train_step.cost_analysis().get("flops")
     step_s, _ = seconds_per_step(train_step, state, batch, steps)
     device = jax.devices()[0]

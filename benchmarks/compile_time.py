@@ -19,7 +19,7 @@ import numpy as np
 from benchmarks.accelerator import host_batch
 from benchmarks.common import emit, load_config, synthetic_data
 from configs import quickstart
-from jaxssl import experiment, sharding
+from jaxssl import experiment, run_state, sharding
 
 SIZES = ("tiny", "quickstart")
 
@@ -33,10 +33,10 @@ def config_of(method: str, size: str):
 def measure(method: str, size: str) -> dict:
     config = config_of(method, size)
     exp = experiment.prepare(config, data=synthetic_data(config.data.dataset))
-    layout = experiment.state_layout(exp)
+    layout = run_state.state_layout(exp)
     batch = sharding.to_global(host_batch(exp, np.random.default_rng(0)), exp.mesh)
     start = time.perf_counter()
-    lowered = experiment.compile_train_step(exp, layout).lower(layout, batch)
+    lowered = run_state.compile_train_step(exp, layout).lower(layout, batch)
     lowered_s = time.perf_counter() - start
     start = time.perf_counter()
     lowered.compile()

@@ -59,7 +59,7 @@ def jax_run(case: PeerCase, batch: int) -> dict:
 
     from benchmarks.accelerator import host_batch
     from benchmarks.common import load_config, synthetic_data
-    from jaxssl import experiment, sharding
+    from jaxssl import experiment, run_state, sharding
 
     config = load_config(case.config)
     for path, value in case.overrides.items():
@@ -67,10 +67,10 @@ def jax_run(case: PeerCase, batch: int) -> dict:
         config[block][key] = value
     config.train.batch_size = batch
     exp = experiment.prepare(config, data=synthetic_data(config.data.dataset))
-    layout = experiment.state_layout(exp)
-    state = experiment.create_state(exp, layout)
+    layout = run_state.state_layout(exp)
+    state = run_state.create_state(exp, layout)
     images = sharding.to_global(host_batch(exp, np.random.default_rng(0)), exp.mesh)
-    train_step = experiment.compile_train_step(exp, layout)
+    train_step = run_state.compile_train_step(exp, layout)
 
     def run(count: int) -> None:
         nonlocal state

@@ -4,7 +4,7 @@
   python -m benchmarks.state_memory --dataset=cifar10 --devices=1,8
 
 Nothing is computed and no data is needed: the state's shapes come from jax.eval_shape, and each array's
-share per device from the rules experiment.state_layout applies (a method's memories split over the data axis
+share per device from the rules run_state.state_layout applies (a method's memories split over the data axis
 along their rows where the device count divides them, weights of at least config.mesh.min_split_weight_bytes
 along one axis it divides, everything else replicated). One JSON line per method and device count: the
 state's bytes per device, the memories' and the weights' (parameters, optimizer state, EMA target) parts of
@@ -18,7 +18,7 @@ import jax
 
 from benchmarks.accelerator import synthetic_data
 from benchmarks.common import emit, load_config
-from jaxssl import experiment, sharding
+from jaxssl import experiment, run_state, sharding
 
 METHODS = ("moco_v2", "nnclr", "instdisc", "swav", "deepcluster_v2")
 
@@ -58,7 +58,7 @@ def main(argv=None):
     for method in args.methods.split(","):
         config = load_config(f"configs/{method}.py:dataset={args.dataset}")
         exp = experiment.prepare(config, data=synthetic_data(args.dataset))
-        state = jax.eval_shape(lambda key, exp=exp: experiment.init_state(exp, key), jax.random.key(0))
+        state = jax.eval_shape(lambda key, exp=exp: run_state.init_state(exp, key), jax.random.key(0))
         min_split_bytes = exp.min_split_weight_bytes
         whole, _, _ = bytes_per_device(state, exp.method.memories, 1, min_split_bytes)
         for devices in map(int, args.devices.split(",")):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import emit, load_config, seconds_per_call
-from jaxssl import augment, experiment, sharding
+from jaxssl import augment, experiment, run_state, sharding
 
 
 def override(config, item: str) -> None:
@@ -40,7 +40,7 @@ def main():
         override(config, item)
     config.train.batch_size = args.batch
     exp = experiment.prepare(config)
-    state = experiment.create_state(exp, experiment.state_layout(exp))
+    state = run_state.create_state(exp, run_state.state_layout(exp))
     height, width, channels = exp.info.image_shape
     rng = np.random.default_rng(0)
     host = {
@@ -51,7 +51,7 @@ def main():
     batch = sharding.to_global(host, exp.mesh)
     key = jax.random.key(0)
 
-    train_step = jax.jit(experiment.train_step_fn(exp))
+    train_step = jax.jit(run_state.train_step_fn(exp))
     make_views = jax.jit(lambda images: augment.make_views(key, images, exp.view_specs))
     views = make_views(batch["image"])
     network = exp.method.network

@@ -22,7 +22,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxssl import batch_streams, sharding
+from jaxssl import batch_streams, run_state, sharding
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.data.parts import Part
@@ -112,7 +112,7 @@ def teacher_probabilities(teacher_dir: str) -> tuple[np.ndarray, int]:
     exp = experiment_lib.prepare(config)
     check_classifier(exp, teacher_dir)
     state = checkpoint.restore_newest(
-        teacher_dir, identity=exp.identity, abstract_state=experiment_lib.state_layout(exp), hint=TEACHER_HINT
+        teacher_dir, identity=exp.identity, abstract_state=run_state.state_layout(exp), hint=TEACHER_HINT
     )
     embed_fn = step_lib.make_embed_fn(exp.method.network, exp.image_size, with_logits=True)
     batches = batch_streams.eval_batches(exp, exp.train_source, config.eval.batch_size)

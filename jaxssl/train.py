@@ -10,7 +10,7 @@ import time
 import jax
 import tqdm
 
-from jaxssl import batch_streams, finite, sharding, teacher
+from jaxssl import batch_streams, finite, run_state, sharding, teacher
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.data import sources, subsets
@@ -150,7 +150,7 @@ def run(config, workdir: str):
     started = time.time()
     exp = experiment_lib.prepare(config)
     teacher.check_teacher(exp, config, workdir)
-    layout = experiment_lib.state_layout(exp)
+    layout = run_state.state_layout(exp)
     initial_backbone = checked_start(exp, config, workdir, layout)
     with contextlib.ExitStack() as held:
         newest = (checkpoint.saved_steps(workdir) or [None])[-1]
@@ -190,7 +190,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
         writer = metrics_lib.MetricWriter(workdir, enabled=is_main)
 
     if state is None:
-        state = experiment_lib.create_state(exp, layout)
+        state = run_state.create_state(exp, layout)
         if initial_backbone is not None:
             state = load.with_backbone(state, initial_backbone, layout)
             logging.info("backbone initialised from %s", config.init.weights or config.init.workdir)
@@ -205,10 +205,10 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
     )
     logging.info(
         "state: %(mb_per_device).1f MB per device of %(mb).1f MB, %(split_arrays)d arrays split over the devices",
-        experiment_lib.layout_summary(layout),
+        run_state.layout_summary(layout),
     )
 
-    train_step = experiment_lib.compile_train_step(exp, layout)
+    train_step = run_state.compile_train_step(exp, layout)
     compiled = {
         "embed": embed.compile_embed(
             step_lib.make_embed_fn(

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxssl import batch_streams, experiment, sharding, train
+from jaxssl import batch_streams, experiment, run_state, sharding, train
 from jaxssl.rundir.checkpoint import Checkpointer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,9 +196,9 @@ def executables_of_a_run(exp, num_steps: int) -> int:
     """How many executables the run's compiled step needed for `num_steps` steps from a fresh state: 1 unless
     a call retraced (new shapes, dtypes, weak types) or recompiled (output shardings that differ from the
     input's). jit's cache count is private API, and the only direct view of recompiles."""
-    layout = experiment.state_layout(exp)
-    train_step = experiment.compile_train_step(exp, layout)
-    state = experiment.create_state(exp, layout)
+    layout = run_state.state_layout(exp)
+    train_step = run_state.compile_train_step(exp, layout)
+    state = run_state.create_state(exp, layout)
     for batch in batch_streams.train_batches(exp, start_step=0, num_steps=num_steps):
         state, _ = train_step(state, sharding.to_global(batch, exp.mesh))
     assert int(state.step) == num_steps
@@ -210,7 +210,7 @@ def saved_run(config, workdir, far_from_init: bool = True):
     (so that a wrong layout or a dropped statistic changes the features), without training; far_from_init=False
     saves its initialisation as it is."""
     exp = experiment.prepare(config)
-    state = experiment.create_state(exp, experiment.state_layout(exp))
+    state = run_state.create_state(exp, run_state.state_layout(exp))
     rng = np.random.default_rng(0)
 
     def statistic(path, x):

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import accelerator, compile_time, peer, state_memory
 from benchmarks.common import load_config, synthetic_data
-from jaxssl import experiment
+from jaxssl import experiment, run_state
 
 # Two cases run, one of each input path: ImageNet-sized crops made on the host (the pipeline's images/s timed
 # too) and stored images cropped on the device. The SimCLR and BYOL cases' two-view step runs in bfloat16 in
@@ -33,7 +33,7 @@ def test_every_accelerator_case_builds_its_experiment_at_micro_size(name):
     case = accelerator.CASES[name]
     config = load_config(case.config + ",tiny=1")
     exp = experiment.prepare(config, data=synthetic_data(config.data.dataset))
-    layout = experiment.state_layout(exp)
+    layout = run_state.state_layout(exp)
     assert jax.tree.leaves(layout.params) and exp.host_crop == ("imagenet2012" in case.config)
 
 

@@ -10,7 +10,7 @@ import jax
 import orbax.checkpoint as ocp
 import pytest
 
-from jaxssl import experiment, train
+from jaxssl import experiment, run_state, train
 from jaxssl.evaluation import runner
 from jaxssl.rundir import lock
 from jaxssl.rundir.checkpoint import Checkpointer, IncompatibleCheckpointError, WorkdirConflictError
@@ -109,8 +109,8 @@ def test_a_checkpoint_written_by_orbaxs_standard_save_still_restores(fashion_dir
     # Run directories written before checkpoints went through our own handler registry (jaxssl/rundir/checkpoint.py:
     # replica-parallel saving only for large slices) hold StandardSave's format: they restore as they were.
     exp = experiment.prepare(tiny_config("simclr", fashion_dir))
-    layout = experiment.state_layout(exp)
-    state = experiment.create_state(exp, layout)
+    layout = run_state.state_layout(exp)
+    state = run_state.create_state(exp, layout)
     state = state.replace(params=jax.tree.map(lambda x: x + 0.5, state.params))  # not the fresh values
     directory = os.path.join(str(tmp_path), "checkpoints")
     manager = ocp.CheckpointManager(

@@ -15,7 +15,7 @@ from safetensors.numpy import load_file
 
 from configs import byol as byol_config
 from configs import simclr as simclr_config
-from jaxssl import experiment, train
+from jaxssl import experiment, run_state, train
 from jaxssl.rundir import checkpoint
 from jaxssl.rundir.checkpoint import Checkpointer
 from jaxssl.weights import export, load
@@ -140,7 +140,7 @@ def test_timm_naming_is_timms_state_dict_and_computes_our_features(pool, fashion
     config = tiny_config("mae", fashion_dir, steps=1)
     config.model.update(drop_path=0.0, pool=pool)
     exp = experiment.prepare(config)
-    state = experiment.create_state(exp, experiment.state_layout(exp))
+    state = run_state.create_state(exp, run_state.state_layout(exp))
     rng = np.random.default_rng(0)
     state = state.replace(
         params=jax.tree.map(lambda x: x + jnp.asarray(rng.normal(0, 0.05, x.shape), x.dtype), state.params)
@@ -234,8 +234,8 @@ def test_a_run_starts_from_an_exported_file_and_refuses_one_that_does_not_fit(na
     exp, state = saved_run(exported, str(tmp_path / "source"))
     path = export.export(exported, str(tmp_path / "source"), naming=naming)
     other = experiment.prepare(exported)
-    layout = experiment.state_layout(other)
-    fresh = experiment.create_state(other, layout)  # the random initialisation the saved run was moved from
+    layout = run_state.state_layout(other)
+    fresh = run_state.create_state(other, layout)  # the random initialisation the saved run was moved from
     started = load.with_backbone(fresh, load.backbone_from_file(path, layout), layout)
     assert_same_backbone(started, state)
     misfit.init.weights = path
@@ -252,9 +252,9 @@ def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_
     config.data.manual_dir = fashion_dir
     exp, state = saved_run(config, str(tmp_path / "source"))
     path = export.export(config, str(tmp_path / "source"), naming="native")
-    layout = experiment.state_layout(exp)
+    layout = run_state.state_layout(exp)
     started = load.with_backbone(
-        experiment.create_state(exp, layout), load.backbone_from_file(path, layout), layout
+        run_state.create_state(exp, layout), load.backbone_from_file(path, layout), layout
     )
     assert_same_backbone(started, state)
     np.testing.assert_array_equal(
@@ -269,12 +269,12 @@ def test_a_training_run_starts_from_weights_and_its_target_too(fashion_dir, tmp_
 def test_a_run_is_restored_for_reading_from_its_newest_checkpoint_and_never_created(fashion_dir, tmp_path):
     config = tiny_config("byol", fashion_dir, steps=1)
     exp = experiment.prepare(config)
-    layout = experiment.state_layout(exp)
+    layout = run_state.state_layout(exp)
     missing = str(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match=f"no readable checkpoint in {missing}/checkpoints; train"):
         checkpoint.restore_newest(missing, identity=exp.identity, abstract_state=layout, hint="; train")
     assert not os.path.exists(missing)  # no empty checkpoint directory created just to be found empty
-    state = experiment.create_state(exp, layout)
+    state = run_state.create_state(exp, layout)
     writer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
     for step in (1, 2):
         writer.save(step, state.replace(step=state.step + step))

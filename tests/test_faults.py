@@ -12,7 +12,7 @@ import time
 import jax
 import pytest
 
-from jaxssl import experiment, finite, train
+from jaxssl import experiment, finite, run_state, train
 from jaxssl.methods import METHODS
 from jaxssl.rundir import jsonl
 from jaxssl.rundir.checkpoint import Checkpointer
@@ -77,7 +77,7 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
     config.eval.every_steps = 10
     final = train.run(config, reference)
     restored = experiment.prepare(config)
-    layout = experiment.state_layout(restored)
+    layout = run_state.state_layout(restored)
     checkpointer = Checkpointer(killed, keep=3, identity=restored.identity)
     state = checkpointer.restore_latest(layout)
     checkpointer.close()
@@ -151,6 +151,6 @@ def test_a_non_finite_update_on_a_checkpoint_step_is_never_saved(fashion_dir, tm
         train.run(config, workdir)
     assert checkpoint_steps(workdir) == [1, 2]
     restored = Checkpointer(workdir, keep=None, identity={}).restore_latest(
-        experiment.state_layout(experiment.prepare(config))
+        run_state.state_layout(experiment.prepare(config))
     )
     assert int(restored.step) == 2 and bool(finite.all_finite(restored.params))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from jaxssl import augment, experiment, finite, losses, masking, models, optim, sharding, train
+from jaxssl import augment, experiment, finite, losses, masking, models, optim, run_state, sharding, train
 from jaxssl.methods import METHODS, LossInputs, MethodContext
 from jaxssl.methods.memory import fifo_enqueue, random_queue
 from jaxssl.rundir import checkpoint
@@ -111,7 +111,7 @@ def test_method_trains_and_resumes_exactly(method, fashion_dir, tmp_path):
         assert jax.tree.leaves(again.extra), "a stateful method keeps state in TrainState.extra"
     if method == "moco_v3":  # the random patch projection never moves (no update, no decay, no momentum)
         exp = experiment.prepare(config)
-        initial = experiment.create_state(exp, experiment.state_layout(exp))
+        initial = run_state.create_state(exp, run_state.state_layout(exp))
         assert_same_tree(
             final.params["model"]["backbone"]["patch_embed"],
             initial.params["model"]["backbone"]["patch_embed"],
@@ -171,7 +171,7 @@ MEMORIES = {  # method: {array of state.extra: the spec it is split with on 8 de
 
 @pytest.mark.parametrize("method", sorted(MEMORIES))
 def test_memories_are_split_over_the_devices_and_the_rest_replicated(method, fashion_dir):
-    layout = experiment.state_layout(experiment.prepare(tiny_config(method, fashion_dir, steps=1)))
+    layout = run_state.state_layout(experiment.prepare(tiny_config(method, fashion_dir, steps=1)))
     specs = {name: leaf.sharding.spec for name, leaf in layout.extra.items() if hasattr(leaf, "sharding")}
     assert specs == MEMORIES[method]
     assert all(leaf.sharding.spec == P() for leaf in jax.tree.leaves((layout.params, layout.opt_state)))
@@ -201,7 +201,7 @@ def test_a_checkpoint_of_a_whole_unpadded_memory_restores_padded_and_split_over_
     # restore into the padded, split layout, the padding as a fresh state's.
     exp = experiment.prepare(tiny_config("instdisc", fashion_dir, steps=1))
     whole = dataclasses.replace(exp, method=dataclasses.replace(exp.method, memories=()))
-    state = experiment.create_state(whole, experiment.state_layout(whole))
+    state = run_state.create_state(whole, run_state.state_layout(whole))
     bank = np.asarray(state.extra["bank"])
     assert bank.shape[0] == sharding.padded_rows(64) and not bank[64:].any()
     old = state.replace(extra={**state.extra, "bank": state.extra["bank"][:64]})
@@ -209,7 +209,7 @@ def test_a_checkpoint_of_a_whole_unpadded_memory_restores_padded_and_split_over_
     writer.save(1, old)
     writer.close()
     reader = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
-    restored = reader.restore_latest(experiment.state_layout(exp))
+    restored = reader.restore_latest(run_state.state_layout(exp))
     reader.close()
     assert restored.extra["bank"].sharding.spec == P("data", None)
     np.testing.assert_array_equal(restored.extra["bank"], bank)
@@ -378,8 +378,8 @@ def test_deepcluster_v2_clusters_its_memory_when_a_new_epoch_starts_and_resumes_
     workdir, at_step_4, resumed = str(tmp_path / "dc"), str(tmp_path / "dc4"), str(tmp_path / "resumed")
     config = tiny_config("deepcluster_v2", fashion_dir, steps=5)
     exp = experiment.prepare(config)
-    layout = experiment.state_layout(exp)
-    initial = experiment.create_state(exp, layout)
+    layout = run_state.state_layout(exp)
+    initial = run_state.create_state(exp, layout)
     after = train.run(config, workdir)
     shutil.copytree(os.path.join(workdir, "checkpoints", "2"), os.path.join(resumed, "checkpoints", "2"))
     again = train.run(config, resumed)

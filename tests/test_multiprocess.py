@@ -16,7 +16,7 @@ import pytest
 from absl import app
 from jax.sharding import AxisType
 
-from jaxssl import experiment, sharding, train
+from jaxssl import experiment, run_state, sharding, train
 from jaxssl.cli import distributed
 from jaxssl.evaluation import runner
 from jaxssl.rundir import lock
@@ -70,7 +70,7 @@ def assert_close_losses(found, expected):
 def newest_state(config, workdir):
     exp = experiment.prepare(config)
     checkpointer = Checkpointer(workdir, keep=None, identity=exp.identity)
-    state = checkpointer.restore_latest(experiment.state_layout(exp))
+    state = checkpointer.restore_latest(run_state.state_layout(exp))
     checkpointer.close()
     return state
 
@@ -126,7 +126,9 @@ def test_a_global_batch_the_processes_do_not_divide_is_refused(monkeypatch):
 
 def test_process_flags_reach_jax_distributed_initialize():
     assert distributed.distributed_options(False, None, None, None) is None
-    assert distributed.distributed_options(True, None, None, None) == {}  # detected: SLURM, TPU pods, Open MPI
+    assert (
+        distributed.distributed_options(True, None, None, None) == {}
+    )  # detected: SLURM, TPU pods, Open MPI
     assert distributed.distributed_options(True, "host:1", 4, 3) == dict(
         coordinator_address="host:1", num_processes=4, process_id=3
     )

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from configs import fixmatch as fixmatch_config
-from jaxssl import augment, batch_streams, experiment, losses, models, train, validate
+from jaxssl import augment, batch_streams, experiment, losses, models, run_state, train, validate
 from jaxssl import step as step_lib
 from jaxssl.data import parts as parts_lib
 from jaxssl.data import pipeline, subsets
@@ -312,9 +312,7 @@ def test_fixmatch_trains_resumes_exactly_and_is_evaluated_on_its_ema_weights(fas
 
 def test_the_classifier_protocol_refuses_a_network_without_a_classifier(fashion_dir, tmp_path):
     with pytest.raises(ValueError, match="simclr's network has none"):
-        runner.evaluate(
-            tiny_config("simclr", fashion_dir, steps=1), str(tmp_path), protocols=("classifier",)
-        )
+        runner.evaluate(tiny_config("simclr", fashion_dir, steps=1), str(tmp_path), protocols=("classifier",))
     assert not os.listdir(tmp_path)
 
 
@@ -511,12 +509,12 @@ def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_back
     path = export.export(simclr, simclr_dir, naming="native")
     config = tiny_config("fixmatch", fashion_dir, steps=1)
     exp = experiment.prepare(config)
-    layout = experiment.state_layout(exp)
+    layout = run_state.state_layout(exp)
     for initial in (
         import_weights.backbone_from_file(path, layout),
         import_weights.backbone_from_run(simclr_dir, layout),
     ):
-        started = import_weights.with_backbone(experiment.create_state(exp, layout), initial, layout)
+        started = import_weights.with_backbone(run_state.create_state(exp, layout), initial, layout)
         assert_same_backbone(started, pretrained)
     with config.unlocked():
         config.init.update(weights=path, workdir=simclr_dir)
@@ -530,8 +528,8 @@ def test_a_self_supervised_backbone_starts_fixmatch_and_its_ema_and_another_back
         np.testing.assert_array_equal(a, b)  # the evaluated EMA starts from the pretrained backbone too
     vit = experiment.prepare(tiny_config("fixmatch", fashion_dir, steps=1, options="backbone=vit_small"))
     with pytest.raises(import_weights.InitWeightsError, match="does not fit this run's backbone"):
-        import_weights.backbone_from_file(path, experiment.state_layout(vit))
+        import_weights.backbone_from_file(path, run_state.state_layout(vit))
     with pytest.raises(
         import_weights.InitWeightsError, match=f"config.init.workdir='{simclr_dir}'.*does not fit"
     ):
-        import_weights.backbone_from_run(simclr_dir, experiment.state_layout(vit))
+        import_weights.backbone_from_run(simclr_dir, run_state.state_layout(vit))

@@ -5,8 +5,7 @@ import logging
 
 import numpy as np
 
-from jaxssl import batch_streams, sharding
-from jaxssl import experiment as experiment_lib
+from jaxssl import batch_streams, run_state, sharding
 from jaxssl.evaluation import fewshot
 from jaxssl.probes import accuracy, embed, health, knn
 from jaxssl.state import evaluated_weights
@@ -36,7 +35,7 @@ def online_eval(exp, compiled, state, bank_source, health_source, eval_config, f
     if exp.method.eval_weights != "online":
         probed = embed_source(exp.eval_source, (state.params["model"], state.batch_stats))
     pair_batches = batch_streams.eval_batches(exp, health_source, eval_config.batch_size)
-    key = experiment_lib.health_key(exp, int(state.step))
+    key = run_state.health_key(exp, int(state.step))
     pairs = embed.embed_split(compiled["pairs"], args, pair_batches, exp.mesh, key=key)
     classes = max(exp.info.num_classes, 1)
     logits = exp.probe.apply({"params": sharding.host_copy(state.params["probe"])}, probed["features"])

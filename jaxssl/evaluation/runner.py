@@ -12,6 +12,7 @@ import time
 import jax
 
 from jaxssl import experiment as experiment_lib
+from jaxssl import run_state
 from jaxssl.data import subsets
 from jaxssl.evaluation import frozen, registry
 from jaxssl.evaluation.context import Context
@@ -22,9 +23,9 @@ RECORDS = files.OFFLINE_EVAL
 
 def network_state(exp, workdir: str, init: str):
     """The trained state from DIR's newest readable checkpoint, or the untrained network of the run's seed."""
-    layout = experiment_lib.state_layout(exp)
+    layout = run_state.state_layout(exp)
     if init == "random":
-        return experiment_lib.create_state(exp, layout)
+        return run_state.create_state(exp, layout)
     return checkpoint.restore_newest(
         workdir,
         identity=exp.identity,

@@ -148,7 +148,7 @@ class Method:
     "batch_stats"}; images: (B, S, S, C) in [0, 1]. None for other methods.
     memories: pairs (key of `extra`, row axis) naming the method's memories (queues, per-example banks and
     assignments): the arrays that grow with the queue or the dataset, split over the mesh's data axis along
-    that axis (experiment.state_layout) rather than copied to every device.
+    that axis (run_state.state_layout) rather than copied to every device.
     eval_weights: "online", or "target" where the paper evaluates the EMA of the weights (FixMatch, MixMatch,
     Mean Teacher): what the online and offline evaluations read (export chooses with --weights).
     episodes: for a method trained on N-way K-shot episodes (Prototypical Networks, MAML), their layout in the

@@ -4,7 +4,7 @@ Every network a method builds (`Method.network`) offers:
   features(x, train) -> (B, D) float32   the representation of images x in [0, 1]: what kNN, the probes,
                                          fine-tuning, health and export use, and nothing else
   __call__(x, train, ...)                on a full-image batch in [0, 1] it creates every parameter
-                                         (experiment.init_state calls it once)
+                                         (run_state.init_state calls it once)
 and, where a crop policy, a dense head or a per-layer probe needs it,
   feature_maps(x, train) -> {name: (B, h, w, C)}   the backbone's named intermediate maps, in order.
 

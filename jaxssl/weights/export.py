@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import safetensors.numpy
 
-from jaxssl import catalog, sharding
+from jaxssl import catalog, run_state, sharding
 from jaxssl import experiment as experiment_lib
 from jaxssl.rundir import checkpoint, files
 from jaxssl.state import evaluated_weights
@@ -169,7 +169,7 @@ def newest_backbone(exp, workdir: str, weights: str) -> tuple:
     was: no empty checkpoint directory is created in it)."""
     try:
         state = checkpoint.restore_newest(
-            workdir, identity=exp.identity, abstract_state=experiment_lib.state_layout(exp)
+            workdir, identity=exp.identity, abstract_state=run_state.state_layout(exp)
         )
     except FileNotFoundError:
         raise ExportError(no_checkpoint_message(workdir)) from None

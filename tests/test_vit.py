@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxssl import masking, models
-from jaxssl.models import layers, mae, vit
+from jaxssl.models import layers, mae, transformer, vit
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 
@@ -67,7 +67,7 @@ def test_sincos_positions_are_a_constant_not_a_parameter():
     variables = model.init(jax.random.key(0), images(0), train=False)
     assert "pos_embed" not in variables["params"]
     positions = model.apply(variables, 16, method=model.position)
-    np.testing.assert_allclose(positions[0], vit.sincos_2d(32, (4, 4)), atol=1e-6)
+    np.testing.assert_allclose(positions[0], transformer.sincos_2d(32, (4, 4)), atol=1e-6)
     # Patch (row 1, column 2): the first half of the channels encodes the column, the second the row.
     omega = 1.0 / 10000.0 ** (np.arange(8) / 8)
     expected = np.concatenate([np.sin(2 * omega), np.cos(2 * omega), np.sin(omega), np.cos(omega)])

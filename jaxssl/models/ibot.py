@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl.models.network import normalize
-from jaxssl.models.vit import ViT, token_init
+from jaxssl.models.transformer import token_init
+from jaxssl.models.vit import ViT
 
 
 class IBOTNetwork(nn.Module):

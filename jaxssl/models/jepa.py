@@ -13,7 +13,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxssl.models.network import normalize
-from jaxssl.models.vit import Block, ViT, dense_init, sincos_2d, token_init
+from jaxssl.models.transformer import Block, dense_init, layer_norm, sincos_2d, token_init
+from jaxssl.models.vit import ViT
 
 
 def _dense(features: int, dtype: Any, name: str) -> nn.Dense:
@@ -60,7 +61,7 @@ class JEPAPredictor(nn.Module):
         x = jnp.concatenate([x, queries], axis=1)
         for index in range(self.depth):
             x = Block(self.dim, self.heads, self.mlp_ratio, 0.0, self.dtype, name=f"blocks_{index}")(x, train)
-        x = nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, param_dtype=jnp.float32, name="norm")(x[:, -count:])
+        x = layer_norm(self.dtype, "norm")(x[:, -count:])
         out = _dense(self.out_dim, self.dtype, "proj")(x).astype(jnp.float32)
         return out.reshape(batch, blocks, count, self.out_dim)
 

@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxssl.models.network import normalize
-from jaxssl.models.vit import Block, ViT, dense_init, sincos_2d, token_init
+from jaxssl.models.transformer import Block, dense_init, layer_norm, sincos_2d, token_init
+from jaxssl.models.vit import ViT
 
 
 def _dense(features: int, dtype: Any, name: str | None = None) -> nn.Dense:
@@ -65,7 +66,7 @@ class MAEDecoder(nn.Module):
         x = jnp.concatenate([x[:, :1], patches], axis=1) + jnp.asarray(positions, self.dtype)
         for index in range(self.depth):
             x = Block(self.dim, self.heads, self.mlp_ratio, 0.0, self.dtype, name=f"blocks_{index}")(x, train)
-        x = nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, param_dtype=jnp.float32, name="norm")(x)
+        x = layer_norm(self.dtype, "norm")(x)
         return _dense(self.patch_dim, self.dtype, "pred")(x[:, 1:]).astype(jnp.float32)
 
 

@@ -115,7 +115,8 @@ def loop_dir(args, settings: loop_lib.Settings) -> str:
 
 
 def semisup_commands(args, planned) -> list[str]:
-    """The jaxssl.main command each loop's final labels start (from the encoder's weights, where named)."""
+    """The jaxssl.main command each loop's final labels start (from the encoder's weights, where named), trained
+    with the loop's seed: a strategy's runs and random's pair seed for seed."""
     config = args.semisup_config or f"configs/fixmatch.py:dataset={args.dataset}"
     method = os.path.splitext(os.path.basename(config.partition(":")[0]))[0]
     total = sum(planned[0].budgets)
@@ -130,6 +131,7 @@ def semisup_commands(args, planned) -> list[str]:
             "--config.semisup.labels_per_class=0",
             "--config.semisup.label_fraction=0",
             f"--config.semisup.labelled_indices={loop_lib.indices_path(directory, total)}",
+            f"--config.seed={settings.seed}",
             *([f"--config.init.workdir={args.encoder}"] if args.encoder else []),
             f"--workdir=runs/{method}_{os.path.basename(directory)}",
         ]

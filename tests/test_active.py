@@ -330,7 +330,7 @@ def test_the_command_runs_every_strategy_and_its_labels_start_fixmatch(
     launcher().main(["--print", "--strategies=typiclust", "--round_budgets=6", *common])
     (command,) = capsys.readouterr().out.splitlines()
     indices = os.path.join(root, "tiny_typiclust_seed0", "labelled_16.txt")
-    assert f"--config.semisup.labelled_indices={indices}" in command
+    assert f"--config.semisup.labelled_indices={indices} --config.seed=0" in command
     (chosen,) = [
         [row for r in rounds for row in r["chosen"]]
         for loop, rounds in loops

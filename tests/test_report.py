@@ -182,6 +182,25 @@ def test_runs_started_from_the_pretraining_of_their_own_seed_are_one_row(tmp_pat
     ]
 
 
+def test_runs_from_the_labels_of_their_own_seeds_active_learning_loop_are_one_row_per_strategy(tmp_path):
+    for strategy in ("typiclust", "random"):
+        for seed in (0, 1):
+            indices = f"results/al/simclr_{strategy}_seed{seed}/labelled_20.txt"
+            config = {
+                **semisup_config("fixmatch", seed, labelled_indices=indices),
+                "init": {"workdir": "runs/simclr"},
+            }
+            top1 = {"typiclust": 0.7, "random": 0.6}[strategy] + seed / 100
+            write_run(
+                tmp_path / f"{strategy}_seed{seed}", config=config, records=[record("classifier", top1)]
+            )
+    rows = table_cells(report.report([str(tmp_path / "typiclust_*"), str(tmp_path / "random_*")]))
+    assert {row["labels"]: (row["seeds"], row["own classifier"]) for row in rows} == {
+        "the rows of simclr_typiclust_seed{seed}/labelled_20.txt": ("2", "70.50 ± 0.71"),
+        "the rows of simclr_random_seed{seed}/labelled_20.txt": ("2", "60.50 ± 0.71"),
+    }
+
+
 def test_a_seed_run_twice_is_two_rows_named_by_their_directories_not_a_mean(tmp_path):
     for name, top1 in (("before_fix", 0.70), ("after_fix", 0.80)):
         write_run(tmp_path / name, config=pretrain_config("dino", 0), records=[record("linear_lbfgs", top1)])
@@ -519,7 +538,10 @@ def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):
         ({"semisup.label_fraction": 0.01}, (600, "1 %")),
         ({"semisup.label_fraction": 1.0, "data.classes": [0, 1, 2, 3, 4]}, (30000, "100 %")),
         ({"semisup.labels_per_class": 4, "data.classes": [0, 2]}, (8, "4 per class")),
-        ({"semisup.labelled_indices": "runs/al/round2/labelled.npy"}, (None, "the rows of labelled.npy")),
+        (
+            {"semisup.labelled_indices": "runs/al/round2/labelled.npy"},
+            (None, "the rows of round2/labelled.npy"),
+        ),
         ({}, (None, "")),
     ],
 )

@@ -62,7 +62,10 @@ def label_count(settings: dict) -> tuple[int | None, str]:
     facts = catalog.PUBLISHED_DATASETS.get(settings.get("data.dataset"), {})
     classes = len(settings["data.classes"]) if settings.get("data.classes") else facts.get("num_classes")
     if listed:
-        return None, f"the rows of {os.path.basename(listed)}"
+        return (
+            None,
+            f"the rows of {os.path.join(os.path.basename(os.path.dirname(listed)), os.path.basename(listed))}",
+        )
     if per_class > 0:
         return (per_class * classes if classes else None), f"{per_class} per class"
     if fraction > 0:

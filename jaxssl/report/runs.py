@@ -38,12 +38,18 @@ IGNORED_SETTINGS = (
 # seed at the end of that name is the run's own seed's counterpart (a sweep's `{seed}`, and written so), not a
 # setting, so the seeds of "SimCLR + FixMatch" form one row.
 RUN_DIRECTORY_SETTINGS = ("init.workdir", "teacher.workdir")
+# The file of labelled rows an active-learning loop of seed N chose (<root>/<name>_<strategy>_seed<N>/labelled_<k>.txt,
+# launch/active_learning.py): its directory's seed is the run's own seed's counterpart in the same way.
+LABELLED_ROWS_SETTING = "semisup.labelled_indices"
 
 
 def setting_value(key: str, value):
-    """A setting as the report compares it: a run directory's trailing _seed<N> written _seed{seed}."""
+    """A setting as the report compares it: a run directory's trailing _seed<N> written _seed{seed}, and so the
+    directory of a file of labelled rows."""
     if key in RUN_DIRECTORY_SETTINGS and isinstance(value, str):
         return re.sub(r"_seed\d+$", "_seed{seed}", value.rstrip("/"))
+    if key == LABELLED_ROWS_SETTING and isinstance(value, str):
+        return re.sub(r"_seed\d+(?=/[^/]+$)", "_seed{seed}", value)
     return value
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from jaxssl import augment, catalog, config_args, models, optim, schedules, validate_eval
 from jaxssl.augment import crops
+from jaxssl.config_args import check_kwargs, check_name
 from jaxssl.config_numbers import check_numbers
 from jaxssl.data import sources, subsets
 from jaxssl.methods import METHODS
@@ -20,7 +21,7 @@ from jaxssl.methods import METHODS
 def check_model(config) -> None:
     """The backbone exists, config.model holds only options of its family, and they build a valid network
     (constructing a module computes nothing)."""
-    config_args.check_name(config.model.backbone, models.BACKBONES, "backbone")
+    check_name(config.model.backbone, models.BACKBONES, "backbone")
     builder = models.BACKBONES[config.model.backbone]
     accepted = set(inspect.signature(builder).parameters) - {"dtype", "image_size"}
     foreign = sorted(set(config_args.without(config.model, "backbone")) - accepted)
@@ -36,22 +37,20 @@ def check_model(config) -> None:
 def check_config(config) -> None:
     """Every name resolves, every block's keys are ones its function takes, every count is positive."""
     check_numbers(config, step_dtypes(config))
-    config_args.check_name(config.method.name, METHODS, "method")
+    check_name(config.method.name, METHODS, "method")
     method = config_args.without(config.method, "name")
-    config_args.check_kwargs(METHODS[config.method.name], method, "method", provided=("context",))
+    check_kwargs(METHODS[config.method.name], method, "method", provided=("context",))
     check_model(config)
-    config_args.check_name(config.train.dtype, config_args.DTYPES, "dtype")
-    config_args.check_name(config.augment.preset, augment.VIEW_PRESETS, "view preset")
+    check_name(config.train.dtype, config_args.DTYPES, "dtype")
+    check_name(config.augment.preset, augment.VIEW_PRESETS, "view preset")
     preset = augment.VIEW_PRESETS[config.augment.preset]
-    config_args.check_kwargs(
-        preset, config_args.without(config.augment, "preset"), "augment", provided=("size",)
-    )
-    config_args.check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
-    config_args.check_name(config.optim.get("schedule", "warmup_cosine"), schedules.SCHEDULES, "lr schedule")
+    check_kwargs(preset, config_args.without(config.augment, "preset"), "augment", provided=("size",))
+    check_name(config.optim.name, optim.OPTIMIZERS, "optimizer")
+    check_name(config.optim.get("schedule", "warmup_cosine"), schedules.SCHEDULES, "lr schedule")
     optimizer = config_args.optimizer_kwargs(config)
-    config_args.check_kwargs(optim.make_optimizer, optimizer, "optim", provided=("name", "learning_rate"))
+    check_kwargs(optim.make_optimizer, optimizer, "optim", provided=("name", "learning_rate"))
     check_peak_learning_rate(config)
-    config_args.check_name(config.data.dataset, sources.DATASETS, "dataset")
+    check_name(config.data.dataset, sources.DATASETS, "dataset")
     check_crop(config)
     check_data_classes(config)
     check_mesh(config)
@@ -94,10 +93,10 @@ def check_crop(config) -> None:
     (the host pipeline crops ImageNet and image folders before the step could use a box)."""
     if "crop" not in config:
         return
-    config_args.check_name(config.crop.get("policy", ""), crops.CROP_POLICIES, "crop policy")
+    check_name(config.crop.get("policy", ""), crops.CROP_POLICIES, "crop policy")
     policy = crops.CROP_POLICIES[config.crop.policy]
     options = config_args.without(config.crop, "policy")
-    config_args.check_kwargs(policy, options, "crop", provided=("num_examples", "global_batch"))
+    check_kwargs(policy, options, "crop", provided=("num_examples", "global_batch"))
     if config.data.host_crop:
         raise ValueError(
             f"ContrastiveCrop needs a dataset cropped on device; {config.data.dataset} is cropped on the host "
@@ -141,9 +140,7 @@ def check_semisup(config) -> None:
     if "semisup" not in config:
         return
     block = dict(config.semisup)
-    config_args.check_kwargs(
-        subsets.semisupervised_parts, block, "semisup", provided=("labels", "global_batch")
-    )
+    check_kwargs(subsets.semisupervised_parts, block, "semisup", provided=("labels", "global_batch"))
     per_class, fraction = block.get("labels_per_class", 0), block.get("label_fraction", 0.0)
     listed = block.get("labelled_indices", "")
     if not isinstance(listed, str):

@@ -3,7 +3,8 @@ loaded, compiled or written: the offline protocols' recipes and kNN grid, and th
 
 import math
 
-from jaxssl import catalog, config_args
+from jaxssl import catalog
+from jaxssl.config_args import check_kwargs, check_name
 from jaxssl.probes import fewshot, finetune
 
 KNN_SPACES = ("backbone", "projector")
@@ -28,7 +29,7 @@ def check_eval_config(config) -> None:
             "config.json?); pass --config=configs/<the run's config>.py:<its options> instead"
         )
     for block in ("linear_sgd", "finetune"):
-        config_args.check_kwargs(finetune.Recipe, dict(config[block]), block)
+        check_kwargs(finetune.Recipe, dict(config[block]), block)
         for name in ("epochs", "batch_size"):  # base_lr: check_numbers
             if config[block][name] <= 0:
                 raise ValueError(f"config.{block}.{name} must be positive, got {config[block][name]}")
@@ -78,7 +79,7 @@ def check_fewshot_block(config) -> None:
     unknown = sorted(set(block) - set(FEWSHOT_KEYS))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in config.fewshot; allowed: {sorted(FEWSHOT_KEYS)}")
-    config_args.check_name(block.probe, fewshot.PROBES, "few-shot probe")
+    check_name(block.probe, fewshot.PROBES, "few-shot probe")
     for name in (*FEWSHOT_SHOTS, *FEWSHOT_COUNTS):
         values = block[name] if isinstance(block[name], tuple | list) else (block[name],)
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):

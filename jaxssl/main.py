@@ -7,7 +7,7 @@ protocol, jaxssl/evaluation/registry.py describes them); --label_fraction=0.01 f
 for raw pixels.
 
 --mode=export writes DIR's newest backbone (and probe) for PyTorch: --format=safetensors|npz,
---naming=torchvision|timm|native, --weights=online|target (jaxssl/weights/export.py).
+--naming=torchvision|timm|native, --weights=evaluated|online|target (jaxssl/weights/export.py).
 
 --distributed starts a multi-process job (one process per host; SLURM, TPU pods and Open MPI are detected,
 other clusters pass --coordinator_address, --num_processes and --process_id); each process waits up to
@@ -56,7 +56,11 @@ _NAMING = flags.DEFINE_enum(
     "export: torchvision's ResNet names, timm's ViT names, or jaxssl's own.",
 )
 _WEIGHTS = flags.DEFINE_enum(
-    "weights", "online", list(export.WEIGHTS), "export: the online network, or the EMA target."
+    "weights",
+    "evaluated",
+    list(export.WEIGHTS),
+    "export: the weights the run's evaluation reads (the EMA target for I-JEPA, MSN and the EMA-evaluated "
+    "semi-supervised methods, else the online network), the online network, or the EMA target.",
 )
 _EVAL_FEATURES = flags.DEFINE_enum(
     "eval_features",

@@ -18,6 +18,7 @@ from configs import simclr as simclr_config
 from jaxssl import experiment, run_state, train
 from jaxssl.rundir import checkpoint
 from jaxssl.rundir.checkpoint import Checkpointer
+from jaxssl.state import evaluated_weights
 from jaxssl.weights import export, load
 from tests.helpers import assert_same_backbone, cli, saved_run, tiny_config
 
@@ -83,7 +84,8 @@ def test_torchvision_naming_is_torchvisions_state_dict_and_computes_our_features
     assert sd["bn1.num_batches_tracked"].dtype == np.int64
 
     images = np.random.default_rng(1).uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
-    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    params, batch_stats = evaluated_weights(state, exp.method.eval_weights)
+    variables = {"params": params, "batch_stats": batch_stats}
     ours = exp.method.network.apply(variables, images, train=False, method=exp.method.network.features)
     logits = ours @ state.params["probe"]["kernel"] + state.params["probe"]["bias"]
     with open(path.replace(".safetensors", ".json")) as f:
@@ -134,21 +136,29 @@ def timm_vit(sd, x, kwargs):
     return pooled, linear(pooled, sd, "head")
 
 
-@pytest.mark.parametrize("pool", ["cls", "mean"])
-def test_timm_naming_is_timms_state_dict_and_computes_our_features(pool, fashion_dir, tmp_path):
-    # MAE's ViT: sin-cos positions (a constant here, timm's pos_embed there), cls token or mean pooling.
-    config = tiny_config("mae", fashion_dir, steps=1)
+@pytest.mark.parametrize(
+    "method, pool",
+    [("mae", "cls"), ("mae", "mean"), ("ibot", "cls"), ("dinov2", "cls"), ("ijepa", "mean"), ("msn", "cls")],
+)
+def test_timm_naming_is_timms_state_dict_and_computes_our_features(method, pool, fashion_dir, tmp_path):
+    # Sin-cos positions (MAE, I-JEPA: a constant here, timm's pos_embed there) or learned ones (iBOT, DINOv2,
+    # MSN), cls token or mean pooling; the weights the run's evaluation reads, I-JEPA's and MSN's EMA target.
+    config = tiny_config(method, fashion_dir, steps=1)
     config.model.update(drop_path=0.0, pool=pool)
     exp = experiment.prepare(config)
     state = run_state.create_state(exp, run_state.state_layout(exp))
     rng = np.random.default_rng(0)
-    state = state.replace(
-        params=jax.tree.map(lambda x: x + jnp.asarray(rng.normal(0, 0.05, x.shape), x.dtype), state.params)
-    )
+
+    def moved(tree):
+        return jax.tree.map(lambda x: x + jnp.asarray(rng.normal(0, 0.05, x.shape), x.dtype), tree)
+
+    state = state.replace(params=moved(state.params), target=moved(state.target))
     checkpointer = Checkpointer(str(tmp_path), keep=None, identity=exp.identity)
     checkpointer.save(1, state)
     checkpointer.close()
     path = export.export(config, str(tmp_path), naming="timm")
+    assert path.endswith(f"_{exp.method.eval_weights}.safetensors")
+    assert exp.method.eval_weights == ("target" if method in ("ijepa", "msn") else "online")
     sd = load_file(path)
     with open(TIMM_MANIFEST) as f:
         manifest = json.load(f)
@@ -158,7 +168,8 @@ def test_timm_naming_is_timms_state_dict_and_computes_our_features(pool, fashion
     expected_kwargs = {**manifest["timm_kwargs"], "global_pool": "token" if pool == "cls" else "avg"}
     assert metadata["timm_kwargs"] == expected_kwargs
     images = rng.uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
-    variables = {"params": state.params["model"], "batch_stats": state.batch_stats}
+    params, batch_stats = evaluated_weights(state, exp.method.eval_weights)
+    variables = {"params": params, "batch_stats": batch_stats}
     ours = exp.method.network.apply(variables, images, train=False, method=exp.method.network.features)
     normalised = (images - np.asarray(metadata["mean"], np.float32)) / np.asarray(metadata["std"], np.float32)
     features, head = timm_vit(sd, normalised.transpose(0, 3, 1, 2), metadata["timm_kwargs"])

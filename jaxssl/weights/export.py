@@ -3,11 +3,14 @@ safetensors or npz, named as torchvision's ResNets or timm's ViTs name them, or 
 metadata record. The names and layouts serve the way back too (jaxssl/weights/load.py).
 
   python -m jaxssl.main --mode=export --workdir=DIR [--format=safetensors|npz] [--naming=torchvision|timm|native]
-      [--weights=online|target]
+      [--weights=evaluated|online|target]
 
-Written to DIR/export/<naming>_step<step>_<weights>.<format> beside <same>.json (the metadata: method,
-backbone, stem, step, the input normalisation the network applies first); an existing file is never
-replaced (a later export of the same name gets _1, _2...). torchvision naming: conv kernels transposed from
+--weights=evaluated (the default) exports what the run's evaluation reads (Method.eval_weights): the EMA target
+for the methods evaluated on it (I-JEPA, MSN, FixMatch and the other EMA-evaluated semi-supervised methods),
+the online network for every other. Written to DIR/export/<naming>_step<step>_<weights>.<format>, <weights>
+the one exported (online or target), beside <same>.json (the metadata: method, backbone, stem, step, the
+input normalisation the network applies first); an existing file is never replaced (a later export of the
+same name gets _1, _2...). torchvision naming: conv kernels transposed from
 (H, W, in, out) to (out, in, H, W), BatchNorm's scale/bias/mean/var as weight/bias/running_mean/running_var
 (with num_batches_tracked), the probe as `fc`, so `torchvision.models.resnet50(num_classes=C)` loads it with
 `load_state_dict(strict=True)`; a CIFAR-stem network first needs `model.conv1 = nn.Conv2d(3, 64, 3, 1, 1,
@@ -29,7 +32,7 @@ from jaxssl.state import evaluated_weights
 
 FORMATS = ("safetensors", "npz")
 NAMINGS = ("torchvision", "timm", "native")
-WEIGHTS = ("online", "target")
+WEIGHTS = ("evaluated", "online", "target")
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50")
 BATCH_NORM_NAMES = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
 LAYER_NORM_NAMES = {"scale": "weight", "bias": "bias"}
@@ -181,7 +184,12 @@ def newest_backbone(exp, workdir: str, weights: str) -> tuple:
 
 
 def export(
-    config, workdir: str, *, format: str = "safetensors", naming: str = "torchvision", weights: str = "online"
+    config,
+    workdir: str,
+    *,
+    format: str = "safetensors",
+    naming: str = "torchvision",
+    weights: str = "evaluated",
 ) -> str:
     """Writes the newest checkpoint's backbone and probe to DIR/export/ (process 0), each file whole or not at
     all, with the mode of the run directory's other files; returns the file's path. A DIR without checkpoints
@@ -193,6 +201,7 @@ def export(
     if not checkpoint.saved_steps(workdir):
         raise ExportError(no_checkpoint_message(workdir))
     exp = experiment_lib.prepare(config)
+    weights = exp.method.eval_weights if weights == "evaluated" else weights
     check_request(config, naming, weights, exp.method.uses_target)
     state, backbone = newest_backbone(exp, workdir, weights)
     probe = sharding.host_copy(state.params["probe"])

@@ -59,8 +59,9 @@ _WEIGHTS = flags.DEFINE_enum(
     "weights",
     "evaluated",
     list(export.WEIGHTS),
-    "export: the weights the run's evaluation reads (the EMA target for I-JEPA, MSN and the EMA-evaluated "
-    "semi-supervised methods, else the online network), the online network, or the EMA target.",
+    "export: the weights the run's evaluation reads (the EMA target for I-JEPA, MSN, the EMA-evaluated "
+    "semi-supervised methods and the supervised baseline, else the online network), the online network, or the "
+    "EMA target.",
 )
 _EVAL_FEATURES = flags.DEFINE_enum(
     "eval_features",

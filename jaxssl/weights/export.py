@@ -6,8 +6,8 @@ metadata record. The names and layouts serve the way back too (jaxssl/weights/lo
       [--weights=evaluated|online|target]
 
 --weights=evaluated (the default) exports what the run's evaluation reads (Method.eval_weights): the EMA target
-for the methods evaluated on it (I-JEPA, MSN, FixMatch and the other EMA-evaluated semi-supervised methods),
-the online network for every other. Written to DIR/export/<naming>_step<step>_<weights>.<format>, <weights>
+for the methods evaluated on it (I-JEPA, MSN, FixMatch, MixMatch, Mean Teacher, UDA and the supervised
+baseline), the online network for every other. Written to DIR/export/<naming>_step<step>_<weights>.<format>, <weights>
 the one exported (online or target), beside <same>.json (the metadata: method, backbone, stem, step, the
 input normalisation the network applies first); an existing file is never replaced (a later export of the
 same name gets _1, _2...). torchvision naming: conv kernels transposed from

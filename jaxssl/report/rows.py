@@ -54,7 +54,7 @@ class Row:
 
 def label_count(settings: dict) -> tuple[int | None, str]:
     """(labelled images, if known; the setting in words) of a semi-supervised run's label subset: of the
-    classes in data.classes when the run keeps some, named by its file when the rows were listed
+    classes in data.classes when the run keeps some, named by its directory and file when the rows were listed
     (semisup.labelled_indices)."""
     per_class = settings.get("semisup.labels_per_class") or 0
     fraction = settings.get("semisup.label_fraction") or 0.0
@@ -62,10 +62,8 @@ def label_count(settings: dict) -> tuple[int | None, str]:
     facts = catalog.PUBLISHED_DATASETS.get(settings.get("data.dataset"), {})
     classes = len(settings["data.classes"]) if settings.get("data.classes") else facts.get("num_classes")
     if listed:
-        return (
-            None,
-            f"the rows of {os.path.join(os.path.basename(os.path.dirname(listed)), os.path.basename(listed))}",
-        )
+        named = os.path.join(os.path.basename(os.path.dirname(listed)), os.path.basename(listed))
+        return None, f"the rows of {named}"
     if per_class > 0:
         return (per_class * classes if classes else None), f"{per_class} per class"
     if fraction > 0:

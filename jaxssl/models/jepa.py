@@ -13,12 +13,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxssl.models.network import normalize
-from jaxssl.models.transformer import Block, dense_init, layer_norm, sincos_2d, token_init
+from jaxssl.models.transformer import Block, dense, layer_norm, sincos_2d, token_init
 from jaxssl.models.vit import ViT
-
-
-def _dense(features: int, dtype: Any, name: str) -> nn.Dense:
-    return nn.Dense(features, dtype=dtype, param_dtype=jnp.float32, kernel_init=dense_init, name=name)
 
 
 class JEPAPredictor(nn.Module):
@@ -54,7 +50,7 @@ class JEPAPredictor(nn.Module):
     def __call__(self, context, context_ids, target_ids, train: bool):
         batch, blocks, count = target_ids.shape
         positions = jnp.asarray(sincos_2d(self.dim, self.grid), self.dtype)
-        x = _dense(self.dim, self.dtype, "embed")(jnp.asarray(context, self.dtype)) + positions[context_ids]
+        x = dense(self.dim, self.dtype, "embed")(jnp.asarray(context, self.dtype)) + positions[context_ids]
         mask_token = self.param("mask_token", token_init, (1, 1, self.dim), jnp.float32).astype(self.dtype)
         queries = mask_token + positions[target_ids.reshape(batch * blocks, count)]
         x = jnp.repeat(x, blocks, axis=0)  # image b's context, once per block: rows b * M .. b * M + M - 1
@@ -62,7 +58,7 @@ class JEPAPredictor(nn.Module):
         for index in range(self.depth):
             x = Block(self.dim, self.heads, self.mlp_ratio, 0.0, self.dtype, name=f"blocks_{index}")(x, train)
         x = layer_norm(self.dtype, "norm")(x[:, -count:])
-        out = _dense(self.out_dim, self.dtype, "proj")(x).astype(jnp.float32)
+        out = dense(self.out_dim, self.dtype, "proj")(x).astype(jnp.float32)
         return out.reshape(batch, blocks, count, self.out_dim)
 
 

@@ -16,12 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxssl.models.network import normalize
-from jaxssl.models.transformer import Block, dense_init, layer_norm, sincos_2d, token_init
+from jaxssl.models.transformer import Block, dense, layer_norm, sincos_2d, token_init
 from jaxssl.models.vit import ViT
-
-
-def _dense(features: int, dtype: Any, name: str | None = None) -> nn.Dense:
-    return nn.Dense(features, dtype=dtype, param_dtype=jnp.float32, kernel_init=dense_init, name=name)
 
 
 class MAEDecoder(nn.Module):
@@ -56,7 +52,7 @@ class MAEDecoder(nn.Module):
         side = math.isqrt(length)
         if side * side != length:
             raise ValueError(f"the decoder expects a square patch grid, got {length} patches")
-        x = _dense(self.dim, self.dtype, "embed")(jnp.asarray(encoded, self.dtype))
+        x = dense(self.dim, self.dtype, "embed")(jnp.asarray(encoded, self.dtype))
         mask_token = self.param("mask_token", token_init, (1, 1, self.dim), jnp.float32).astype(self.dtype)
         masked = jnp.broadcast_to(mask_token, (batch, length + 1 - x.shape[1], self.dim))
         shuffled = jnp.concatenate([x[:, 1:], masked], axis=1)
@@ -67,7 +63,7 @@ class MAEDecoder(nn.Module):
         for index in range(self.depth):
             x = Block(self.dim, self.heads, self.mlp_ratio, 0.0, self.dtype, name=f"blocks_{index}")(x, train)
         x = layer_norm(self.dtype, "norm")(x)
-        return _dense(self.patch_dim, self.dtype, "pred")(x[:, 1:]).astype(jnp.float32)
+        return dense(self.patch_dim, self.dtype, "pred")(x[:, 1:]).astype(jnp.float32)
 
 
 class MAENetwork(nn.Module):
@@ -134,7 +130,7 @@ class SimMIMNetwork(nn.Module):
 
     def setup(self):
         self.mask_token = self.param("mask_token", token_init, (1, 1, self.backbone.dim), jnp.float32)
-        self.head = _dense(self.backbone.patch_size**2 * len(self.image_mean), self.backbone.dtype)
+        self.head = dense(self.backbone.patch_size**2 * len(self.image_mean), self.backbone.dtype)
 
     def features(self, x01, train: bool):
         """The ViT's pooled output on all patches of images in [0, 1]; what the probes evaluate."""

@@ -51,7 +51,8 @@ def layer_norm(dtype: Any, name: str | None = None) -> nn.LayerNorm:
     return nn.LayerNorm(epsilon=1e-6, dtype=dtype, param_dtype=jnp.float32, name=name)
 
 
-def _dense(features: int, dtype: Any, name: str) -> nn.Dense:
+def dense(features: int, dtype: Any, name: str | None = None) -> nn.Dense:
+    """A Dense layer of the Transformer's parts: float32 weights, Xavier-uniform kernel, zero bias."""
     return nn.Dense(features, dtype=dtype, param_dtype=jnp.float32, kernel_init=dense_init, name=name)
 
 
@@ -88,12 +89,12 @@ class Attention(nn.Module):
     def __call__(self, x):
         batch, length, _ = x.shape
         head_dim = self.dim // self.heads
-        qkv = _dense(3 * self.dim, self.dtype, "qkv")(x).reshape(batch, length, 3, self.heads, head_dim)
+        qkv = dense(3 * self.dim, self.dtype, "qkv")(x).reshape(batch, length, 3, self.heads, head_dim)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32) / math.sqrt(head_dim)
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, length, self.dim)
-        return _dense(self.dim, self.dtype, "proj")(out)
+        return dense(self.dim, self.dtype, "proj")(out)
 
 
 class Mlp(nn.Module):
@@ -105,8 +106,8 @@ class Mlp(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        x = nn.gelu(_dense(self.hidden, self.dtype, "fc1")(x), approximate=False)
-        return _dense(self.dim, self.dtype, "fc2")(x)
+        x = nn.gelu(dense(self.hidden, self.dtype, "fc1")(x), approximate=False)
+        return dense(self.dim, self.dtype, "fc2")(x)
 
 
 class Block(nn.Module):

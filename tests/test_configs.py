@@ -28,6 +28,7 @@ from jaxssl import (
     validate_eval,
 )
 from jaxssl.data import sources
+from jaxssl.evaluation import runner
 from jaxssl.methods import METHODS
 from jaxssl.probes import finetune
 
@@ -275,6 +276,11 @@ def test_a_resnet_run_keeps_the_identity_its_checkpoints_were_written_with():
     }
     vit = experiment.identity_of(load("mae", "dataset=cifar10,backbone=vit_tiny"))
     assert {vit["backbone"], vit["patch_size"], vit["pos_embed"]} == {"vit_tiny", 4, "sincos"}
+
+
+def test_evaluation_records_name_a_vits_patch_size_and_no_other_backbones():
+    assert runner.vit_patch(load("mae", "dataset=cifar10,backbone=vit_tiny")) == {"patch_size": 4}
+    assert runner.vit_patch(load("simclr", "dataset=cifar10")) == {}
 
 
 def test_the_weight_split_threshold_places_weights_without_changing_the_run():

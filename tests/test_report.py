@@ -269,6 +269,24 @@ def test_baselines_of_one_directory_are_separate_rows(tmp_path):
     assert backbones == ["resnet10 x0.25", "–"]  # pixels went through no network
 
 
+def test_a_vit_row_names_its_patch_size_so_token_grids_are_told_apart(tmp_path):
+    vit = {"backbone": "vit_tiny", "width_multiplier": 1.0, "patch_size": 4}
+    write_run(
+        tmp_path / "ibot",
+        config={**pretrain_config("ibot", 0), "method": {"name": "ibot"}, "model": vit},
+        records=[record("linear_lbfgs", 0.8, backbone="vit_tiny", width_multiplier=1.0)],
+    )
+    write_run(  # a random-init run keeps no config: its records' header names the patch size
+        tmp_path / "scratch",
+        records=[
+            record("finetune", 0.8, init="random", backbone="vit_tiny", width_multiplier=1.0, patch_size=7)
+        ],
+    )
+    table = report.report([str(tmp_path / "ibot"), str(tmp_path / "scratch")])
+    backbones = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in table.splitlines()[2:]}
+    assert backbones == {"ibot": "vit_tiny/4", "supervised": "vit_tiny/7"}
+
+
 def test_the_table_and_the_curves_are_written_where_asked(runs, tmp_path):
     output, curves = tmp_path / "out" / "table.md", tmp_path / "out" / "curves.png"
     text = report.report([str(runs / "simclr_seed*")], output=str(output), curves=str(curves))

@@ -11,8 +11,8 @@ import time
 
 import jax
 
+from jaxssl import catalog, run_state
 from jaxssl import experiment as experiment_lib
-from jaxssl import run_state
 from jaxssl.data import subsets
 from jaxssl.evaluation import frozen, registry
 from jaxssl.evaluation.context import Context
@@ -44,6 +44,7 @@ def header(config, exp, *, features: str, init: str, step, label_fraction: float
         "method": exp.method.name,
         "backbone": config.model.backbone,
         "width_multiplier": float(config.model.get("width_multiplier", 1.0)),
+        **vit_patch(config),
         "dataset": exp.info.name,
         "seed": exp.seed,
         "label_fraction": label_fraction,
@@ -51,6 +52,13 @@ def header(config, exp, *, features: str, init: str, step, label_fraction: float
         "labelled_examples": len(labelled.labels),
         "eval_examples": len(exp.eval_source.labels),
     }
+
+
+def vit_patch(config) -> dict:
+    """{"patch_size": pixels} for a ViT, whose token grid it sets; {} for the other backbones."""
+    if catalog.family_of(config.model.backbone) != "vit":
+        return {}
+    return {"patch_size": int(config.model.patch_size)}
 
 
 def evaluate(

@@ -25,6 +25,7 @@ BASELINES = ("random init", "raw pixels", "supervised")
 SHOWN_SETTINGS = (
     "model.backbone",
     "model.width_multiplier",
+    "model.patch_size",
     "train.epochs",
     "train.steps",
     "train.batch_size",

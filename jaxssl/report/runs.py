@@ -289,5 +289,6 @@ def record_settings(record: dict, config: dict, label: str) -> dict:
     return {
         "model.backbone": model.get("backbone", record.get("backbone")),
         "model.width_multiplier": model.get("width_multiplier", record.get("width_multiplier")),
+        "model.patch_size": model.get("patch_size", record.get("patch_size")),
         **dataset,
     }

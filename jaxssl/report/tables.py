@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from jaxssl import catalog
 from jaxssl.report import compare, plots
 from jaxssl.report import rows as rows_lib
 from jaxssl.report.runs import Entry, entries_of, run_directories
@@ -96,10 +97,20 @@ def title_of(protocol: str) -> str:
 
 
 def describe_settings(settings: dict) -> tuple[str, str, str]:
-    """(backbone, pretraining, batch) cells of a row."""
-    width = settings.get("model.width_multiplier")
+    """(backbone, pretraining, batch) cells of a row: "resnet10 x0.25" for a width multiplier, "vit_tiny/4"
+    for a ViT's patch size in pixels (as in "ViT-B/16")."""
     name = settings.get("model.backbone")
-    backbone = "–" if name is None else name + (f" x{width:g}" if width not in (None, 1.0) else "")
+    if name is None:
+        return "–", *describe_duration(settings)
+    width, patch = settings.get("model.width_multiplier"), settings.get("model.patch_size")
+    backbone = name + (f" x{width:g}" if width not in (None, 1.0) else "")
+    if patch is not None and catalog.family_of(name) == "vit":
+        backbone += f"/{patch}"
+    return backbone, *describe_duration(settings)
+
+
+def describe_duration(settings: dict) -> tuple[str, str]:
+    """(pretraining, batch) cells of a row."""
     epochs, steps = settings.get("train.epochs"), settings.get("train.steps")
     if steps is not None and steps >= 0:
         pretraining = f"{steps} steps"
@@ -108,7 +119,7 @@ def describe_settings(settings: dict) -> tuple[str, str, str]:
     else:
         pretraining = "–"
     batch = settings.get("train.batch_size")
-    return backbone, pretraining, "–" if batch is None else str(batch)
+    return pretraining, "–" if batch is None else str(batch)
 
 
 def metric_columns(groups, knn_points) -> list[tuple[str, object]]:

@@ -30,7 +30,7 @@ distilled from a ViT-g/14 trained on LVD-142M, which this config does not do: an
 reproduction). The released ImageNet-1k recipe itself reaches k-NN 81.6 % and linear 82.9 % with a ViT-L/16
 (README).
 On Fashion-MNIST (our choice): iBOT's Fashion-MNIST budget and protocols (configs/ibot.py: ViT-Ti with 4 px
-patches, 7 x 7 tokens, batch 256, half an epoch, about 20 minutes on a 2-core CPU: a step cost 33 CPU-seconds
+patches, 7 x 7 tokens, batch 256, half an epoch, about 35 minutes on a 2-core CPU: a step cost 33 CPU-seconds
 where iBOT's cost 29) with the objective above, 4096 prototypes per head, KoLeo in 4 groups of 64 rows, the lr
 by the same square-root rule (2e-3 at batch 256), EMA from 0.99. On CIFAR and STL-10 (our choice): iBOT's
 small-data settings with the objective above.

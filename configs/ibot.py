@@ -20,9 +20,9 @@ colour augmentations; block-wise masks of the student's global crops on half the
 image from (0.1, 0.5). The released code clips gradients at norm 3.0, which we do not.
 Anchor to reproduce against: ImageNet ViT-S/16, 800 epochs, linear top-1 77.9 %, k-NN 75.2 %, fine-tuned
 82.3 % (bytedance/ibot README).
-On Fashion-MNIST (our choice, the ViT table's budget and protocols: about 20 minutes on a 2-core CPU): ViT-Ti
+On Fashion-MNIST (our choice, the ViT table's budget and protocols: about 30 minutes on a 2-core CPU): ViT-Ti
 with 4 px patches (7 x 7 tokens, fine enough for block masks), batch 256, half an epoch (FASHION_MNIST_EPOCHS:
-a step costs about 10 s) with a tenth of an epoch of warm-up, heads (512, 512 -> 128) and 4096 outputs, the
+a step took 14-17 s alone) with a tenth of an epoch of warm-up, heads (512, 512 -> 128) and 4096 outputs, the
 teacher temperatures warmed up and the last layer frozen over an eighth of an epoch, EMA from 0.99, two 28 px
 crops of 25-100 % (no small crops: 14 px is not a whole number of 4 px patches); fine-tuning and the SGD
 linear probe as the ViT table runs them (configs/quickstart.py). On CIFAR and STL-10 (our choice): ViT-Ti,
@@ -36,9 +36,8 @@ from jaxssl import catalog
 
 DEFAULTS = dict(dataset="imagenet2012", backbone="", epochs=0, batch=0, tiny=False)
 # The dataset's backbone, epochs and batch when the options leave them out. On Fashion-MNIST, half an epoch
-# (117 steps) is about 20 minutes on the 2-core CPU: a step of two 256-image views of 49 tokens through the
-# student, and through the teacher, took 29 CPU-seconds where MoCo v3's row of the ViT table (16 tokens,
-# 2.4 s a step there) took 7.1, on the same busy machine: about 10 s a step.
+# (118 steps) took about 30 minutes on the 2-core CPU: a step of two 256-image views of 49 tokens through the
+# student, and through the teacher, took 14-17 s alone (MoCo v3's row of the ViT table, 16 tokens: 2.4 s).
 FASHION_MNIST_EPOCHS = 0.5
 DATASET_DEFAULTS = {
     "imagenet2012": ("vit_small", 800, 1024),

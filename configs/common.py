@@ -152,6 +152,7 @@ def base_config(options: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     dataset = DATASETS[options.dataset]
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.name = ""
     config.model = model_block(options.backbone, options.dataset, dataset["image_size"])
     config.data = dict(
         dataset=options.dataset,

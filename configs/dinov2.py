@@ -69,4 +69,5 @@ def get_config(arg=None):
         config.augment.update(
             small_size=98, num_small=8, crop_scale=(0.32, 1.0), small_crop_scale=(0.05, 0.32)
         )
+    config.name = "dinov2"
     return common.lock(config)

@@ -287,6 +287,17 @@ def test_a_vit_row_names_its_patch_size_so_token_grids_are_told_apart(tmp_path):
     assert backbones == {"ibot": "vit_tiny/4", "supervised": "vit_tiny/7"}
 
 
+def test_a_config_named_apart_from_its_method_is_its_own_row(tmp_path):
+    for name in ("", "dinov2"):
+        config = {**pretrain_config("ibot", 0), "method": {"name": "ibot"}, "name": name}
+        write_run(
+            tmp_path / (name or "ibot"), config=config, records=[record("linear_lbfgs", 0.8, method="ibot")]
+        )
+    table = report.report([str(tmp_path / "ibot"), str(tmp_path / "dinov2")])
+    assert sorted(line.split("|")[1].strip() for line in table.splitlines()[2:]) == ["dinov2", "ibot"]
+    assert "name" not in table.splitlines()[0]  # the name labels the row; it is no setting column
+
+
 def test_the_table_and_the_curves_are_written_where_asked(runs, tmp_path):
     output, curves = tmp_path / "out" / "table.md", tmp_path / "out" / "curves.png"
     text = report.report([str(runs / "simclr_seed*")], output=str(output), curves=str(curves))

@@ -19,6 +19,7 @@ from jaxssl.rundir import files, jsonl
 # Settings that say how a run was watched or stored, not what it learned: never a reason for two rows.
 IGNORED_SETTINGS = (
     "seed",
+    "name",
     "eval.",
     "checkpoint.",
     "mesh.",
@@ -217,6 +218,7 @@ def entries_of(run_dir: str) -> list[Entry]:
     method = config.get("method", {}).get("name") or first.get("method", "?")
     # A config from before deep co-training was its own method named it as co-training's objective.
     method = config.get("method", {}).get("objective", method)
+    method = config.get("name") or method  # a recipe named apart from its method (dinov2 trains ibot)
     settings = {  # an empty string is an option left unset, as in a config written before the option existed
         k: setting_value(k, v)
         for k, v in flatten(config).items()

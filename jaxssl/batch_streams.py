@@ -27,16 +27,18 @@ def train_batches(experiment: Experiment, *, start_step: int, num_steps: int, pr
     )
 
 
-def labelled_batches(experiment: Experiment, source, *, batch: int, num_steps: int, min_crop_scale: float):
-    """This process's host batches of `num_steps` steps over the labelled `source` for the supervised
-    protocols: one view per example, randomly cropped on the host for large images, ordered by the run's
-    seed."""
+def labelled_batches(
+    experiment: Experiment, source, *, batch: int, start_step: int, num_steps: int, min_crop_scale: float
+):
+    """This process's host batches of steps start_step .. num_steps - 1 over the labelled `source` for the
+    supervised protocols: one view per example, randomly cropped on the host for large images, ordered by the
+    run's seed and the step."""
     return pipeline.as_numpy(
         pipeline.train_dataset(
             source,
             global_batch=batch,
             seed=experiment.seed,
-            start_step=0,
+            start_step=start_step,
             num_steps=num_steps,
             rows=sharding.process_rows(experiment.mesh, batch),
             host_crop=experiment.image_size if experiment.host_crop else None,

@@ -13,8 +13,10 @@ for raw pixels.
 other clusters pass --coordinator_address, --num_processes and --process_id); each process waits up to
 --distributed_timeout seconds for the others.
 
-Training stops on Ctrl-C after saving the current step, with exit status 130 (train.StopRequest), and on a
-write into DIR that fails, in one line with exit status 1 (jaxssl/rundir/write_errors.py).
+Training stops on Ctrl-C after saving the current step, with exit status 130 (stop.StopRequest), and on a
+write into DIR that fails, in one line with exit status 1 (jaxssl/rundir/write_errors.py). The supervised
+protocols' training (linear_sgd, finetune) stops the same way, and on SIGTERM with exit status 0, without a
+record: the same command resumes it (jaxssl/evaluation/resumable.py).
 
 A refusal (a flag, config option or override that cannot be honoured, a config file that does not exist, a
 run directory that another run holds, a starting point that does not fit) is one line on stderr,
@@ -33,7 +35,7 @@ import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxssl import train, validate
+from jaxssl import stop, train, validate
 from jaxssl.cli import distributed, refusals
 from jaxssl.evaluation import registry, runner
 from jaxssl.rundir import files, jsonl, write_errors
@@ -156,7 +158,7 @@ def main(argv):
     if _MODE.value == "train":
         try:
             train.run(_CONFIG.value, workdir)
-        except train.Interrupted:
+        except stop.Interrupted:
             return 128 + signal.SIGINT
         except KeyboardInterrupt:  # before the first step: loading, restoring or compiling
             print(f"SIGINT before the first step: stopped; {SIGINT_BEFORE_THE_LOOP}", file=sys.stderr)
@@ -171,14 +173,19 @@ def main(argv):
         print(f"exported to {path} (metadata beside it, .json)")
     else:
         config = _CONFIG.value if _CONFIG.value is not None else saved_config(workdir)
-        runner.evaluate(
-            config,
-            workdir,
-            protocols=tuple(_PROTOCOL.value),
-            features=_EVAL_FEATURES.value,
-            init=_EVAL_INIT.value,
-            label_fraction=_LABEL_FRACTION.value,
-        )
+        try:
+            runner.evaluate(
+                config,
+                workdir,
+                protocols=tuple(_PROTOCOL.value),
+                features=_EVAL_FEATURES.value,
+                init=_EVAL_INIT.value,
+                label_fraction=_LABEL_FRACTION.value,
+            )
+        except stop.Preempted:  # its training saved: the same command resumes it
+            return 0
+        except stop.Interrupted:
+            return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

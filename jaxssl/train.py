@@ -10,7 +10,7 @@ import time
 import jax
 import tqdm
 
-from jaxssl import batch_streams, finite, run_state, sharding, teacher
+from jaxssl import batch_streams, finite, run_state, sharding, stop, teacher
 from jaxssl import experiment as experiment_lib
 from jaxssl import step as step_lib
 from jaxssl.data import sources, subsets
@@ -44,40 +44,6 @@ def write_skipped_files(source, workdir: str) -> None:
         logging.warning("training without %d unreadable files, listed in skipped_files.txt", len(skipped))
         with files.written_whole(os.path.join(workdir, files.SKIPPED_FILES)) as f:
             f.write("".join(line + "\n" for line in skipped))
-
-
-class StopRequest:
-    """Set by SIGTERM or SIGINT (Ctrl-C): the loop saves a checkpoint at the current step, writes the "run"
-    line and returns. Exit status: 0 after SIGTERM (a preemption, a scheduler's time limit: the job ended
-    cleanly and its rerun resumes), 130 after SIGINT (128 + SIGINT, the shell's status of an interrupted
-    command, so that a script stops instead of going on to its next command); train.run raises Interrupted
-    for the latter. A second Ctrl-C ends the process at once, by the signal's default action, without
-    saving: the rerun resumes from the last checkpoint. A SIGINT that the process was started ignoring (a
-    background job of a script) stays ignored."""
-
-    def __init__(self):
-        self.received = None
-        self._previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, self._handle)}
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
-
-    @property
-    def requested(self) -> bool:
-        return self.received is not None
-
-    def _handle(self, signum, frame):
-        del frame
-        self.received = signal.Signals(signum)
-        if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # the next Ctrl-C ends the process at once
-
-    def restore(self):
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run after it saved a checkpoint at the current step (the command exits 130)."""
 
 
 class StepsInFlight:
@@ -145,7 +111,7 @@ def run(config, workdir: str):
 
     Each call that trains appends a "run" line to metrics.jsonl: the steps it ran, its wall time (loading and
     compiling included) and the examples per second over that time. One run at a time may train in DIR
-    (jaxssl/rundir/lock.py). SIGTERM and SIGINT save the current step and stop (StopRequest; Interrupted
+    (jaxssl/rundir/lock.py). SIGTERM and SIGINT save the current step and stop (stop.StopRequest; stop.Interrupted
     after SIGINT); a write into DIR that fails stops the run with a write_errors.WriteFailedError."""
     started = time.time()
     exp = experiment_lib.prepare(config)
@@ -228,7 +194,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
         exp, start_step=start_step, num_steps=exp.total_steps, prefetch=config.data.prefetch
     )
 
-    stop = StopRequest()
+    stop_request = stop.StopRequest()
     interrupted = False
     in_flight = StepsInFlight()
     pending = []
@@ -244,7 +210,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
             finished = done == exp.total_steps
             # Alone, a process stops at the step after the signal; on a pod they agree at the next log step.
             agree_now = jax.process_count() == 1 or done % config.log_every_steps == 0 or finished
-            stopping = agree_now and sharding.any_process(stop.requested)
+            stopping = agree_now and sharding.any_process(stop_request.requested)
             save_now = done % config.checkpoint.every_steps == 0 or finished or stopping
             eval_now = done % config.eval.every_steps == 0 or finished
             if done % config.log_every_steps == 0 or save_now or eval_now:
@@ -268,7 +234,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
                 last_saved = done
             progress.update(1)
             if stopping:
-                interrupted = sharding.any_process(stop.received == signal.SIGINT)
+                interrupted = sharding.any_process(stop_request.received == signal.SIGINT)
                 progress.close()  # the line below on a line of its own
                 logging.warning(
                     "%s: saved a checkpoint at step %d and stopped",
@@ -280,8 +246,8 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
             write_run_line(writer, start_step, int(state.step), exp.global_batch, time.time() - started)
     finally:
         progress.close()
-        stop.restore()
+        stop_request.restore()
         checkpointer.close()
     if interrupted:
-        raise Interrupted(f"stopped by SIGINT after saving a checkpoint at step {int(state.step)}")
+        raise stop.Interrupted(f"stopped by SIGINT after saving a checkpoint at step {int(state.step)}")
     return state

@@ -14,7 +14,7 @@ import pytest
 from absl import flags
 
 from configs import noisy_student as noisy_student_config
-from jaxssl import experiment, main, teacher, train
+from jaxssl import experiment, main, stop, teacher, train
 from jaxssl.cli import distributed
 from jaxssl.rundir import files, metrics, write_errors
 from jaxssl.weights import export
@@ -87,16 +87,16 @@ def test_after_a_first_ctrl_c_the_next_one_ends_the_process_and_an_ignored_sigin
     previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     installed = signal.getsignal(signal.SIGINT)
     try:
-        stop = train.StopRequest()
+        request = stop.StopRequest()
         os.kill(os.getpid(), signal.SIGINT)
-        assert stop.received == signal.SIGINT and not received
+        assert request.received == signal.SIGINT and not received
         assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL  # a second Ctrl-C: the default action
-        stop.restore()
+        request.restore()
         assert signal.getsignal(signal.SIGINT) is installed
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a script's background job
-        stop = train.StopRequest()
+        request = stop.StopRequest()
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        stop.restore()
+        request.restore()
     finally:
         signal.signal(signal.SIGINT, previous)
 

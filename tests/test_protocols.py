@@ -2,10 +2,13 @@
 supervised baseline), label fractions, every protocol's record, the registry, bad requests, 1 vs 8 devices."""
 
 import ast
+import contextlib
 import dataclasses
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 
 import flax.linen as nn
@@ -17,9 +20,9 @@ from absl import flags
 
 from configs import mae as mae_config
 from configs import simclr as simclr_config
-from jaxssl import experiment, main, sharding, train
+from jaxssl import experiment, main, sharding, stop, train
 from jaxssl.data import ArraySource, pipeline
-from jaxssl.evaluation import registry, runner
+from jaxssl.evaluation import registry, resumable, runner
 from jaxssl.models import resnet
 from jaxssl.models.classifier import Classifier
 from jaxssl.models.network import FeatureNetwork
@@ -51,21 +54,24 @@ def run_classifier(backbone, train_backbone, recipe, mesh, train_source, eval_so
         network=FeatureNetwork(backbone, (0.5,), (0.25,)), num_classes=8, train_backbone=train_backbone
     )
     examples = len(train_source.labels)
-    train_batches = pipeline.as_numpy(
-        pipeline.train_dataset(
-            train_source,
-            global_batch=recipe.batch_size,
-            seed=seed,
-            start_step=0,
-            num_steps=recipe.steps(examples),
+
+    def batches_from(start_step):
+        return pipeline.as_numpy(
+            pipeline.train_dataset(
+                train_source,
+                global_batch=recipe.batch_size,
+                seed=seed,
+                start_step=start_step,
+                num_steps=recipe.steps(examples),
+            )
         )
-    )
+
     eval_batches = pipeline.as_numpy(pipeline.eval_dataset(eval_source, batch_size=16))
     return finetune.train_and_test(
         classifier,
         recipe=recipe,
         examples=examples,
-        train_batches=train_batches,
+        batches_from=batches_from,
         eval_batches=eval_batches,
         image_size=16,
         host_crop=False,
@@ -94,28 +100,28 @@ def test_a_frozen_backbone_is_not_changed_by_the_probe():
         classifier, np.zeros((2, 16, 16, 1), np.float32), jax.random.key(0)
     )
     optimizer = finetune.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
-    state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
+    state = finetune.ClassifierState.create(variables, optimizer)
     step = jax.jit(finetune.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
     batch = {"image": striped_source(16, 2).images[:, None], "label": striped_source(16, 2).labels}
     new_state, _ = step(state, batch)
     for before, after in zip(
         jax.tree.leaves((variables["params"]["network"], variables["batch_stats"]["network"])),
-        jax.tree.leaves((new_state["params"]["network"], new_state["batch_stats"]["network"])),
+        jax.tree.leaves((new_state.params["network"], new_state.batch_stats["network"])),
         strict=True,
     ):
         np.testing.assert_array_equal(before, after)
-    assert not np.allclose(variables["params"]["head"]["kernel"], new_state["params"]["head"]["kernel"])
+    assert not np.allclose(variables["params"]["head"]["kernel"], new_state.params["head"]["kernel"])
 
 
 def one_step_relative_updates(recipe, variables, classifier):
     """||update|| / ||kernel|| of every backbone kernel after one step of `recipe` on a fixed batch."""
     optimizer = finetune.optimizer_for(classifier, recipe, recipe.learning_rate(64), variables["params"])
-    state = {"step": np.int32(0), **variables, "opt_state": optimizer.init(variables["params"])}
+    state = finetune.ClassifierState.create(variables, optimizer)
     step = jax.jit(finetune.make_step(classifier, optimizer, recipe.view(16, False), jax.random.key(1)))
     source = striped_source(16, 2)
     new_state, _ = step(state, {"image": source.images[:, None], "label": source.labels})
     before = jax.tree_util.tree_leaves_with_path(variables["params"]["network"])
-    after = jax.tree.leaves(new_state["params"]["network"])
+    after = jax.tree.leaves(new_state.params["network"])
     return np.array(
         [
             np.linalg.norm(new - old) / np.linalg.norm(old)
@@ -235,6 +241,51 @@ def test_label_fractions_train_on_the_balanced_subset(trained_run, fashion_dir):
     sgd, tuned = records[1], records[2]
     assert sgd["recipe"]["base_lr"] == 0.1 and tuned["recipe"]["base_lr"] == 0.05
     assert sgd["steps"] == tuned["steps"] == 3  # 1 epoch of 34 examples in batches of 16
+
+
+def finetune_in(workdir, fashion_dir, **recipe):
+    """A finetune record of the tiny run copied to `workdir` (7 steps: 3 epochs of 34 labelled examples)."""
+    config = tiny_config(fashion_dir)
+    config.finetune.update({"epochs": 3.0, **recipe})
+    (record,) = runner.evaluate(config, workdir, protocols=("finetune",), label_fraction=0.5)
+    return record
+
+
+def test_a_preempted_fine_tuning_saves_its_step_and_resumes_to_the_uninterrupted_record(
+    trained_run, fashion_dir, tmp_path, monkeypatch
+):
+    whole, preempted = str(tmp_path / "whole"), str(tmp_path / "preempted")
+    for workdir in (whole, preempted):
+        shutil.copytree(trained_run, workdir)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(workdir, "offline_eval.jsonl"))
+    expected = finetune_in(whole, fashion_dir)
+    assert not os.path.exists(os.path.join(whole, "protocols_in_progress"))  # removed with the record
+
+    after_step = resumable.ProtocolProgress.after_step
+
+    def sigterm_after_step_3(progress, done, state):
+        if done == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        after_step(progress, done, state)
+
+    monkeypatch.setattr(resumable.ProtocolProgress, "after_step", sigterm_after_step_3)
+    with pytest.raises(stop.Preempted, match="saved the protocol's training at step 3 of 7"):
+        finetune_in(preempted, fashion_dir)
+    monkeypatch.undo()
+    saved = os.path.join(preempted, "protocols_in_progress", "finetune-labels0.5-checkpoint", "checkpoints")
+    assert os.listdir(saved) == ["3"] and not os.path.exists(os.path.join(preempted, "offline_eval.jsonl"))
+    with pytest.raises(
+        ValueError, match=r"unfinished training of another request .*= \{'finetune.epochs': \(3.0, 4.0\)\}"
+    ):
+        finetune_in(preempted, fashion_dir, epochs=4.0)
+    assert os.listdir(saved) == ["3"]
+
+    resumed = finetune_in(preempted, fashion_dir)
+    for key in ("top1", "top5", "final_train_loss", "steps", "recipe"):
+        assert resumed[key] == expected[key], key
+    assert [record["top1"] for record in read_records(preempted)] == [resumed["top1"]]
+    assert not os.path.exists(os.path.join(preempted, "protocols_in_progress"))
 
 
 def test_the_supervised_baseline_from_the_command_line_learns_the_classes(fashion_dir, tmp_path):

@@ -14,7 +14,7 @@ import jax
 from jaxssl import catalog, run_state
 from jaxssl import experiment as experiment_lib
 from jaxssl.data import subsets
-from jaxssl.evaluation import frozen, registry
+from jaxssl.evaluation import frozen, registry, resumable, trained
 from jaxssl.evaluation.context import Context
 from jaxssl.rundir import checkpoint, files, jsonl
 
@@ -112,6 +112,9 @@ def evaluate(
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         jsonl.append(os.path.join(workdir, RECORDS), records)
+    resumable.remove_finished(
+        resumable.progress_dir(workdir, name, context.header) for name in names if name in trained.BLOCKS
+    )
     logging.info(
         "offline evaluation of %s%s:\n%s\nrecords appended to %s",
         title,

@@ -3,7 +3,7 @@
 features path; from --eval_init=random, the supervised baseline). Each takes a context.Context. Either may
 start from a layer of the projection head (Recipe.head_layers, SimCLR v2's fine-tuning), and fine-tuning
 may keep its classifier's predictions on the training split, the teacher of a distillation
-(config.eval.finetune_predictions)."""
+(config.eval.finetune_predictions). Their training resumes after a preemption (resumable.py)."""
 
 import os
 
@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from jaxssl import batch_streams
+from jaxssl.evaluation import resumable
 from jaxssl.models.classifier import Classifier
 from jaxssl.probes import finetune
 from jaxssl.rundir import files
@@ -53,26 +54,38 @@ def trained_record(context, block_name: str) -> dict:
         train_backbone=BLOCKS[block_name],
         head_layers=recipe.head_layers,
     )
-    train_batches = batch_streams.labelled_batches(
-        exp,
-        labelled,
-        batch=recipe.batch_size,
-        num_steps=recipe.steps(len(labelled.labels)),
-        min_crop_scale=recipe.min_crop_scale,
-    )
+    num_steps = recipe.steps(len(labelled.labels))
+
+    def batches_from(start_step: int):
+        return batch_streams.labelled_batches(
+            exp,
+            labelled,
+            batch=recipe.batch_size,
+            start_step=start_step,
+            num_steps=num_steps,
+            min_crop_scale=recipe.min_crop_scale,
+        )
+
     params, batch_stats = evaluated_weights(context.state, exp.method.eval_weights)
-    variables, summary = finetune.train_classifier(
-        classifier,
-        recipe=recipe,
-        examples=len(labelled.labels),
-        train_batches=train_batches,
-        image_size=exp.image_size,
-        host_crop=exp.host_crop,
-        channels=exp.info.image_shape[-1] or 3,
-        mesh=exp.mesh,
-        key=context.key,
-        pretrained=dict(params=params, batch_stats=batch_stats),
-    )
+    with resumable.protocol_progress(
+        resumable.progress_dir(context.workdir, block_name, context.header),
+        {"protocol": block_name, **{f"{block_name}.{k}": v for k, v in block.items()}, **context.header},
+        every_steps=config.checkpoint.every_steps,
+        num_steps=num_steps,
+    ) as progress:
+        variables, summary = finetune.train_classifier(
+            classifier,
+            recipe=recipe,
+            examples=len(labelled.labels),
+            batches_from=batches_from,
+            image_size=exp.image_size,
+            host_crop=exp.host_crop,
+            channels=exp.info.image_shape[-1] or 3,
+            mesh=exp.mesh,
+            key=context.key,
+            pretrained=dict(params=params, batch_stats=batch_stats),
+            progress=progress,
+        )
     eval_batches = batch_streams.eval_batches(exp, exp.eval_source, config.eval.batch_size)
     record = finetune.eval_accuracy(classifier, variables, eval_batches, exp.image_size, exp.mesh)
     if block_name == "finetune" and config.eval.get("finetune_predictions", False):

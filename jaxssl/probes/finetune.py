@@ -8,12 +8,15 @@ for training, the centre view for testing. Fine-tuning may use LARS instead of S
 its step is a fixed fraction of each layer's weight norm, so inits whose weights differ in scale, as
 pretrained and random networks do, are fine-tuned with the same relative step. The step is jitted over
 the mesh like pretraining: the batch is split over devices (the state replicated, its weights not split as
-pretraining's large ones are), so BatchNorm statistics cover the global batch.
+pretraining's large ones are), so BatchNorm statistics cover the global batch. Its training resumes exactly
+from a saved ClassifierState (train_classifier's `progress`): the batches and the step's keys are indexed
+by the step.
 """
 
 import dataclasses
 import math
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -143,16 +146,40 @@ def classification_loss(logits, labels):
     return loss, jnp.mean(jnp.argmax(logits, -1) == labels)
 
 
-def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_key):
-    """(state, batch) -> (state, metrics): one augmented view per example, cross-entropy, SGD."""
+@flax.struct.dataclass
+class ClassifierState:
+    """A supervised protocol's training state. tail_loss: the sum of the training losses of the steps from
+    make_step's `tail_from` on (the final training loss of the record, kept in the state so that a resumed
+    run reports the same number)."""
 
-    def step(state, batch):
-        key = jax.random.fold_in(base_key, state["step"])
+    step: jax.Array
+    params: dict
+    batch_stats: dict
+    opt_state: optax.OptState
+    tail_loss: jax.Array
+
+    @classmethod
+    def create(cls, variables: dict, optimizer) -> "ClassifierState":
+        return cls(
+            step=jnp.zeros((), jnp.int32),
+            params=variables["params"],
+            batch_stats=variables["batch_stats"],
+            opt_state=optimizer.init(variables["params"]),
+            tail_loss=jnp.zeros((), jnp.float32),
+        )
+
+
+def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_key, tail_from: int = 0):
+    """(state, batch) -> (state, metrics): one augmented view per example, cross-entropy, SGD; the losses
+    of steps tail_from, tail_from + 1, ... are summed into state.tail_loss."""
+
+    def step(state: ClassifierState, batch):
+        key = jax.random.fold_in(base_key, state.step)
         images = augment.make_views(key, batch["image"], (view,))[0]
 
         def loss_fn(params):
             logits, updates = classifier.apply(
-                {"params": params, "batch_stats": state["batch_stats"]},
+                {"params": params, "batch_stats": state.batch_stats},
                 images,
                 train=True,
                 mutable=["batch_stats"],
@@ -161,14 +188,15 @@ def make_step(classifier: Classifier, optimizer, view: augment.ViewSpec, base_ke
             loss, top1 = classification_loss(logits, batch["label"])
             return loss, (updates.get("batch_stats", {}), top1)
 
-        (loss, (batch_stats, top1)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        new_state = {
-            "step": state["step"] + 1,
-            "params": optax.apply_updates(state["params"], updates),
-            "batch_stats": batch_stats,
-            "opt_state": opt_state,
-        }
+        (loss, (batch_stats, top1)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        new_state = ClassifierState(
+            step=state.step + 1,
+            params=optax.apply_updates(state.params, updates),
+            batch_stats=batch_stats,
+            opt_state=opt_state,
+            tail_loss=state.tail_loss + jnp.where(state.step >= tail_from, loss.astype(jnp.float32), 0.0),
+        )
         return new_state, {"loss": loss, "top1": top1}
 
     return step
@@ -255,18 +283,25 @@ def train_classifier(
     *,
     recipe: Recipe,
     examples: int,
-    train_batches,
+    batches_from,
     image_size: int,
     host_crop: bool,
     channels: int,
     mesh,
     key,
     pretrained=None,
+    progress=None,
 ) -> tuple[dict, dict]:
-    """Trains `classifier` for recipe.steps(examples) steps on `train_batches` (host batches of
-    recipe.batch_size labelled examples, at least that many): its trained {"params", "batch_stats"}, and the
-    steps, epochs, batch, peak learning rate and final training loss."""
+    """Trains `classifier` for recipe.steps(examples) steps on `batches_from(start_step)` (host batches of
+    recipe.batch_size labelled examples from that step on): its trained {"params", "batch_stats"}, and the
+    steps, epochs, batch, peak learning rate and mean training loss of the last tenth of the steps.
+
+    `progress` (evaluation/resumable.py), when given, makes the training resumable: its restore(abstract
+    state) returns the saved ClassifierState to go on from (or None), and its after_step(done, state), after
+    each step (`done` steps done), saves the state when due and may stop the training (by raising, after
+    saving)."""
     num_steps = recipe.steps(examples)
+    tail_steps = max(1, num_steps // 10)
     learning_rate = recipe.learning_rate(examples)
     init_key, step_key = jax.random.split(key)
     sample = jnp.zeros((2, image_size, image_size, channels), jnp.float32)
@@ -274,27 +309,28 @@ def train_classifier(
     optimizer = optimizer_for(classifier, recipe, learning_rate, abstract["params"])
 
     def create(pretrained):
-        variables = initial_variables(classifier, sample, init_key, pretrained)
-        return {
-            "step": jnp.zeros((), jnp.int32),
-            **variables,
-            "opt_state": optimizer.init(variables["params"]),
-        }
+        return ClassifierState.create(initial_variables(classifier, sample, init_key, pretrained), optimizer)
 
-    state = jax.jit(create, out_shardings=sharding.replicated(mesh))(pretrained)
+    create = jax.jit(create, out_shardings=sharding.replicated(mesh))
+    state = None if progress is None else progress.restore(jax.eval_shape(create, pretrained))
+    state = create(pretrained) if state is None else state
     step = jax.jit(
-        make_step(classifier, optimizer, recipe.view(image_size, host_crop), step_key), donate_argnums=0
+        make_step(
+            classifier, optimizer, recipe.view(image_size, host_crop), step_key, num_steps - tail_steps
+        ),
+        donate_argnums=0,
     )
-    losses = []
-    for _ in range(num_steps):
-        state, metrics = step(state, sharding.to_global(next(train_batches), mesh))
-        losses.append(metrics["loss"])
-    variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
-    last = jax.device_get(losses[-max(1, num_steps // 10) :])
+    start_step = int(state.step)
+    batches = batches_from(start_step)
+    for done in range(start_step + 1, num_steps + 1):
+        state, _ = step(state, sharding.to_global(next(batches), mesh))
+        if progress is not None:
+            progress.after_step(done, state)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
     return variables, {
         "steps": num_steps,
         "epochs": recipe.epochs,
         "batch_size": recipe.batch_size,
         "peak_lr": schedules.scaled_learning_rate(recipe.base_lr, recipe.batch_size, "linear"),
-        "final_train_loss": float(np.mean(last)),
+        "final_train_loss": float(state.tail_loss) / tail_steps,
     }

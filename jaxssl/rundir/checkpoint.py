@@ -143,25 +143,30 @@ class Checkpointer:
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options, handler_registry=_handlers())
 
-    def check_identity(self) -> None:
-        """Raises WorkdirConflictError when the newest checkpoint in the workdir belongs to another run."""
+    def identity_differences(self) -> dict:
+        """{field: (saved, this run's)} of each field where the identity of the newest readable checkpoint
+        differs from this run's; {} when they agree or no checkpoint can be read."""
         for step in sorted(self.manager.all_steps(), reverse=True):
             try:
                 found = self.manager.restore(step, args=ocp.args.Composite(identity=ocp.args.JsonRestore()))
             except Exception:  # an unreadable checkpoint is handled (and reported) by restore_latest
                 continue
             found = dict(found["identity"])
-            if found != self.identity:
-                differences = {
-                    k: (found.get(k), self.identity.get(k))
-                    for k in sorted(set(found) | set(self.identity))
-                    if found.get(k) != self.identity.get(k)
-                }
-                raise WorkdirConflictError(
-                    f"{os.path.dirname(self.directory)} holds checkpoints of another run "
-                    f"(field: (in workdir, requested) = {differences}); use a new --workdir. Nothing was written."
-                )
-            return
+            return {
+                k: (found.get(k), self.identity.get(k))
+                for k in sorted(set(found) | set(self.identity))
+                if found.get(k) != self.identity.get(k)
+            }
+        return {}
+
+    def check_identity(self) -> None:
+        """Raises WorkdirConflictError when the newest checkpoint in the workdir belongs to another run."""
+        differences = self.identity_differences()
+        if differences:
+            raise WorkdirConflictError(
+                f"{os.path.dirname(self.directory)} holds checkpoints of another run "
+                f"(field: (in workdir, requested) = {differences}); use a new --workdir. Nothing was written."
+            )
 
     def _saved_tree(self, step: int):
         """The saved state's tree of array metadata, or None when the metadata cannot be read."""

@@ -12,6 +12,8 @@
   DIR/pseudo_labels.npz        a Noisy Student's or a distilled student's teacher predictions (teacher.py)
   DIR/finetuned/               the finetune protocol's predictions on the training split, a distillation's
                                teacher (evaluation/trained.py, config.eval.finetune_predictions)
+  DIR/protocols_in_progress/   linear_sgd's and finetune's training while it runs or after a preemption,
+                               removed once its record is written (evaluation/resumable.py)
   DIR/plots/                   the figures of offline evaluation
   DIR/export/                  exported weights (weights/export.py)
 """
@@ -35,6 +37,7 @@ LOCK = "lock"
 SKIPPED_FILES = "skipped_files.txt"
 PSEUDO_LABELS = "pseudo_labels.npz"
 FINETUNED = "finetuned"
+PROTOCOLS_IN_PROGRESS = "protocols_in_progress"
 PLOTS = "plots"
 EXPORT = "export"
 

@@ -190,3 +190,24 @@ def test_ctrl_c_before_the_first_step_is_one_line_and_exit_status_130(monkeypatc
     assert capsys.readouterr().err.splitlines() == [
         f"SIGINT before the first step: stopped; {main.SIGINT_BEFORE_THE_LOOP}"
     ]
+
+
+@pytest.mark.parametrize("stopped, status", [(stop.Preempted, 0), (stop.Interrupted, 128 + signal.SIGINT)])
+def test_a_stopped_evaluation_exits_as_a_stopped_training_does(monkeypatch, tmp_path, stopped, status):
+    def stopped_while_fine_tuning(config, workdir, **request):
+        raise stopped("saved the protocol's training at step 3 of 7")
+
+    monkeypatch.setattr(main.runner, "evaluate", stopped_while_fine_tuning)
+    config = os.path.join(REPO, "configs", "quickstart.py")
+    flags.FLAGS(
+        [
+            "main",
+            "--mode=evaluate",
+            f"--config={config}:method=simclr,tiny=1",
+            f"--workdir={tmp_path / 'run'}",
+        ]
+    )
+    try:
+        assert main.main(["main"]) == status
+    finally:
+        flags.FLAGS.unparse_flags()

@@ -549,14 +549,60 @@ def test_the_tsne_legend_names_the_classes(tmp_path, monkeypatch):
     assert legends == [["T-shirt/top", "Trouser", "Ankle boot"], ["0", "1", "9"]]
 
 
+def test_a_pair_may_compare_each_row_on_its_own_column_seed_by_seed(tmp_path):
+    assert compare.parse_pairs(["2[fine-tune 1 %]:1[own classifier]", "1:2[linear (L-BFGS)]"]) == (
+        compare.Pair(2, 1, "fine-tune 1 %", "own classifier"),
+        compare.Pair(1, 2, "linear (L-BFGS)", "linear (L-BFGS)"),
+    )
+    for seed, (student, teacher) in enumerate([(0.81, 0.80), (0.83, 0.80), (0.84, 0.835)]):
+        write_run(
+            tmp_path / f"simclr_seed{seed}",
+            config=pretrain_config("simclr", seed),
+            records=[record("finetune", teacher, 0.01, seed=seed), record("linear_lbfgs", 0.5, seed=seed)],
+        )
+        write_run(
+            tmp_path / f"byol_seed{seed}",
+            config=pretrain_config("byol", seed),
+            records=[record("linear_lbfgs", student, seed=seed)],
+        )
+    patterns = [str(tmp_path / "simclr_seed*"), str(tmp_path / "byol_seed*")]
+    pairs = compare.parse_pairs(["1[linear (L-BFGS)]:2[fine-tune 1 %]", "1:2"])  # byol's row comes first
+    text = report.report(patterns, pairs=pairs)
+    reference = stats.ttest_rel([81.0, 83.0, 84.0], [80.0, 80.0, 83.5])
+    plain = stats.ttest_rel([81.0, 83.0, 84.0], [50.0, 50.0, 50.0])
+    assert text.splitlines()[-7:] == [
+        "| compared | linear (L-BFGS) |",
+        "|---|---|",
+        f"| byol − simclr | +32.67 ± 1.53 (n = 3, t = {plain.statistic:.2f}, p = {plain.pvalue:.3g}) |",
+        "",
+        "| compared | paired difference |",
+        "|---|---|",
+        "| byol (linear (L-BFGS)) − simclr (fine-tune 1 %) | "
+        f"+1.50 ± 1.32 (n = 3, t = {reference.statistic:.2f}, p = {reference.pvalue:.3g}) |",
+    ]
+
+
 def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):
-    for spec, message in (("2", "ROW:ROW"), ("0:1", "ROW:ROW"), ("a:1", "ROW:ROW"), ("2:2", "with itself")):
+    for spec, message in (
+        ("2", "ROW:ROW"),
+        ("0:1", "ROW:ROW"),
+        ("a:1", "ROW:ROW"),
+        ("2:2", "with itself"),
+        ("2[fine-tune]:2", "with itself"),
+        ("2[fine-tune:1", "ROW:ROW"),
+    ):
         with pytest.raises(ValueError, match=message):
             compare.parse_pairs([spec])
     write_run(tmp_path / "run", config=pretrain_config("simclr", 0), records=[record("linear_lbfgs", 0.8)])
     output = tmp_path / "out" / "table.md"
     with pytest.raises(ValueError, match="the table has 1 rows"):
         report.report([str(tmp_path / "run")], output=str(output), pairs=((1, 3),))
+    with pytest.raises(ValueError, match="no column 'fine-tune'; its columns are 'linear \\(L-BFGS\\)'"):
+        report.report(
+            [str(tmp_path / "run")],
+            output=str(output),
+            pairs=compare.parse_pairs(["1[fine-tune]:1[linear (L-BFGS)]"]),
+        )
     assert not output.exists()
 
 

@@ -14,7 +14,8 @@ _KNN = flags.DEFINE_list(
 _COMPARE = flags.DEFINE_list(
     "compare",
     [],
-    "ROW:ROW pairs of 1-based table rows (2:1,3:1): each row's paired difference from the other.",
+    "ROW:ROW pairs of 1-based table rows (2:1,3:1): each row's paired difference from the other; a row may "
+    "name the column it is compared on (3[own classifier]:1[fine-tune 1 %]).",
 )
 _EXPORT = flags.DEFINE_string(
     "export", "", "Also copy the runs' records (config.json and the .jsonl logs) into DIR/<run name>/."

@@ -9,9 +9,15 @@ probability: the chance of a mean difference at least that far from 0 if the row
 
 Pairs that compare the same methods at several values of one setting (FixMatch against the supervised
 baseline at each label count, say) are shown as a matrix: a line per value, a column per comparison.
+
+A pair may name a column of the table for each row, "5[own classifier]:2[fine-tune 1 %]": the one number
+each row reports for a task measured by different protocols (a distilled student's own classifier against
+its fine-tuned teacher's fine-tuning on the same labels), compared seed by seed in a table of such pairs.
 """
 
 import math
+import re
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -20,17 +26,36 @@ from jaxssl.report.rows import Row, Setting, described, markdown
 from jaxssl.report.runs import Entry
 
 
-def parse_pairs(specs) -> tuple[tuple[int, int], ...]:
-    """["2:1", "3:1"] -> ((2, 1), (3, 1)): 1-based table rows, the first compared with the second."""
+class Pair(NamedTuple):
+    """Two 1-based table rows, the first compared with the second; on every protocol both measured, or on the
+    named column of each (first_column, second_column: column titles of the table)."""
+
+    first: int
+    second: int
+    first_column: str = ""
+    second_column: str = ""
+
+
+SIDE = r"\s*([1-9]\d*)\s*(?:\[([^\]]+)\])?\s*"
+
+
+def parse_pairs(specs) -> tuple[Pair, ...]:
+    """["2:1", "5[own classifier]:2[fine-tune 1 %]"] -> Pair(2, 1), Pair(5, 2, "own classifier",
+    "fine-tune 1 %"): 1-based table rows, the first compared with the second, each with the column it is
+    compared on where one is named (a column named on one side only is the other's too)."""
     pairs = []
     for spec in specs:
-        parts = spec.split(":")
-        if len(parts) != 2 or not all(part.strip().isdigit() and int(part) >= 1 for part in parts):
-            raise ValueError(f"--compare takes ROW:ROW pairs of 1-based table rows (2:1), got {spec!r}")
-        first, second = (int(part) for part in parts)
-        if first == second:
+        match = re.fullmatch(SIDE + ":" + SIDE, spec)
+        if match is None:
+            raise ValueError(
+                f"--compare takes ROW:ROW pairs of 1-based table rows (2:1), each row optionally with the column "
+                f"it is compared on (5[own classifier]:2[fine-tune 1 %]), got {spec!r}"
+            )
+        first, first_column, second, second_column = match.groups()
+        first_column, second_column = first_column or second_column or "", second_column or first_column or ""
+        if first == second and first_column == second_column:
             raise ValueError(f"--compare {spec!r} compares a row with itself")
-        pairs.append((first, second))
+        pairs.append(Pair(int(first), int(second), first_column.strip(), second_column.strip()))
     return tuple(pairs)
 
 
@@ -93,14 +118,49 @@ def pair_values(rows: list[Row], pair, key: tuple[str, float]) -> tuple[dict, di
 
 
 def comparison_tables(rows: list[Row], settings: list[Setting], pairs, columns) -> str:
-    """Markdown tables of each pair's paired differences (first row minus second) on every (protocol,
-    fraction) of `columns` (title, key) that both rows of some pair measured. Where the pairs compare rows at
-    several values of one setting (label counts), one matrix per protocol: a line per value, a column per
-    comparison; else one table: a line per pair, a column per protocol."""
-    for first, second in pairs:
-        if max(first, second) > len(rows):
-            raise ValueError(f"--compare {first}:{second}: the table has {len(rows)} rows")
-    pairs = [(first - 1, second - 1) for first, second in pairs]
+    """Markdown tables of the pairs' paired differences (first row minus second): of the pairs without named
+    columns, on every (protocol, fraction) of `columns` (title, key) that both rows of some pair measured
+    (protocol_tables); then of the pairs with named columns, one line each (named_column_table)."""
+    pairs = [Pair(*pair) for pair in pairs]
+    for pair in pairs:
+        if max(pair.first, pair.second) > len(rows):
+            raise ValueError(f"--compare {pair.first}:{pair.second}: the table has {len(rows)} rows")
+    titles = dict(columns)
+    for pair in pairs:
+        for title in (pair.first_column, pair.second_column):
+            if title and title not in titles:
+                raise ValueError(
+                    f"--compare {pair.first}[{title}]: the table has no column {title!r}; its columns are "
+                    f"{', '.join(repr(t) for t in titles)}"
+                )
+    plain = [(pair.first - 1, pair.second - 1) for pair in pairs if not pair.first_column]
+    named = [pair for pair in pairs if pair.first_column]
+    tables = [protocol_tables(rows, settings, plain, columns)] if plain else []
+    if named:
+        tables.append(named_column_table(rows, settings, named, titles))
+    return "\n".join(tables)
+
+
+def named_column_table(rows: list[Row], settings: list[Setting], pairs: list[Pair], titles: dict) -> str:
+    """A line per pair: each row with the column it is compared on, and their paired difference."""
+    lines = []
+    for pair in pairs:
+        first, second = rows[pair.first - 1], rows[pair.second - 1]
+        named = f"{described(first, settings)} ({pair.first_column}) − {described(second, settings)} "
+        named += f"({pair.second_column})"
+        cell = difference_cell(
+            values_by_seed(first.entries, titles[pair.first_column]),
+            values_by_seed(second.entries, titles[pair.second_column]),
+        )
+        lines.append([named, cell])
+    return markdown(["compared", "paired difference"], lines)
+
+
+def protocol_tables(rows: list[Row], settings: list[Setting], pairs, columns) -> str:
+    """The paired differences of `pairs` ((row, row), 0-based) on every (protocol, fraction) that both rows
+    of some pair measured. Where the pairs compare rows at several values of one setting (label counts), one
+    matrix per protocol: a line per value, a column per comparison; else one table: a line per pair, a
+    column per protocol."""
     measured = [(title, key) for title, key in columns if any(all(pair_values(rows, p, key)) for p in pairs)]
     axis = matrix_setting(rows, settings, pairs)
     if not measured:

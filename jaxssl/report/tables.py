@@ -9,7 +9,8 @@ it started from, the teacher, the crop policy, ...); the baselines come after th
 a top-1 accuracy in %, except the effective rank (marked when the health protocol found a seed's
 representation collapsed), the wall time (minutes) and images/s. --compare=2:1 adds the paired
 differences, seed by seed, of row 2 against row 1 on every protocol both measured (compare.py: mean ± std,
-paired t and its two-sided p), as a matrix of label count by comparison where the pairs span label counts.
+paired t and its two-sided p), as a matrix of label count by comparison where the pairs span label counts;
+--compare="3[own classifier]:1[fine-tune 1 %]" compares each row on the column it names.
 """
 
 import os

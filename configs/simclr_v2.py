@@ -65,6 +65,7 @@ def get_config(arg=None):
         trust_coefficient=0.001,
         probe_lr=1e-3,
     )
+    config.name = "simclr_v2"  # the simclr method with SimCLR v2's head: its rows in the report
     config.finetune.head_layers = HEAD_LAYERS
     config.eval.finetune_predictions = True
     if large:

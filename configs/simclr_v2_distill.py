@@ -55,6 +55,7 @@ def get_config(arg=None):
     config.method = dict(
         name="distill", temperature=options.temperature, labelled_weight=options.labelled_weight
     )
+    config.name = "simclr_v2_distill"
     if large:
         config.augment = dict(preset="crop_flip", min_crop_scale=0.08)
         config.optim = dict(

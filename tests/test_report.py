@@ -182,6 +182,18 @@ def test_runs_started_from_the_pretraining_of_their_own_seed_are_one_row(tmp_pat
     ]
 
 
+def test_students_of_their_own_seeds_fine_tuned_teacher_are_one_row():
+    assert [
+        runs_lib.setting_value("teacher.workdir", f"runs/v2/simclr_seed{seed}/finetuned/labels0.01.npz")
+        for seed in (0, 1)
+    ] == ["runs/v2/simclr_seed{seed}/finetuned/labels0.01.npz"] * 2
+    assert (
+        runs_lib.setting_value("teacher.workdir", "runs/seed3/a_seed1/b_seed2/")
+        == "runs/seed3/a_seed1/b_seed{seed}"
+    )
+    assert runs_lib.setting_value("optim.name", "lars_seed1") == "lars_seed1"
+
+
 def test_runs_from_the_labels_of_their_own_seeds_active_learning_loop_are_one_row_per_strategy(tmp_path):
     for strategy in ("typiclust", "random"):
         for seed in (0, 1):

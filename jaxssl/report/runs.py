@@ -44,14 +44,20 @@ RUN_DIRECTORY_SETTINGS = ("init.workdir", "teacher.workdir")
 LABELLED_ROWS_SETTING = "semisup.labelled_indices"
 
 
+SEEDED_DIRECTORY = re.compile(r"_seed\d+(?=/|$)")  # a path component ending in _seed<N>
+
+
 def setting_value(key: str, value):
-    """A setting as the report compares it: a run directory's trailing _seed<N> written _seed{seed}, and so the
-    directory of a file of labelled rows."""
-    if key in RUN_DIRECTORY_SETTINGS and isinstance(value, str):
-        return re.sub(r"_seed\d+$", "_seed{seed}", value.rstrip("/"))
-    if key == LABELLED_ROWS_SETTING and isinstance(value, str):
-        return re.sub(r"_seed\d+(?=/[^/]+$)", "_seed{seed}", value)
-    return value
+    """A setting as the report compares it: where it names another run's directory or a file in one (a
+    fine-tuned teacher's predictions, DIR/finetuned/labels0.01.npz; a file of labelled rows), that directory's
+    _seed<N> (the last path component to end so) written _seed{seed}."""
+    if key not in (*RUN_DIRECTORY_SETTINGS, LABELLED_ROWS_SETTING) or not isinstance(value, str):
+        return value
+    value = value.rstrip("/")
+    seeded = list(SEEDED_DIRECTORY.finditer(value))
+    if not seeded:
+        return value
+    return value[: seeded[-1].start()] + "_seed{seed}" + value[seeded[-1].end() :]
 
 
 @dataclasses.dataclass

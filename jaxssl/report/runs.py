@@ -35,9 +35,10 @@ IGNORED_SETTINGS = (
     "fewshot.",
 )
 
-# Settings that name another run's directory (the backbone a run started from, Noisy Student's teacher): a
-# seed at the end of that name is the run's own seed's counterpart (a sweep's `{seed}`, and written so), not a
-# setting, so the seeds of "SimCLR + FixMatch" form one row.
+# Settings that name another run's directory or a file in one (the backbone a run started from, Noisy
+# Student's teacher, a fine-tuned teacher's predictions): the seed of that directory's name is the run's own
+# seed's counterpart (a sweep's `{seed}`, and written so), not a setting, so the seeds of "SimCLR + FixMatch"
+# form one row.
 RUN_DIRECTORY_SETTINGS = ("init.workdir", "teacher.workdir")
 # The file of labelled rows an active-learning loop of seed N chose (<root>/<name>_<strategy>_seed<N>/labelled_<k>.txt,
 # launch/active_learning.py): its directory's seed is the run's own seed's counterpart in the same way.

@@ -13,7 +13,7 @@ import numpy as np
 from jaxssl import batch_streams
 from jaxssl.evaluation import resumable
 from jaxssl.models.classifier import Classifier
-from jaxssl.probes import finetune
+from jaxssl.probes import classify, finetune
 from jaxssl.rundir import files
 from jaxssl.state import evaluated_weights
 
@@ -87,7 +87,7 @@ def trained_record(context, block_name: str) -> dict:
             progress=progress,
         )
     eval_batches = batch_streams.eval_batches(exp, exp.eval_source, config.eval.batch_size)
-    record = finetune.eval_accuracy(classifier, variables, eval_batches, exp.image_size, exp.mesh)
+    record = classify.eval_accuracy(classifier, variables, eval_batches, exp.image_size, exp.mesh)
     if block_name == "finetune" and config.eval.get("finetune_predictions", False):
         record["predictions"] = keep_predictions(context, classifier, variables, record["top1"])
     return {**record, **summary, "recipe": dict(block)}
@@ -101,7 +101,7 @@ def keep_predictions(context, classifier: Classifier, variables, top1: float) ->
     that made it: config.teacher.workdir of a distillation (configs/simclr_v2_distill.py) names it."""
     exp, header = context.exp, context.header
     batches = batch_streams.eval_batches(exp, exp.whole_train_source, context.config.eval.batch_size)
-    probabilities = finetune.class_probabilities(classifier, variables, batches, exp.image_size, exp.mesh)
+    probabilities = classify.class_probabilities(classifier, variables, batches, exp.image_size, exp.mesh)
     directory = os.path.join(context.workdir, files.FINETUNED)
     path = files.free_path(directory, f"labels{header['label_fraction']:g}", "npz")
     if jax.process_index() == 0:

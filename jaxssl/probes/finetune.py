@@ -19,13 +19,12 @@ import math
 import flax.struct
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxssl import augment, optim, schedules, sharding
 from jaxssl.models.classifier import Classifier
 from jaxssl.models.heads import MLP
-from jaxssl.probes import accuracy, embed
+from jaxssl.probes import classify
 
 RECIPE_OPTIMIZERS = ("sgd", "lars", "adamw")
 DROPOUT_SALT = 1 << 20  # the dropout stream of step s: fold_in(fold_in(key, s), DROPOUT_SALT)
@@ -236,45 +235,13 @@ def initial_variables(classifier: Classifier, sample, key, pretrained=None) -> d
     return {"params": params, "batch_stats": batch_stats}
 
 
-def eval_accuracy(classifier: Classifier, variables, eval_batches, image_size: int, mesh) -> dict[str, float]:
-    """Top-1 (and top-5 beyond five classes, `accuracy.ks_of`) of the classifier on the centre view of every
-    real (unpadded) eval example."""
-    ks = accuracy.ks_of(classifier.num_classes)
-
-    @jax.jit
-    def hits_and_count(variables, batch):
-        logits = classifier.apply(
-            variables, augment.center_view(batch["image"][:, 0], image_size), train=False
-        )
-        hits = [jnp.sum(accuracy.top_k_hits(logits, batch["label"], k) & batch["mask"]) for k in ks]
-        return hits, jnp.sum(batch["mask"])
-
-    correct, total = [0] * len(ks), 0
-    for host_batch in eval_batches:
-        hits, count = hits_and_count(variables, sharding.to_global(host_batch, mesh))
-        correct, total = [c + int(h) for c, h in zip(correct, hits, strict=True)], total + int(count)
-    return {f"top{k}": c / max(total, 1) for k, c in zip(ks, correct, strict=True)}
-
-
-def class_probabilities(classifier: Classifier, variables, batches, image_size: int, mesh) -> np.ndarray:
-    """float32 (N, classes): the classifier's softmax on the centre view of every real (unpadded) example of
-    the eval-style `batches`, in their order."""
-
-    def predict(variables, batch):
-        logits = classifier.apply(
-            variables, augment.center_view(batch["image"][:, 0], image_size), train=False
-        )
-        return {"probabilities": jax.nn.softmax(logits.astype(jnp.float32), axis=-1), "mask": batch["mask"]}
-
-    compiled = embed.compile_embed(predict, mesh)
-    return embed.embed_split(compiled, (variables,), batches, mesh)["probabilities"]
-
-
 def train_and_test(classifier: Classifier, *, eval_batches, **training) -> dict:
     """Trains `classifier` (train_classifier's arguments), then tests it on `eval_batches`: its accuracy
-    (eval_accuracy) and how it trained."""
+    (classify.eval_accuracy) and how it trained."""
     variables, summary = train_classifier(classifier, **training)
-    tested = eval_accuracy(classifier, variables, eval_batches, training["image_size"], training["mesh"])
+    tested = classify.eval_accuracy(
+        classifier, variables, eval_batches, training["image_size"], training["mesh"]
+    )
     return {**tested, **summary}
 
 

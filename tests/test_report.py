@@ -594,6 +594,32 @@ def test_a_pair_may_compare_each_row_on_its_own_column_seed_by_seed(tmp_path):
     ]
 
 
+def test_a_compared_row_is_named_by_the_fewest_settings_that_tell_it_from_its_methods_other_rows():
+    labels = report_rows.Setting("labels", lambda settings: settings.get("labels", ""))
+    teacher = report_rows.Setting("teacher", lambda settings: settings.get("teacher", ""))
+    init = report_rows.Setting("initialised from", lambda settings: settings.get("init", ""))
+    rows = [
+        report_rows.Row("distill", {"labels": "600", "teacher": "a/labels0.01.npz"}, []),
+        report_rows.Row("distill", {"labels": "6,000", "teacher": "a/labels0.1.npz"}, []),
+        report_rows.Row("fixmatch", {"labels": "600", "init": "runs/simclr"}, []),
+        report_rows.Row("fixmatch", {"labels": "600"}, []),
+        report_rows.Row("supervised", {"labels": "600"}, []),
+    ]
+    columns = [labels, teacher, init]
+    named = [report_rows.distinguished(row, rows, columns) for row in rows]
+    assert named == [
+        "distill (labels 600)",
+        "distill (labels 6,000)",
+        "fixmatch (initialised from runs/simclr)",
+        "fixmatch",
+        "supervised",
+    ]
+    assert (
+        report_rows.distinguished(rows[0], rows, columns, leave_out="labels")
+        == "distill (teacher a/labels0.01.npz)"
+    )
+
+
 def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):
     for spec, message in (
         ("2", "ROW:ROW"),

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
-from jaxssl.report.rows import Row, Setting, described, markdown
+from jaxssl.report.rows import Row, Setting, distinguished, markdown
 from jaxssl.report.runs import Entry
 
 
@@ -109,7 +109,7 @@ def matrix_setting(rows: list[Row], settings: list[Setting], pairs) -> Setting |
 
 def contrast(rows: list[Row], settings: list[Setting], pair, leave_out: str = "") -> str:
     """A pair of rows in words, the first minus the second, without the setting `leave_out`."""
-    first, second = (described(rows[index], settings, leave_out) for index in pair)
+    first, second = (distinguished(rows[index], rows, settings, leave_out) for index in pair)
     return f"{first} − {second}"
 
 
@@ -146,8 +146,8 @@ def named_column_table(rows: list[Row], settings: list[Setting], pairs: list[Pai
     lines = []
     for pair in pairs:
         first, second = rows[pair.first - 1], rows[pair.second - 1]
-        named = f"{described(first, settings)} ({pair.first_column}) − {described(second, settings)} "
-        named += f"({pair.second_column})"
+        named = f"{distinguished(first, rows, settings)} ({pair.first_column}) − "
+        named += f"{distinguished(second, rows, settings)} ({pair.second_column})"
         cell = difference_cell(
             values_by_seed(first.entries, titles[pair.first_column]),
             values_by_seed(second.entries, titles[pair.second_column]),

@@ -230,6 +230,25 @@ def described(row: Row, columns: list[Setting], leave_out: str = "") -> str:
     return f"{row.label} ({'; '.join(phrases)})" if phrases else row.label
 
 
+def distinguished(row: Row, rows: list[Row], columns: list[Setting], leave_out: str = "") -> str:
+    """A row in few words: its method, then, in the columns' order, each setting (but `leave_out`) that
+    tells it apart from the method's other rows still alike, until none is (a fine-tuned teacher's path goes
+    unsaid where the label count already tells the rows apart); a setting the row lacks is left unsaid, as in
+    its table row."""
+    alike = [other for other in rows if other is not row and other.label == row.label]
+    phrases = []
+    for setting in columns:
+        cell = setting.cell(row.settings)
+        if not alike or setting.title == leave_out or all(setting.cell(o.settings) == cell for o in alike):
+            continue
+        if cell:
+            phrases.append(f"{setting.title} {cell}")
+        alike = [other for other in alike if setting.cell(other.settings) == cell]
+    if row.repeated_runs:
+        phrases.append(f"runs {row.repeated_runs}")
+    return f"{row.label} ({'; '.join(phrases)})" if phrases else row.label
+
+
 def table_cell(text: str) -> str:
     """`text` as a Markdown table cell: a pipe would end the cell and <...> would render as HTML."""
     return text.replace("|", "\\|").replace("<", "\\<").replace(">", "\\>")

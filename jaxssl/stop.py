@@ -1,8 +1,28 @@
 """Stopping a training loop on a signal: SIGTERM (a preemption, a scheduler's time limit) and SIGINT
 (Ctrl-C) are noted by StopRequest, and the loop saves its current step before it stops. Pretraining
-(train.py) and the supervised evaluation protocols (evaluation/resumable.py) stop this way."""
+(train.py) and the supervised evaluation protocols (evaluation/resumable.py) stop this way, their host kept
+within StepsInFlight's bound of the computation so that the save waits for a step or two, not for a queue.
+"""
 
+import collections
 import signal
+
+
+class StepsInFlight:
+    """Bounds the steps dispatched but not yet computed: beyond `limit`, the host waits for the oldest one's
+    loss. JAX dispatches asynchronously, so without a bound the host runs ahead as fast as batches arrive:
+    a progress bar's rate describes dispatch, not computation, input batches queue in device memory, and a
+    checkpoint asked for after a signal waits until every queued step is computed (minutes of a slow step,
+    past a scheduler's grace period)."""
+
+    def __init__(self, limit: int = 2):
+        self.limit = limit
+        self.losses = collections.deque()
+
+    def add(self, loss) -> None:
+        self.losses.append(loss)
+        while len(self.losses) > self.limit:
+            self.losses.popleft().block_until_ready()
 
 
 class StopRequest:

@@ -1,6 +1,5 @@
 """run(config, workdir): pretraining with periodic metrics, online evaluation and checkpoints."""
 
-import collections
 import contextlib
 import logging
 import os
@@ -44,22 +43,6 @@ def write_skipped_files(source, workdir: str) -> None:
         logging.warning("training without %d unreadable files, listed in skipped_files.txt", len(skipped))
         with files.written_whole(os.path.join(workdir, files.SKIPPED_FILES)) as f:
             f.write("".join(line + "\n" for line in skipped))
-
-
-class StepsInFlight:
-    """Bounds the steps dispatched but not yet computed: beyond `limit`, the host waits for the oldest one's
-    loss. JAX dispatches asynchronously, so without a bound the host runs ahead as fast as batches arrive (the
-    progress bar's rate and ETA then describe dispatch, not computation) and queues input batches in device
-    memory."""
-
-    def __init__(self, limit: int = 2):
-        self.limit = limit
-        self.losses = collections.deque()
-
-    def add(self, loss) -> None:
-        self.losses.append(loss)
-        while len(self.losses) > self.limit:
-            self.losses.popleft().block_until_ready()
 
 
 def write_run_line(writer, start_step: int, end_step: int, global_batch: int, seconds: float) -> None:
@@ -196,7 +179,7 @@ def train_with_lock_held(exp, config, workdir: str, started: float, layout, init
 
     stop_request = stop.StopRequest()
     interrupted = False
-    in_flight = StepsInFlight()
+    in_flight = stop.StepsInFlight()
     pending = []
     progress = tqdm.tqdm(
         total=exp.total_steps, initial=start_step, disable=not is_main, unit="step", dynamic_ncols=True

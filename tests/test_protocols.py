@@ -269,10 +269,16 @@ def test_a_preempted_fine_tuning_saves_its_step_and_resumes_to_the_uninterrupted
             os.kill(os.getpid(), signal.SIGTERM)
         after_step(progress, done, state)
 
+    bounded = []  # each step's loss goes through the bound on steps in flight, so the save waits for a step
+    add = stop.StepsInFlight.add
     monkeypatch.setattr(resumable.ProtocolProgress, "after_step", sigterm_after_step_3)
+    monkeypatch.setattr(
+        stop.StepsInFlight, "add", lambda self, loss: (bounded.append(self.limit), add(self, loss))
+    )
     with pytest.raises(stop.Preempted, match="saved the protocol's training at step 3 of 7"):
         finetune_in(preempted, fashion_dir)
     monkeypatch.undo()
+    assert bounded == [2, 2, 2]
     saved = os.path.join(preempted, "protocols_in_progress", "finetune-labels0.5-checkpoint", "checkpoints")
     assert os.listdir(saved) == ["3"] and not os.path.exists(os.path.join(preempted, "offline_eval.jsonl"))
     with pytest.raises(

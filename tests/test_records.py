@@ -11,7 +11,7 @@ import pytest
 from absl import app
 
 from configs import simclr
-from jaxssl import main, train
+from jaxssl import main, stop
 from jaxssl.evaluation import frozen, runner
 from jaxssl.report import tables
 from jaxssl.rundir import files, jsonl
@@ -142,7 +142,7 @@ def test_the_host_waits_for_steps_beyond_the_in_flight_bound():
         def block_until_ready(self):
             waited.append(self.step)
 
-    in_flight = train.StepsInFlight(limit=2)
+    in_flight = stop.StepsInFlight(limit=2)
     for step in range(1, 6):
         in_flight.add(Loss(step))
         assert waited == list(range(1, max(step - 2, 0) + 1))  # step s waits for step s - 2 to be computed

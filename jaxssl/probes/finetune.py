@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxssl import augment, optim, schedules, sharding
+from jaxssl import augment, optim, schedules, sharding, stop
 from jaxssl.models.classifier import Classifier
 from jaxssl.models.heads import MLP
 from jaxssl.probes import classify
@@ -289,8 +289,10 @@ def train_classifier(
     )
     start_step = int(state.step)
     batches = batches_from(start_step)
+    in_flight = stop.StepsInFlight()
     for done in range(start_step + 1, num_steps + 1):
-        state, _ = step(state, sharding.to_global(next(batches), mesh))
+        state, step_metrics = step(state, sharding.to_global(next(batches), mesh))
+        in_flight.add(step_metrics["loss"])
         if progress is not None:
             progress.after_step(done, state)
     variables = {"params": state.params, "batch_stats": state.batch_stats}

@@ -5,7 +5,7 @@ import json
 import jax
 import pytest
 
-from benchmarks import accelerator, compile_time, peer, state_memory
+from benchmarks import accelerator, compile_time, host_memory, peer, state_memory
 from benchmarks.common import load_config, synthetic_data
 from jaxssl import experiment, run_state
 
@@ -72,3 +72,14 @@ def test_compile_time_benchmark_runs_and_leaves_the_compilation_cache_on(capsys)
     assert (record["method"], record["size"], record["backbone"]) == ("simclr", "tiny", "resnet_micro")
     assert record["compile_s"] > 0 and record["trace_and_lower_s"] > 0
     assert jax.config.jax_enable_compilation_cache
+
+
+def test_host_memory_benchmark_measures_a_step_and_names_each_malloc_setting():
+    measured = host_memory.measure("resnet_micro", batch=4, width=1.0, patch_size=4, repeats=1)
+    assert measured["seconds_per_step"] > 0 and measured["peak_memory_gib"] > 0
+    assert measured["page_faults_per_step"] >= 0 and len(measured["gradients"]) == 64
+    settings = host_memory.settings()
+    assert settings["glibc"] == {} and settings["glibc_hugetlb"] == {
+        "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"
+    }
+    assert "glibc.malloc.mmap_max=0" in settings["glibc_kept"]["GLIBC_TUNABLES"]

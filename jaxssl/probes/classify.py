@@ -11,6 +11,11 @@ from jaxssl.models.classifier import Classifier
 from jaxssl.probes import accuracy, embed
 
 
+def centre_logits(classifier: Classifier, variables, batch, image_size: int):
+    """The classifier's logits on the centre view of a batch's first view."""
+    return classifier.apply(variables, augment.center_view(batch["image"][:, 0], image_size), train=False)
+
+
 def eval_accuracy(classifier: Classifier, variables, eval_batches, image_size: int, mesh) -> dict[str, float]:
     """Top-1 (and top-5 beyond five classes, `accuracy.ks_of`) of the classifier on the centre view of every
     real (unpadded) eval example."""
@@ -18,9 +23,7 @@ def eval_accuracy(classifier: Classifier, variables, eval_batches, image_size: i
 
     @jax.jit
     def hits_and_count(variables, batch):
-        logits = classifier.apply(
-            variables, augment.center_view(batch["image"][:, 0], image_size), train=False
-        )
+        logits = centre_logits(classifier, variables, batch, image_size)
         hits = [jnp.sum(accuracy.top_k_hits(logits, batch["label"], k) & batch["mask"]) for k in ks]
         return hits, jnp.sum(batch["mask"])
 
@@ -36,9 +39,7 @@ def class_probabilities(classifier: Classifier, variables, batches, image_size: 
     the eval-style `batches`, in their order."""
 
     def predict(variables, batch):
-        logits = classifier.apply(
-            variables, augment.center_view(batch["image"][:, 0], image_size), train=False
-        )
+        logits = centre_logits(classifier, variables, batch, image_size)
         return {"probabilities": jax.nn.softmax(logits.astype(jnp.float32), axis=-1), "mask": batch["mask"]}
 
     compiled = embed.compile_embed(predict, mesh)

@@ -220,14 +220,7 @@ def ordered(rows: list[Row], columns: list[Setting]) -> list[Row]:
 
 def described(row: Row, columns: list[Setting], leave_out: str = "") -> str:
     """A row in words: its method, then each setting column it fills but `leave_out`."""
-    phrases = [
-        f"{setting.title} {setting.cell(row.settings)}"
-        for setting in columns
-        if setting.title != leave_out and setting.cell(row.settings)
-    ]
-    if row.repeated_runs:
-        phrases.append(f"runs {row.repeated_runs}")
-    return f"{row.label} ({'; '.join(phrases)})" if phrases else row.label
+    return in_words(row, [s for s in columns if s.title != leave_out and s.cell(row.settings)])
 
 
 def distinguished(row: Row, rows: list[Row], columns: list[Setting], leave_out: str = "") -> str:
@@ -236,14 +229,20 @@ def distinguished(row: Row, rows: list[Row], columns: list[Setting], leave_out: 
     unsaid where the label count already tells the rows apart); a setting the row lacks is left unsaid, as in
     its table row."""
     alike = [other for other in rows if other is not row and other.label == row.label]
-    phrases = []
+    telling = []
     for setting in columns:
         cell = setting.cell(row.settings)
         if not alike or setting.title == leave_out or all(setting.cell(o.settings) == cell for o in alike):
             continue
         if cell:
-            phrases.append(f"{setting.title} {cell}")
+            telling.append(setting)
         alike = [other for other in alike if setting.cell(other.settings) == cell]
+    return in_words(row, telling)
+
+
+def in_words(row: Row, settings: list[Setting]) -> str:
+    """The row's method, then each of `settings` with its cell, and its run directories where it repeats."""
+    phrases = [f"{setting.title} {setting.cell(row.settings)}" for setting in settings]
     if row.repeated_runs:
         phrases.append(f"runs {row.repeated_runs}")
     return f"{row.label} ({'; '.join(phrases)})" if phrases else row.label

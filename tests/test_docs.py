@@ -31,7 +31,7 @@ import jaxssl.main  # noqa: F401  (defines the command line's absl flags)
 import jaxssl.report.__main__  # noqa: F401  (defines the report's absl flags)
 from jaxssl import validate
 from jaxssl.evaluation import registry
-from jaxssl.report import compare
+from jaxssl.report import compare, reference
 from jaxssl.report.runs import grid_point
 
 # ml_collections reads each config file through importlib's deprecated load_module().
@@ -266,13 +266,15 @@ def check_main(args: list[str]) -> None:
 
 def check_report(args: list[str]) -> None:
     """What `python -m jaxssl.report ARGS` checks before it reads the runs: its flags, at least one run
-    directory, the --knn points and the --compare pairs."""
+    directory, the --knn points, the --compare pairs and the --reference file."""
     values = fresh_flags("jaxssl.report.__main__")
     run_directories = values(["jaxssl.report", *args])[1:]
     assert run_directories, "name at least one run directory or glob"
     for point in values.knn:
         grid_point(point)
     compare.parse_pairs(values.compare)
+    if values.reference:
+        reference.load(os.path.join(ROOT, values.reference))
 
 
 SHIFT = re.compile(r"^((?:\w+=\$\d+; )+)shift (\d+)$", re.MULTILINE)

@@ -4,17 +4,20 @@ baselines, sweeps, anchors, paired comparisons; the training-curves PNG and the 
 import json
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from jaxssl import catalog
-from jaxssl.report import compare, plots
+from jaxssl.report import compare, plots, reference
 from jaxssl.report import rows as report_rows
 from jaxssl.report import runs as runs_lib
 from jaxssl.report import tables as report
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANCHOR = {"top1": 92.1, "protocol": "online_probe", "source": "solo-learn"}
 
 
@@ -660,3 +663,95 @@ def test_bad_compare_pairs_are_errors_before_anything_is_written(tmp_path):
 )
 def test_the_label_count_counts_the_kept_classes_and_names_a_file_of_rows(settings, expected):
     assert report_rows.label_count({"data.dataset": "fashion_mnist", **settings}) == expected
+
+
+def write_reference(path, rows, columns=("top-1 1 %", "top-5 1 %")):
+    path.write_text(json.dumps({"source": "A paper, Table 7", "columns": list(columns), "rows": rows}))
+    return str(path)
+
+
+def published(name, method, network="ResNet-50", **values):
+    return {"name": name, "network": network, "method": method, "values": values}
+
+
+def test_a_reference_orders_the_rows_as_the_paper_beside_its_numbers_and_keeps_its_unmeasured_rows(
+    runs, tmp_path
+):
+    write_run(tmp_path / "byol", config=pretrain_config("byol", 0), records=[record("linear_lbfgs", 0.7)])
+    path = write_reference(
+        tmp_path / "paper.json",
+        [
+            published("Supervised", "supervised", **{"top-1 1 %": 25.4, "top-5 1 %": 48.4}),
+            published("VAT", "vat", **{"top-5 1 %": 47.0}),
+            published("BigBiGAN", "", network="RevNet-50 (4x)", **{"top-5 1 %": 55.2}),
+            published("SimCLR", "simclr", **{"top-1 1 %": 48.3}),
+        ],
+    )
+    patterns = [str(runs / "simclr_seed*"), str(runs / "supervised_seed*"), str(tmp_path / "byol")]
+    rows = table_cells(report.report(patterns, reference=reference.load(path)))
+    columns = ("method", "seeds", "paper's row", "top-1 1 % (paper)", "top-5 1 % (paper)", "fine-tune 1 %")
+    assert [tuple(row[title] for title in columns) for row in rows] == [
+        ("supervised", "3", "Supervised (ResNet-50)", "25.4", "48.4", "62.00 ± 2.00"),
+        ("vat", "–", "VAT (ResNet-50)", "–", "47.0", "–"),
+        ("–", "–", "BigBiGAN (RevNet-50 (4x))", "–", "55.2", "–"),
+        ("simclr", "3", "SimCLR (ResNet-50)", "48.3", "–", "–"),
+        ("byol", "1", "–", "–", "–", "–"),
+    ]
+    assert rows[3]["linear (L-BFGS)"] == "82.00 ± 2.00" and rows[1]["linear (L-BFGS)"] == "–"
+    plain = table_cells(report.report(patterns))
+    assert [row["method"] for row in plain] == ["byol", "simclr", "supervised"]
+    assert "paper's row" not in plain[0]
+    compared = report.report(patterns, reference=reference.load(path), pairs=compare.parse_pairs(["4:1"]))
+    assert "simclr − supervised" in compared
+    with pytest.raises(ValueError, match="row 3 is a paper's row that no run measured"):
+        report.report(patterns, reference=reference.load(path), pairs=compare.parse_pairs(["4:3"]))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "is not JSON"),
+        ('{"source": "x", "columns": ["a"]}', 'exactly the keys "source", "columns" and "rows"'),
+        ('{"source": "x", "columns": ["a", "a"], "rows": []}', "distinct, non-empty column titles"),
+        ('{"source": "", "columns": ["a"], "rows": [{}]}', "must name the paper"),
+        ('{"source": "x", "columns": ["a"], "rows": []}', "non-empty list"),
+        ('{"source": "x", "columns": ["a"], "rows": [{"name": "A"}]}', "row 1 must be an object"),
+        (
+            '{"source": "x", "columns": ["a"], "rows": [{"name": "A", "network": "", "method": "m", '
+            '"values": {"b": 1}}]}',
+            r"row 1 \(A\): values are by column, of the columns \['a'\]",
+        ),
+        (
+            '{"source": "x", "columns": ["a"], "rows": [{"name": "A", "network": "", "method": "m", '
+            '"values": {"a": "25.4"}}]}',
+            "'a' is '25.4', not a number",
+        ),
+        (
+            '{"source": "x", "columns": ["a"], "rows": [{"name": "A", "network": "", "method": "m", '
+            '"values": {}}, {"name": "B", "network": "", "method": "m", "values": {}}]}',
+            "each method belongs to one published row; m to several",
+        ),
+    ],
+)
+def test_a_bad_reference_file_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "paper.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        reference.load(str(path))
+
+
+def test_the_report_command_refuses_bad_input_in_one_line_and_writes_nothing(runs, tmp_path):
+    output = tmp_path / "out" / "table.md"
+    for arguments, message in (
+        (["--compare=2"], "error: --compare takes ROW:ROW pairs"),
+        (
+            [f"--reference={tmp_path / 'missing.json'}"],
+            "missing.json: cannot be read (No such file or directory)",
+        ),
+    ):
+        command = [sys.executable, "-m", "jaxssl.report", str(runs / "simclr_seed*"), f"--output={output}"]
+        finished = subprocess.run(command + arguments, capture_output=True, text=True, cwd=REPO)
+        assert finished.returncode == 1
+        assert finished.stderr.strip().splitlines() == [finished.stderr.strip()]
+        assert message in finished.stderr
+    assert not output.parent.exists()

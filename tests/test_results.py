@@ -13,7 +13,7 @@ import shlex
 
 import pytest
 
-from jaxssl.report import compare
+from jaxssl.report import compare, reference
 from jaxssl.report import tables as report
 from jaxssl.report.runs import grid_point
 
@@ -46,19 +46,23 @@ def generated_tables() -> list[tuple[str, int, str]]:
 
 def report_of(arguments: str) -> str:
     """What `python -m jaxssl.report ARGUMENTS` prints from the repository root (run directories or globs,
-    --knn and --compare)."""
-    patterns, knn_points, pairs = [], (), ()
+    --knn, --compare and --reference)."""
+    patterns, knn_points, pairs, published = [], (), (), None
     for word in shlex.split(arguments):
         flag, _, value = word.partition("=")
         if flag == "--knn":
             knn_points = tuple(grid_point(point) for point in value.split(","))
         elif flag == "--compare":
             pairs = compare.parse_pairs(value.split(","))
+        elif flag == "--reference":
+            published = reference.load(os.path.join(ROOT, value))
         elif word.startswith("--"):
-            raise ValueError(f"a report marker takes run directories, --knn and --compare, not {word}")
+            raise ValueError(
+                f"a report marker takes run directories, --knn, --compare and --reference, not {word}"
+            )
         else:
             patterns.append(os.path.join(ROOT, word))
-    return report.report(patterns, knn_points=knn_points, pairs=pairs)
+    return report.report(patterns, knn_points=knn_points, pairs=pairs, reference=published)
 
 
 GENERATED_TABLES = generated_tables()
@@ -77,10 +81,10 @@ def test_a_generated_table_is_the_report_of_its_kept_records(document, line, arg
 
 def test_every_kept_record_folder_but_the_lineage_has_a_generated_table():
     shown = {
-        os.path.normpath(word).split(os.sep)[1]
+        os.path.normpath(word.removeprefix("--reference=")).split(os.sep)[1]
         for _, _, arguments in GENERATED_TABLES
         for word in shlex.split(arguments)
-        if word.startswith("results/")
+        if word.removeprefix("--reference=").startswith("results/")
     }
     # active_learning: loops, not runs; tests/test_active.py checks the table its records give
     assert set(os.listdir(os.path.join(ROOT, "results"))) - {"lineage", "active_learning"} <= shown

@@ -125,6 +125,11 @@ def comparison_tables(rows: list[Row], settings: list[Setting], pairs, columns) 
     for pair in pairs:
         if max(pair.first, pair.second) > len(rows):
             raise ValueError(f"--compare {pair.first}:{pair.second}: the table has {len(rows)} rows")
+        for index in (pair.first, pair.second):
+            if not rows[index - 1].entries:
+                raise ValueError(
+                    f"--compare {pair.first}:{pair.second}: row {index} is a paper's row that no run measured"
+                )
     titles = dict(columns)
     for pair in pairs:
         for title in (pair.first_column, pair.second_column):

@@ -1,5 +1,5 @@
 r"""A paper-style table from run directories: python -m jaxssl.report RUN_DIR_OR_GLOB... [--output=FILE.md]
-[--curves=FILE.png] [--knn=20/0.07,200/0.07] [--export=DIR] [--compare=ROW:ROW,...].
+[--curves=FILE.png] [--knn=20/0.07,200/0.07] [--export=DIR] [--compare=ROW:ROW,...] [--reference=FILE]
 
 The entries of each run directory (runs.py: one per representation it evaluated, the pretrained
 network, the untrained one, raw pixels, supervised training) that differ only in their seed form one row,
@@ -11,6 +11,8 @@ representation collapsed), the wall time (minutes) and images/s. --compare=2:1 a
 differences, seed by seed, of row 2 against row 1 on every protocol both measured (compare.py: mean ± std,
 paired t and its two-sided p), as a matrix of label count by comparison where the pairs span label counts;
 --compare="3[own classifier]:1[fine-tune 1 %]" compares each row on the column it names.
+--reference=FILE puts a paper's published table beside (reference.py): the rows in the paper's order, its
+numbers in columns of their own, a row for each published row no run measured.
 """
 
 import os
@@ -20,6 +22,7 @@ import numpy as np
 
 from jaxssl import catalog
 from jaxssl.report import compare, plots
+from jaxssl.report import reference as reference_lib
 from jaxssl.report import rows as rows_lib
 from jaxssl.report.runs import Entry, entries_of, run_directories
 from jaxssl.rundir import jsonl
@@ -184,7 +187,7 @@ def rate_cell(group: list[Entry]) -> str:
 
 
 def anchor_cell(group: list[Entry]) -> str:
-    anchor = group[0].anchor
+    anchor = group[0].anchor if group else None
     if not anchor or anchor.get("top1", -1) <= 0:
         return ""
     protocol = PROTOCOL_TITLES.get(anchor["protocol"], anchor["protocol"])
@@ -198,19 +201,37 @@ def table_rows(entries: list[Entry]) -> tuple[list[rows_lib.Row], list[rows_lib.
     return rows_lib.ordered(rows, columns), columns
 
 
-def markdown_table(entries: list[Entry], knn_points=()) -> str:
+def published_rows(entries: list[Entry], reference=None):
+    """(rows, settings, {id(row): its published row or None}): the table's rows in the order of
+    `reference` (a reference.Reference) with a row for each published row no run measured, or in their own
+    order without one."""
+    rows, settings = table_rows(entries)
+    arranged = reference_lib.arranged(rows, reference) if reference else [(row, None) for row in rows]
+    return [row for row, _ in arranged], settings, {id(row): paper for row, paper in arranged}
+
+
+def of_rows(columns) -> list[tuple[str, object]]:
+    """(title, row -> cell) of columns whose cells are of a row's entries."""
+    return [(title, lambda row, cell=cell: cell(row.entries)) for title, cell in columns]
+
+
+def markdown_table(entries: list[Entry], knn_points=(), reference=None) -> str:
     """The table: one row per group of seeds, the method first, then the settings that tell its rows apart
     (and the run directories of a setting run twice with one seed), backbone, length and batch; the protocol
-    columns some row fills, effective rank, feature spread, wall time, images/s and the config's anchor
-    (columns no row fills are left out)."""
-    rows, settings = table_rows(entries)
-    groups = [row.entries for row in rows]
-    columns = metric_columns(groups, knn_points) + [
+    columns some row fills, the published row and numbers of `reference` where given, effective rank,
+    feature spread, wall time, images/s and the config's anchor (columns no row fills are left out)."""
+    rows, settings, published = published_rows(entries, reference)
+    summaries = [
         ("effective rank", rank_cell),
         ("feature std mean / min", spread_cell),
         ("pretraining wall time (min)", wall_cell),
         ("images/s", rate_cell),
         ("anchor", anchor_cell),
+    ]
+    columns = [
+        *of_rows(metric_columns([row.entries for row in rows], knn_points)),
+        *(reference_lib.paper_columns(reference, published) if reference else []),
+        *of_rows(summaries),
     ]
     runs_title = ["runs"] if any(row.repeated_runs for row in rows) else []
     header = ["method", *(setting.title for setting in settings), *runs_title, "backbone", "pretraining"]
@@ -222,8 +243,8 @@ def markdown_table(entries: list[Entry], knn_points=()) -> str:
             *(setting.cell(row.settings) for setting in settings),
             *([row.repeated_runs] if runs_title else []),
             *describe_settings(row.settings),
-            str(len({entry.seed for entry in row.entries})),
-            *(cell(row.entries) for _, cell in columns),
+            str(len({entry.seed for entry in row.entries}) or ""),
+            *(cell(row) for _, cell in columns),
         ]
         for row in rows
     ]
@@ -231,10 +252,11 @@ def markdown_table(entries: list[Entry], knn_points=()) -> str:
     return rows_lib.markdown([header[i] for i in keep], [[line[i] for i in keep] for line in cells])
 
 
-def comparisons(entries: list[Entry], pairs) -> str:
-    """The paired comparisons of `pairs` ((row, row), 1-based in the table's order) on each protocol column
-    but kNN's (whose cell is the grid point best on average, not each seed's)."""
-    rows, settings = table_rows(entries)
+def comparisons(entries: list[Entry], pairs, reference=None) -> str:
+    """The paired comparisons of `pairs` ((row, row), 1-based in the table's order, which `reference`
+    sets where given) on each protocol column but kNN's (whose cell is the grid point best on average, not
+    each seed's)."""
+    rows, settings, _ = published_rows(entries, reference)
     columns = [
         (title_of(protocol) + fraction_title(fraction), (protocol, fraction))
         for protocol, fraction in columns_of([row.entries for row in rows])
@@ -254,15 +276,16 @@ def curve_runs(entries: list[Entry]) -> dict[str, list[list[dict]]]:
     return curves
 
 
-def report(patterns, output: str = "", curves: str = "", knn_points=(), pairs=()) -> str:
+def report(patterns, output: str = "", curves: str = "", knn_points=(), pairs=(), reference=None) -> str:
     """The markdown table of the runs named by `patterns`, written to `output` (if given) and returned; with
     `curves`, a PNG of their training curves, one colour per row; knn_points: (k, T) pairs shown instead of
-    the grid's best; pairs: (row, row) pairs compared seed by seed below the table."""
+    the grid's best; pairs: (row, row) pairs compared seed by seed below the table; reference: a
+    reference.Reference, a paper's published table that orders the rows and adds its numbers."""
     directories = run_directories(patterns)
     entries = [entry for directory in directories for entry in entries_of(directory)]
-    text = markdown_table(entries, knn_points)
+    text = markdown_table(entries, knn_points, reference)
     if pairs:
-        text += "\n" + comparisons(entries, pairs)
+        text += "\n" + comparisons(entries, pairs, reference)
     if output:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         with open(output, "w") as f:

@@ -243,11 +243,12 @@ def test_label_fractions_train_on_the_balanced_subset(trained_run, fashion_dir):
     assert sgd["steps"] == tuned["steps"] == 3  # 1 epoch of 34 examples in batches of 16
 
 
-def finetune_in(workdir, fashion_dir, **recipe):
-    """A finetune record of the tiny run copied to `workdir` (7 steps: 3 epochs of 34 labelled examples)."""
+def finetune_in(workdir, fashion_dir, before=(), **recipe):
+    """A finetune record of the tiny run copied to `workdir` (7 steps: 3 epochs of 34 labelled examples),
+    after the protocols `before` in the same command."""
     config = tiny_config(fashion_dir)
     config.finetune.update({"epochs": 3.0, **recipe})
-    (record,) = runner.evaluate(config, workdir, protocols=("finetune",), label_fraction=0.5)
+    *_, record = runner.evaluate(config, workdir, protocols=(*before, "finetune"), label_fraction=0.5)
     return record
 
 
@@ -276,11 +277,13 @@ def test_a_preempted_fine_tuning_saves_its_step_and_resumes_to_the_uninterrupted
         stop.StepsInFlight, "add", lambda self, loss: (bounded.append(self.limit), add(self, loss))
     )
     with pytest.raises(stop.Preempted, match="saved the protocol's training at step 3 of 7"):
-        finetune_in(preempted, fashion_dir)
+        finetune_in(preempted, fashion_dir, before=("health",))
     monkeypatch.undo()
     assert bounded == [2, 2, 2]
     saved = os.path.join(preempted, "protocols_in_progress", "finetune-labels0.5-checkpoint", "checkpoints")
-    assert os.listdir(saved) == ["3"] and not os.path.exists(os.path.join(preempted, "offline_eval.jsonl"))
+    assert os.listdir(saved) == ["3"]
+    # the record of the protocol that finished before the preemption is kept
+    assert [record["protocol"] for record in read_records(preempted)] == ["health"]
     with pytest.raises(
         ValueError, match=r"unfinished training of another request .*= \{'finetune.epochs': \(3.0, 4.0\)\}"
     ):
@@ -290,7 +293,7 @@ def test_a_preempted_fine_tuning_saves_its_step_and_resumes_to_the_uninterrupted
     resumed = finetune_in(preempted, fashion_dir)
     for key in ("top1", "top5", "final_train_loss", "steps", "recipe"):
         assert resumed[key] == expected[key], key
-    assert [record["top1"] for record in read_records(preempted)] == [resumed["top1"]]
+    assert [record.get("top1") for record in read_records(preempted)] == [None, resumed["top1"]]
     assert not os.path.exists(os.path.join(preempted, "protocols_in_progress"))
 
 

@@ -108,13 +108,14 @@ def evaluate(
             labelled=labelled,
         ),
     )
-    records = run_protocols(names, context)
-    if jax.process_index() == 0:
-        os.makedirs(workdir, exist_ok=True)
-        jsonl.append(os.path.join(workdir, RECORDS), records)
-    resumable.remove_finished(
-        resumable.progress_dir(workdir, name, context.header) for name in names if name in trained.BLOCKS
-    )
+    records = []
+    for name, finished in run_protocols(names, context):
+        if jax.process_index() == 0:
+            os.makedirs(workdir, exist_ok=True)
+            jsonl.append(os.path.join(workdir, RECORDS), finished)
+        if name in trained.BLOCKS:
+            resumable.remove_finished([resumable.progress_dir(workdir, name, context.header)])
+        records.extend(finished)
     logging.info(
         "offline evaluation of %s%s:\n%s\nrecords appended to %s",
         title,
@@ -125,22 +126,22 @@ def evaluate(
     return records
 
 
-def run_protocols(names, context: Context) -> list[dict]:
-    """The records of the protocols `names`: first the frozen-feature ones, together from one embedding pass
-    and in the registry's order (each timed as the whole group), then the others in the order asked."""
+def run_protocols(names, context: Context):
+    """(protocol, its records) of the protocols `names` as each finishes, so that each is written before the
+    next starts (a preemption in a fine-tuning keeps the records before it): first the frozen-feature ones,
+    together from one embedding pass and in the registry's order (each timed as the whole group), then the
+    others in the order asked."""
     start = time.time()
     group = {name: p for name, p in registry.PROTOCOLS.items() if p.frozen and name in names}
     results = frozen.frozen_records(group, context) if group else {}
-    records = [
-        protocol_record(name, context.header, one, start) for name in results for one in listed(results[name])
-    ]
+    for name in results:
+        yield name, [protocol_record(name, context.header, one, start) for one in listed(results[name])]
     for name in names:
         protocol = registry.PROTOCOLS[name]
         if not protocol.frozen:
             start = time.time()
             results = protocol.record(context.keyed(protocol.key_salt))
-            records.extend(protocol_record(name, context.header, one, start) for one in listed(results))
-    return records
+            yield name, [protocol_record(name, context.header, one, start) for one in listed(results)]
 
 
 def listed(results: dict | list) -> list[dict]:

@@ -691,10 +691,10 @@ def test_a_reference_orders_the_rows_as_the_paper_beside_its_numbers_and_keeps_i
     rows = table_cells(report.report(patterns, reference=reference.load(path)))
     columns = ("method", "seeds", "paper's row", "top-1 1 % (paper)", "top-5 1 % (paper)", "fine-tune 1 %")
     assert [tuple(row[title] for title in columns) for row in rows] == [
-        ("supervised", "3", "Supervised (ResNet-50)", "25.4", "48.4", "62.00 ± 2.00"),
-        ("vat", "–", "VAT (ResNet-50)", "–", "47.0", "–"),
-        ("–", "–", "BigBiGAN (RevNet-50 (4x))", "–", "55.2", "–"),
-        ("simclr", "3", "SimCLR (ResNet-50)", "48.3", "–", "–"),
+        ("supervised", "3", "Supervised, ResNet-50", "25.4", "48.4", "62.00 ± 2.00"),
+        ("vat", "–", "VAT, ResNet-50", "–", "47.0", "–"),
+        ("–", "–", "BigBiGAN, RevNet-50 (4x)", "–", "55.2", "–"),
+        ("simclr", "3", "SimCLR, ResNet-50", "48.3", "–", "–"),
         ("byol", "1", "–", "–", "–", "–"),
     ]
     assert rows[3]["linear (L-BFGS)"] == "82.00 ± 2.00" and rows[1]["linear (L-BFGS)"] == "–"

@@ -106,7 +106,7 @@ def paper_columns(reference: Reference, published: dict) -> list[tuple[str, obje
 
     def name_cell(row: Row) -> str:
         paper = published[id(row)]
-        return "" if paper is None else f"{paper.name} ({paper.network})" if paper.network else paper.name
+        return "" if paper is None else ", ".join(filter(None, (paper.name, paper.network)))
 
     def value_cell(row: Row, column: str) -> str:
         paper = published[id(row)]

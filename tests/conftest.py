@@ -21,10 +21,23 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-import gzip  # noqa: E402  (after the JAX setup above, on purpose)
+import gc  # noqa: E402  (after the JAX setup above, on purpose)
+import gzip  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def pytest_collection_finish(session):
+    """Python's cyclic garbage collector, set for a process that holds TensorFlow, JAX and every test module:
+    what is alive once the tests are collected is frozen (never scanned again), and the collector runs after
+    50,000 net allocations rather than 700, each older generation after 20 collections of the younger. Each
+    full collection walks a heap of millions of objects (tracing, lowering and compiling leave many behind):
+    in tests/test_methods.py (41 tests, one process) the collector took 26.5 s with Python's defaults and
+    9.1 s with these settings, the file's CPU time going from 180 to 136 s."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def write_idx(path, array: np.ndarray) -> None:

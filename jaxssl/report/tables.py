@@ -11,7 +11,7 @@ representation collapsed), the wall time (minutes) and images/s. --compare=2:1 a
 differences, seed by seed, of row 2 against row 1 on every protocol both measured (compare.py: mean ± std,
 paired t and its two-sided p), as a matrix of label count by comparison where the pairs span label counts;
 --compare="3[own classifier]:1[fine-tune 1 %]" compares each row on the column it names.
---reference=FILE puts a paper's published table beside (reference.py): the rows in the paper's order, its
+--reference=FILE puts a paper's published table beside the runs' (reference.py): the rows in the paper's order, its
 numbers in columns of their own, a row for each published row no run measured.
 """
 

@@ -183,6 +183,9 @@ def test_runs_started_from_the_pretraining_of_their_own_seed_are_one_row(tmp_pat
         ("fixmatch", "runs/pretrain/simclr_seed{seed}", "2"),
         ("fixmatch", "–", "1"),
     ]
+    # without the row from scratch the column stays: that the network started from SimCLR is the experiment
+    (row,) = table_cells(report.report([str(tmp_path / "s[0-9]")]))
+    assert row["initialised from"] == "runs/pretrain/simclr_seed{seed}"
 
 
 def test_students_of_their_own_seeds_fine_tuned_teacher_are_one_row():

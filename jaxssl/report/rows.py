@@ -6,9 +6,9 @@ after a code change, say) are never averaged: each repeat is its own row, its ru
 setting gets a column when it differs between two rows of one method: the dataset, the label count, the run
 the network started from, the teacher, the unlabelled rows per labelled one, the crop policy, the
 optimiser, then any other config key whose value those columns (and the backbone, length and batch
-columns) do not already tell. The methods come
-first, in the order they were read, then the baselines (random init, raw pixels, supervised); the rows of a
-method keep the order they were read in, except that they go up in label count.
+columns) do not already tell; the run a network started from has its column whenever a row has one. The
+methods come first, in the order they were read, then the baselines (random init, raw pixels, supervised);
+the rows of a method keep the order they were read in, except that they go up in label count.
 """
 
 import collections
@@ -34,12 +34,14 @@ SHOWN_SETTINGS = (
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """A column of the settings that tell rows apart: its title, its cell ("" for none) and, for a column
-    the rows go up in, the number that orders them."""
+    """A column of the settings that tell rows apart: its title, its cell ("" for none), for a column the
+    rows go up in, the number that orders them, and whether it is shown whenever a row fills it (a run that
+    started from another run's network is another experiment, even when all rows of its method did)."""
 
     title: str
     cell: Callable[[dict], str]
     order: Callable[[dict], float] | None = None
+    always: bool = False
 
 
 @dataclasses.dataclass
@@ -109,7 +111,7 @@ def value_of(key: str) -> Callable[[dict], str]:
 KNOWN_SETTINGS = (
     Setting("dataset", value_of("data.dataset")),
     Setting("labels", labels_cell, labels_order),
-    Setting("initialised from", value_of("init.workdir")),
+    Setting("initialised from", value_of("init.workdir"), always=True),
     Setting("teacher", value_of("teacher.workdir")),
     Setting("unlabelled per labelled row", value_of("semisup.mu")),
     Setting("crop", crop_cell),
@@ -171,7 +173,11 @@ def told_by(key: str, columns: list[Setting], rows: list[Row]) -> bool:
 def setting_columns(rows: list[Row]) -> list[Setting]:
     """The columns of the settings that tell rows of one method apart: the known ones, then each other
     differing config key that they do not already tell."""
-    columns = [setting for setting in KNOWN_SETTINGS if tells_apart(setting, rows)]
+    columns = [
+        setting
+        for setting in KNOWN_SETTINGS
+        if tells_apart(setting, rows) or (setting.always and any(setting.cell(row.settings) for row in rows))
+    ]
     differing = sorted(
         {
             key

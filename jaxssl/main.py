@@ -143,7 +143,6 @@ def skip_the_final_garbage_collection() -> None:
 
 
 def main(argv):
-    skip_the_final_garbage_collection()
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     quiet_orbax_info()
@@ -200,4 +199,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    skip_the_final_garbage_collection()
     app.run(refusals.one_line_refusals(main), flags_parser=refusals.one_line_refusals(refusals.parse_flags))

@@ -1,5 +1,6 @@
 """The report table from fake run directories: grouping over seeds, mean ± std, protocols and fractions,
-baselines, sweeps, anchors, paired comparisons; the training-curves PNG and the t-SNE legend."""
+baselines, sweeps, anchors, paired comparisons, a paper's published table beside the runs' and the command's
+refusals; the training-curves PNG and the t-SNE legend."""
 
 import json
 import math

@@ -1,5 +1,6 @@
-"""Faults during a run: SIGKILL at random points then the same command, SIGTERM's last checkpoint, and a
-non-finite loss or update that stops the run without saving it."""
+"""Faults during a run: SIGKILL at random points then the same command, and a non-finite loss or update that
+stops the run without saving it. SIGTERM's and SIGINT's last checkpoint (one stop request, two exit codes):
+tests/test_multiprocess.py (SIGTERM to one process of two) and tests/test_interrupts.py (Ctrl-C)."""
 
 import functools
 import json
@@ -20,8 +21,6 @@ from tests.helpers import (
     assert_same_tree,
     checkpoint_steps,
     cli,
-    read_metrics,
-    signalled_endless_run,
     tiny_config,
 )
 
@@ -85,15 +84,6 @@ def test_sigkill_at_random_points_then_the_same_command_reaches_the_uninterrupte
     assert int(state.step) == 20
     assert_same_tree(state.params, final.params)
     assert_same_tree(state.opt_state, final.opt_state)
-
-
-def test_sigterm_saves_a_checkpoint_and_stops(fashion_dir, tmp_path):
-    workdir = str(tmp_path / "term")
-    returncode, stderr = signalled_endless_run("byol", fashion_dir, workdir, signal.SIGTERM)
-    assert returncode == 0, stderr[-3000:]
-    last_step = read_metrics(workdir)[-1]["step"]
-    assert 3 <= last_step < 100000
-    assert checkpoint_steps(workdir)[-1] == last_step
 
 
 @functools.wraps(METHODS["simclr"])

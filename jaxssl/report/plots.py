@@ -1,18 +1,16 @@
 """PNG figures: a t-SNE of embeddings coloured by class, a gallery of augmented views, ContrastiveCrop's boxes,
 training curves.
 
-Pure functions from arrays (or metric lines) to a file; matplotlib's Agg backend, no screen needed.
+Pure functions from arrays (or metric lines) to a file; matplotlib's Agg backend, no screen needed. matplotlib
+is imported by the first figure drawn, not with this module: the command line imports it through the
+evaluation registry, and most commands draw nothing (its import took a second of each start).
 """
 
+import functools
 import math
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 # (metric key, split, axis title) of each training-curve panel.
 CURVES = (
@@ -29,10 +27,21 @@ CURVES = (
 UNDEFINED_WHERE_ZERO = {"pseudo_label_top1": "mask_rate"}
 
 
+@functools.cache
+def pyplot():
+    """matplotlib.pyplot on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
 def _save(figure, path: str) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    pyplot().close(figure)
     return path
 
 
@@ -49,8 +58,8 @@ def tsne_embedding(features: np.ndarray, seed: int = 0, perplexity: float = 30.0
 def tsne_plot(points: np.ndarray, labels: np.ndarray, path: str, title: str, class_names=()) -> str:
     """Scatter of 2-D points, one colour per class, with a legend naming each class by `class_names` (in
     label order) where given, else by its label."""
-    figure, axis = plt.subplots(figsize=(6.5, 6))
-    colours = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
+    figure, axis = pyplot().subplots(figsize=(6.5, 6))
+    colours = pyplot().get_cmap("tab10" if labels.max() < 10 else "tab20")
     for label in np.unique(labels):
         chosen = labels == label
         name = class_names[label] if label < len(class_names) else str(label)
@@ -68,7 +77,7 @@ def gallery_plot(
     """One row per image: the stored image (uint8 (N, H, W, C)), then each augmented view (float [0, 1]
     (N, S, S, C), sizes may differ between views), titled "view i" or by `view_titles`."""
     rows, columns = len(originals), 1 + len(views)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
+    figure, axes = pyplot().subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
     for row in range(rows):
         for column, images in enumerate([originals / 255.0, *views]):
             image = np.clip(np.asarray(images[row], np.float32), 0.0, 1.0)
@@ -87,7 +96,7 @@ def _draw_box(axis, box, height: int, width: int, **style) -> None:
     """Box [top, left, bottom, right] (fractions of the image) as a rectangle on an imshow axis."""
     top, left, bottom, right = np.asarray(box) * [height, width, height, width]
     corner = (left - 0.5, top - 0.5)
-    axis.add_patch(plt.Rectangle(corner, right - left, bottom - top, fill=False, linewidth=1.2, **style))
+    axis.add_patch(pyplot().Rectangle(corner, right - left, bottom - top, fill=False, linewidth=1.2, **style))
 
 
 def boxes_plot(
@@ -102,7 +111,7 @@ def boxes_plot(
     """One row per image: the stored image (uint8 (N, H, W, C)) with its held box (red), its heat map
     ((N, S, S) in [0, 1]) with the box that map gives (white), then each view (float (N, S, S, C))."""
     rows, columns = len(originals), 2 + len(views)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
+    figure, axes = pyplot().subplots(rows, columns, figsize=(1.3 * columns, 1.3 * rows), squeeze=False)
     names = ["stored, held box", "heat map, its box", *(f"view {index}" for index in range(len(views)))]
     for row in range(rows):
         image = originals[row] / 255.0
@@ -148,14 +157,14 @@ def curves_plot(runs: dict[str, list[list[dict]]], path: str) -> str:
             "none of the runs logged a metric to plot (loss, linear_top1, knn_top1, effective_rank)"
         )
     columns = min(2, len(panels))
-    figure, axes = plt.subplots(
+    figure, axes = pyplot().subplots(
         math.ceil(len(panels) / columns),
         columns,
         figsize=(5.5 * columns, 3.6 * math.ceil(len(panels) / columns) + 0.25 * len(runs)),
         squeeze=False,
         layout="constrained",  # keeps each panel's title clear of the x label above it
     )
-    colours = plt.get_cmap("tab10")
+    colours = pyplot().get_cmap("tab10")
     handles = {}
     for axis, (key, split, title) in zip(axes.flat, panels, strict=False):
         for index, (label, seeds) in enumerate(runs.items()):

@@ -130,7 +130,7 @@ def test_a_checkpoint_written_by_orbaxs_standard_save_still_restores(fashion_dir
 
 
 def test_only_the_last_k_checkpoints_are_kept(fashion_dir, tmp_path):
-    config = tiny_config("simclr", fashion_dir, steps=8)
+    config = tiny_config("simclr", fashion_dir, steps=6)  # 6 steps as elsewhere: one compiled step for all
     config.checkpoint.keep = 2
     train.run(config, str(tmp_path / "keep"))
-    assert checkpoint_steps(str(tmp_path / "keep")) == [6, 8]
+    assert checkpoint_steps(str(tmp_path / "keep")) == [4, 6]

@@ -70,7 +70,10 @@ def test_imagenet_uses_the_standard_lists_and_says_where_to_get_a_missing_one(tm
 
 
 def test_per_class_subsets_nest_and_refuse_a_count_a_class_lacks():
-    small, large = subsets.per_class_indices(SMALL_LABELS, 2, 0), subsets.per_class_indices(SMALL_LABELS, 5, 0)
+    small, large = (
+        subsets.per_class_indices(SMALL_LABELS, 2, 0),
+        subsets.per_class_indices(SMALL_LABELS, 5, 0),
+    )
     assert len(small) == 20 and np.all(np.bincount(SMALL_LABELS[small]) == 2)
     assert set(small) <= set(large)
     # the same ranking as the label-fraction protocols': 5 of 12 per class is their 5/12 subset
